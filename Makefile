@@ -1,0 +1,39 @@
+# The README's first two commands are `make run` and `make test`; both set up their own virtualenv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test test-fast lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## Run the daemon on the embedded default database (SQLite under data/).
+run: $(STAMP)
+	$(BIN)/jinshan run
+
+## Set up and run the whole test suite (unit, integration on SQLite and PostgreSQL, end to end).
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check service tests benchmarks
+	$(BIN)/ruff format --check service
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Benchmarks print the tables quoted in README.md (they need the bench extra: trafilatura, gne).
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python benchmarks/extract.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,126 @@
+"""The ``jinshan`` command line: thin Typer commands over ``crawl`` and ``store``.
+
+The commands, their options and the JSON they print are public contracts (ARCHITECTURE.md).
+Exit codes: 0 success; 2 usage or configuration error, or the command could not run at all;
+3 ``parse`` met an input that is not an article.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from service.config import Settings, load_settings
+from service.errors import ConfigError
+
+app = typer.Typer(
+    name="jinshan",
+    help="Archive 金山网 (www.jsw.com.cn): discover, fetch politely, archive (WARC), extract, deduplicate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML file merged over config/default.toml.", exists=False),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, then exit: the user sees the reason, not a traceback."""
+    typer.echo(f"jinshan: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings_from(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def not_built(what: str) -> NoReturn:
+    fail(f"`{what}` is not built yet in this version", code=2)
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one full cycle, then exit.")] = False,
+) -> None:
+    """The daemon: scheduled discovery, fetching and revisits."""
+    settings_from(config)
+    not_built("run")
+
+
+@app.command()
+def backfill(
+    since: Annotated[str, typer.Option(help="First date, YYYY-MM-DD (inclusive).")],
+    until: Annotated[str | None, typer.Option(help="Last date, YYYY-MM-DD (inclusive); default today.")] = None,
+    source: Annotated[str, typer.Option(help="site, epaper or all.")] = "all",
+    config: ConfigOpt = None,
+) -> None:
+    """Walk the past by date, resumable."""
+    settings_from(config)
+    not_built("backfill")
+
+
+@app.command()
+def parse(
+    inputs: Annotated[list[str], typer.Argument(help="Files or URLs of pages to extract.")],
+    url: Annotated[str | None, typer.Option(help="The page's URL, when parsing a single file.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Extract articles from pages, no database: one JSON line per input."""
+    settings_from(config)
+    not_built("parse")
+
+
+@app.command()
+def reparse(
+    since: Annotated[str | None, typer.Option(help="Only articles published on or after this date.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Re-extract stored articles from the WARC archive with today's extractor."""
+    settings_from(config)
+    not_built("reparse")
+
+
+@app.command()
+def export(
+    format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
+    output: Annotated[Path | None, typer.Option(help="File to write; default stdout.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Articles out, one per line."""
+    settings_from(config)
+    not_built("export")
+
+
+@app.command()
+def stats(config: ConfigOpt = None) -> None:
+    """Counts, field fill rates, last runs, errors."""
+    settings_from(config)
+    not_built("stats")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Apply database migrations."""
+    settings_from(config)
+    not_built("db upgrade")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Every error the service raises on purpose, in one hierarchy.
+
+    JinshanError
+    ├── ConfigError          a setting is missing or wrong; names the key; start-up stops
+    ├── FetchError           the network did not give us a usable response
+    │   ├── TransientFetchError   worth retrying later (timeout, reset, 5xx, 429, robots unreachable)
+    │   └── PermanentFetchError   retrying will not help (404, refused host, too large, not HTML)
+    ├── ContentError         a response arrived but is not something we store
+    │   └── NotAnArticle     list page, block page, "not found" served with 200, empty body…
+    └── StoreError           the database refused a write or cannot be reached
+
+Each error carries the URL, status or key it is about, so a log line or a ``last_error`` column can
+say what happened without a traceback. Third-party exceptions are wrapped at the boundary with
+``raise … from exc``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class JinshanError(Exception):
+    """Base of every error raised on purpose by the service."""
+
+
+class ConfigError(JinshanError):
+    """A configuration value is missing or invalid. ``key`` is the dotted setting name."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"config: {key}: {problem}")
+
+
+class FetchError(JinshanError):
+    """The fetch of ``url`` failed; ``reason`` is a short machine-friendly word."""
+
+    def __init__(self, url: str, reason: str, detail: str = "", *, status: int | None = None) -> None:
+        self.url = url
+        self.reason = reason
+        self.detail = detail
+        self.status = status
+        msg = f"{reason}: {url}"
+        if status is not None:
+            msg += f" (HTTP {status})"
+        if detail:
+            msg += f": {detail}"
+        super().__init__(msg)
+
+
+class TransientFetchError(FetchError):
+    """Worth trying again; ``retry_at`` says when, if the server (or our backoff) decided."""
+
+    def __init__(
+        self,
+        url: str,
+        reason: str,
+        detail: str = "",
+        *,
+        status: int | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        super().__init__(url, reason, detail, status=status)
+        self.retry_at = retry_at
+
+
+class PermanentFetchError(FetchError):
+    """Retrying the same request will not help (refused host, 404, too large, wrong type)."""
+
+
+class ContentError(JinshanError):
+    """A response was received but its content is not something we store."""
+
+
+class NotAnArticle(ContentError):
+    """The page is not an article. ``reason`` is one of a small vocabulary (see NOT_ARTICLE_REASONS)."""
+
+    def __init__(self, reason: str, detail: str = "", *, url: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.url = url
+        super().__init__(f"not an article ({reason})" + (f": {detail}" if detail else ""))
+
+
+#: The reasons ``NotAnArticle`` may carry; tests and metrics rely on this closed list.
+NOT_ARTICLE_REASONS = (
+    "empty",  # no bytes, or no text at all
+    "not_html",  # binary or non-HTML content
+    "not_found",  # a "page not found" page (often served with 200)
+    "blocked",  # block, captcha or WAF page
+    "list_page",  # a channel index or e-paper page list: many links, no body
+    "no_title",  # no title could be found by any layer
+    "no_body",  # a title but no article text
+)
+
+
+class StoreError(JinshanError):
+    """The database refused a write or could not be reached."""
