@@ -1,0 +1,144 @@
+"""Engines and migrations: the only place that knows how to open SQLite or PostgreSQL.
+
+SQLite is the embedded default: WAL (readers never block the writer), a busy timeout (writers wait
+for each other instead of failing), foreign keys on, all set on every new connection. Write
+transactions on SQLite start with ``BEGIN IMMEDIATE`` (``write_options``): a deferred transaction
+that reads first and writes later can fail with "database is locked" at once when another writer
+committed in between, whatever the busy timeout. PostgreSQL is reached through psycopg 3.
+
+``upgrade`` applies the Alembic migrations under ``migrations/`` programmatically. It is safe to
+call from several processes at once: it holds an advisory lock (PostgreSQL) or the write lock
+(SQLite) while it reads the current revision and migrates, so the second caller finds the schema at
+head and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.config import DatabaseSettings, redact_url
+from service.errors import StoreError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: an arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades
+_UPGRADE_LOCK = 0x4A494E5348414E  # "JINSHAN"
+#: execution option that makes the next SQLite transaction ``BEGIN IMMEDIATE``
+IMMEDIATE = "jinshan_immediate"
+
+
+def _json(value: Any) -> str:
+    # Chinese text stays readable (and half the size) in the JSON columns
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _normalise_url(raw: str) -> URL:
+    url = make_url(raw)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def make_engine(database: DatabaseSettings) -> Engine:
+    """An engine for ``database.url``; SQLite gets WAL, busy_timeout and foreign keys per connection.
+
+    A relative SQLite path is relative to the working directory; its folder is created. Raises
+    ``StoreError`` (with the password redacted) when the URL cannot be used.
+    """
+    try:
+        url = _normalise_url(database.url)
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(url, database)
+        return create_engine(
+            url,
+            pool_size=database.pool_size,
+            max_overflow=database.pool_size,
+            pool_pre_ping=True,
+            json_serializer=_json,
+        )
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot open database {redact_url(database.url)}: {exc}") from exc
+
+
+def _sqlite_engine(url: URL, database: DatabaseSettings) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"timeout": database.busy_timeout_s, "check_same_thread": False},
+        json_serializer=_json,
+    )
+    busy_ms = int(database.busy_timeout_s * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # the driver's own transaction handling would BEGIN (deferred) behind our back
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, much faster
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def is_sqlite(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def write_options() -> dict[str, Any]:
+    """Execution options for a connection that will write (SQLite: take the write lock at BEGIN)."""
+    return {IMMEDIATE: True}
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this code."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``; idempotent; safe when several processes call it at once.
+
+    Raises ``StoreError`` when a migration fails (the transaction is rolled back).
+    """
+    cfg = _alembic_config()
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(**write_options())
+            with conn.begin():
+                if not is_sqlite(conn):
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database upgrade failed on {redact_url(str(engine.url))}: {exc}") from exc

@@ -1,0 +1,236 @@
+"""The tables of the archive, as SQLAlchemy Core metadata: the shape the migrations lead to.
+
+``migrations/versions`` builds exactly this schema step by step (a test compares them), so the
+schema is changed by adding a migration and updating this file together. Store code (``repo.py``,
+``dedup.py``) reads and writes through these ``Table`` objects; nothing here does I/O.
+
+    urls              the frontier: one row per canonical URL (state, due time, lease, validators)
+    fetches           every HTTP exchange, with where its bytes sit in the WARC archive
+    runs              each daemon cycle or backfill, with its counters
+    articles          one row per article: identity (url_key, site_id), pointer to the current version
+    article_versions  each distinct title/body seen for an article (never overwritten)
+    article_urls      aliases: other URLs under which the same article was found
+    people, credits   names and their role in a version (reporters, editors, …) in page order
+    images            images of a version, in page order, with captions
+    simhash_index     banded SimHash fingerprints for near-duplicate lookup (migration 0002)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+#: naming convention so constraint names are the same on SQLite and PostgreSQL (migrations need names)
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+#: BIGINT ids on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-incrementing rowid
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both databases.
+
+    SQLite has no time zone type: values are stored as naive UTC, so text order is time order,
+    and come back aware. Naive input is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store takes aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+runs = Table(
+    "runs",
+    metadata,
+    _id(),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("counters", JSON, nullable=False),
+    Column("error", Text),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    _id(),
+    Column("url_key", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("site_id", String(200), unique=True),
+    Column("duplicate_of", Id, ForeignKey("articles.id")),
+    Column("current_version_id", Id),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("simhash", BigInteger),
+    Column("published_at", UtcDateTime),
+    Column("published_on", Date, index=True),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("last_changed_at", UtcDateTime, nullable=False),
+    Column("gone_at", UtcDateTime),
+)
+
+urls = Table(
+    "urls",
+    metadata,
+    _id(),
+    Column("url_key", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False, index=True),
+    Column("priority", Integer, nullable=False),
+    Column("found_on", Text),
+    Column("published_on", Date),
+    # while "fetching", due_at is the end of the lease: one indexed column decides what is claimable
+    Column("due_at", UtcDateTime, index=True),
+    Column("lease_until", UtcDateTime),
+    Column("leased_by", String(100)),
+    Column("attempts", Integer, nullable=False),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("payload_digest", String(100)),
+    Column("article_id", Id, ForeignKey("articles.id")),
+    Column("last_fetched_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+fetches = Table(
+    "fetches",
+    metadata,
+    _id(),
+    Column("url_id", Id, ForeignKey("urls.id"), nullable=False),
+    Column("run_id", Id, ForeignKey("runs.id")),
+    Column("status", Integer),
+    Column("fetched_at", UtcDateTime, nullable=False),
+    Column("warc_file", Text),
+    Column("warc_offset", BigInteger),
+    Column("warc_length", BigInteger),
+    Column("payload_digest", String(100)),
+    Column("error", Text),
+    Column("elapsed_s", Float),
+    # replaying the same exchange (same URL, same instant) records it once
+    UniqueConstraint("url_id", "fetched_at"),
+)
+
+article_versions = Table(
+    "article_versions",
+    metadata,
+    _id(),
+    Column("article_id", Id, ForeignKey("articles.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("version_hash", String(64), nullable=False),
+    Column("content_hash", String(64), nullable=False, index=True),
+    Column("simhash", BigInteger),
+    Column("title", Text, nullable=False),
+    Column("subtitle", Text),
+    Column("body_text", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("url_id", Id, ForeignKey("urls.id")),
+    Column("fetch_id", Id, ForeignKey("fetches.id")),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    UniqueConstraint("article_id", "version_hash"),
+)
+
+article_urls = Table(
+    "article_urls",
+    metadata,
+    _id(),
+    Column("article_id", Id, ForeignKey("articles.id"), nullable=False, index=True),
+    Column("url_key", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    # which rung of deduplication matched: "site_id", "content" or "near"
+    Column("reason", String(16), nullable=False),
+    Column("distance", Integer),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
+people = Table(
+    "people",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False, unique=True),
+)
+
+credits = Table(
+    "credits",
+    metadata,
+    _id(),
+    Column("article_id", Id, ForeignKey("articles.id"), nullable=False, index=True),
+    Column("version_id", Id, ForeignKey("article_versions.id"), nullable=False),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("role", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    UniqueConstraint("version_id", "role", "position"),
+)
+
+images = Table(
+    "images",
+    metadata,
+    _id(),
+    Column("article_id", Id, ForeignKey("articles.id"), nullable=False, index=True),
+    Column("version_id", Id, ForeignKey("article_versions.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("caption", Text, nullable=False),
+    UniqueConstraint("version_id", "position"),
+)
+
+# Near-duplicate index: one row per (band, fingerprint, article). ``key`` packs the band number and
+# the band's 16 bits into one integer, so a lookup is one ``key IN (k0, k1, k2, k3)`` probe of the
+# primary key, which also covers the fingerprint and article: no table rows are read.
+simhash_index = Table(
+    "simhash_index",
+    metadata,
+    Column("key", Integer, primary_key=True, autoincrement=False),
+    Column("fingerprint", BigInteger, primary_key=True, autoincrement=False),
+    Column("article_id", Id, ForeignKey("articles.id"), primary_key=True, autoincrement=False),
+)
+
+Index("ix_articles_content_hash", articles.c.content_hash)

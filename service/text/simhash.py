@@ -1,0 +1,125 @@
+"""64-bit SimHash over character shingles of a normalised text: the near-duplicate fingerprint.
+
+Pure functions, no I/O. ``store`` calls ``simhash`` on ``Article.normalized_text`` (already
+Simplified, without spaces or punctuation) and looks the fingerprint up through a banded index:
+two texts a few characters apart get fingerprints a few bits apart, and with ``BANDS`` bands of
+``BAND_BITS`` bits any pair within ``BANDS - 1`` bits agrees on at least one band (pigeonhole).
+
+Each shingle is hashed with a polynomial rolling hash of its code points followed by the
+SplitMix64 finaliser: deterministic across processes and machines (Python's ``hash`` is salted per
+process, so it cannot be used), and computable in one vectorised pass. numpy is used when it is
+installed (about 50x faster on a long article); a pure-Python path gives bit-identical results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+try:  # numpy is an accelerator, not a requirement: the pure path gives the same fingerprints
+    import numpy as np
+except ImportError:  # pragma: no cover - exercised by forcing the pure path in tests
+    np = None
+
+BITS = 64
+BANDS = 4
+BAND_BITS = BITS // BANDS
+_MASK = (1 << BITS) - 1
+_BAND_MASK = (1 << BAND_BITS) - 1
+#: multiplier of the rolling hash (a large odd constant; any would do, this one is fixed forever)
+_P = 0x100000001B3
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX1 = 0xBF58476D1CE4E5B9
+_MIX2 = 0x94D049BB133111EB
+
+
+def prepare(text: str) -> str:
+    """The hashing form of ``text``: whitespace removed, case folded (Latin letters in Chinese text)."""
+    return "".join(text.split()).casefold()
+
+
+def simhash(text: str, shingle_size: int = 4) -> int:
+    """The 64-bit SimHash (an unsigned int) of ``text``'s overlapping ``shingle_size``-char shingles.
+
+    A text shorter than one shingle is one shingle; an empty text has fingerprint 0.
+    """
+    text = prepare(text)
+    if not text:
+        return 0
+    k = max(1, min(shingle_size, len(text)))
+    if np is not None:
+        return _simhash_numpy(text, k)
+    return _simhash_pure(text, k)
+
+
+def _simhash_numpy(text: str, k: int) -> int:
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    m = len(codes) - k + 1
+    h = np.zeros(m, dtype=np.uint64)
+    p = np.uint64(_P)
+    for j in range(k):  # uint64 arithmetic wraps modulo 2**64, like the masks of the pure path
+        h = h * p + codes[j : j + m]
+    h = h + np.uint64(_GOLDEN)
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(_MIX1)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(_MIX2)
+    h = h ^ (h >> np.uint64(31))
+    bits = np.unpackbits(h.astype("<u8").view(np.uint8).reshape(m, 8), axis=1, bitorder="little")
+    counts = bits.sum(axis=0, dtype=np.int64)
+    return _majority([int(c) for c in counts], m)
+
+
+def _simhash_pure(text: str, k: int) -> int:
+    codes = [ord(c) for c in text]
+    hashes = [_mix(_poly(codes[i : i + k])) for i in range(len(codes) - k + 1)]
+    counts = [sum((h >> bit) & 1 for h in hashes) for bit in range(BITS)]
+    return _majority(counts, len(hashes))
+
+
+def _poly(codes: Sequence[int]) -> int:
+    h = 0
+    for c in codes:
+        h = (h * _P + c) & _MASK
+    return h
+
+
+def _mix(h: int) -> int:
+    """SplitMix64 finaliser: spreads the rolling hash over all 64 bits."""
+    z = (h + _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * _MIX1) & _MASK
+    z = ((z ^ (z >> 27)) * _MIX2) & _MASK
+    return z ^ (z >> 31)
+
+
+def _majority(counts: Sequence[int], n: int) -> int:
+    """Bit i is set when more than half of the ``n`` shingle hashes have it set (ties: unset)."""
+    fp = 0
+    for bit, count in enumerate(counts):
+        if 2 * count > n:
+            fp |= 1 << bit
+    return fp
+
+
+def hamming(a: int, b: int) -> int:
+    """Number of differing bits between two fingerprints."""
+    return ((a ^ b) & _MASK).bit_count()
+
+
+def bands(fp: int) -> tuple[int, ...]:
+    """The ``BANDS`` slices of ``BAND_BITS`` bits of ``fp``, lowest first."""
+    fp &= _MASK
+    return tuple((fp >> (BAND_BITS * i)) & _BAND_MASK for i in range(BANDS))
+
+
+def band_keys(fp: int) -> tuple[int, ...]:
+    """One integer per band, ``band_no << BAND_BITS | value``: a single indexed column serves all bands."""
+    return tuple((i << BAND_BITS) | v for i, v in enumerate(bands(fp)))
+
+
+def to_signed(fp: int) -> int:
+    """``fp`` as a signed 64-bit integer, the range of SQL BIGINT."""
+    fp &= _MASK
+    return fp - (1 << BITS) if fp >= 1 << (BITS - 1) else fp
+
+
+def to_unsigned(value: int) -> int:
+    """Inverse of ``to_signed``."""
+    return value & _MASK
