@@ -1,0 +1,417 @@
+"""The one way this service talks to the network: ``Fetcher.fetch(url) -> Response``.
+
+Place in the flow (ARCHITECTURE.md): the crawl hands a due URL to ``fetch``; the ``Response`` (raw
+bytes, headers, redirect chain, WARC reference) goes on to extraction. Everything that is not a
+usable 2xx or 304 is raised from ``service.errors``: ``PermanentFetchError`` when asking again will
+not help, ``TransientFetchError`` with ``retry_at`` when it may.
+
+One shared ``httpx.AsyncClient`` (keep-alive, gzip/deflate, our User-Agent, no automatic redirects,
+no proxies from the environment). Each request passes, in order: the host and scheme check, robots.txt
+(``robots.RobotsCache``), the per-host gate (``politeness.HostGate``), a streamed and capped body read
+(``body.read_body``), then the archive (``archive.WarcArchive``). Redirects are followed here, hop by
+hop, so every hop gets the same checks. Retries of timeouts, resets and 5xx happen inside ``fetch``
+with exponential backoff; what is still failing is handed back with ``retry_at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from service.config import Settings
+from service.errors import FetchError, PermanentFetchError, TransientFetchError
+from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
+from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
+from service.fetch.politeness import HostGate, backoff_delay, parse_retry_after
+from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
+
+#: Content types handed on as pages; anything else is reported as ``not_html``. A missing
+#: Content-Type is let through: the extractor sniffs, and old Founder pages sometimes omit it.
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Statuses worth retrying within one fetch (besides network errors).
+_RETRY_REASONS = frozenset({"timeout", "connect_error", "reset", "truncated", "http_5xx", "rate_limited"})
+#: How long a host is left alone after it answered with a block page.
+BLOCK_HOLD_S = 900.0
+
+BlockCheck = Callable[[bytes, str | None], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A usable answer: a 2xx page, or a 304 to a conditional request (``not_modified``, no body)."""
+
+    requested_url: str
+    url: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    redirects: tuple[str, ...]
+    fetched_at: datetime
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    payload_digest: str | None
+    warc: WarcRef | None
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        return _header(self.headers, name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """One request/response pair, body read, before it is judged."""
+
+    url: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    payload: bytes
+    fetched_at: datetime
+    warc: WarcRef | None
+
+
+def _header(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    name = name.lower()
+    return next((v for k, v in headers if k.lower() == name), None)
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class Fetcher:
+    """Polite, bounded, archiving HTTP GET for the allowed hosts. Use as ``async with``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        archive: WarcArchive | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        block_check: BlockCheck | None = None,
+        html_types: frozenset[str] = HTML_TYPES,
+        block_hold_s: float = BLOCK_HOLD_S,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._cfg = settings.fetch
+        self._hosts = settings.fetchable_hosts
+        self._archive = archive
+        self._block_check = block_check
+        self._html_types = html_types
+        self._block_hold_s = block_hold_s
+        self._rng = rng or random.Random()
+        self._ua = self._cfg.user_agent_string
+        self._client = self._make_client(transport)
+        self._gate = HostGate(
+            requests_per_second=self._cfg.requests_per_second,
+            concurrency=self._cfg.concurrency,
+            max_wait=self._cfg.backoff_max_s,
+        )
+        self._robots = RobotsCache(
+            self._load_robots,
+            user_agent=self._ua,
+            ttl_s=self._cfg.robots_ttl_s,
+            unreachable_hold_s=self._cfg.robots_unreachable_hold_s,
+        )
+
+    def _make_client(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        cfg = self._cfg
+        # Read timeout equals the total: the total (asyncio.timeout around each exchange) is the
+        # binding one, and it also stops a server that drips one byte at a time.
+        timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
+        pool = cfg.concurrency * (len(self._hosts) + 1)
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": "*/*"},
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool. The archive is the caller's and stays open."""
+        await self._client.aclose()
+
+    # --- the public call --------------------------------------------------------------------
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        previous_digest: str | None = None,
+    ) -> Response:
+        """GET ``url`` politely; a ``Response`` for 2xx and 304, a ``FetchError`` for the rest.
+
+        ``etag``/``last_modified`` (from the last Response of this URL) make the request
+        conditional; ``previous_digest`` (its ``payload_digest``) turns an unchanged body into a
+        WARC revisit record. Timeouts, resets and 5xx are retried ``fetch.retries`` times with
+        backoff; a server's ``Retry-After`` up to ``backoff_max_s`` is waited out, a longer one is
+        handed back as ``retry_at``.
+        """
+        self._check_target(url, url)
+        headers = self._conditional_headers(etag, last_modified)
+        attempt = 0
+        while True:
+            try:
+                return await self._fetch_once(url, headers, previous_digest)
+            except TransientFetchError as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    raise
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _retry_delay(self, exc: TransientFetchError, attempt: int) -> float | None:
+        """Seconds to wait before trying again inside this fetch, or None to give up now."""
+        if exc.reason not in _RETRY_REASONS or attempt >= self._cfg.retries:
+            return None
+        if exc.retry_at is not None:
+            wait = (exc.retry_at - datetime.now(UTC)).total_seconds()
+            return max(0.0, wait) if wait <= self._cfg.backoff_max_s else None
+        return backoff_delay(
+            attempt, base=self._cfg.backoff_base_s, cap=self._cfg.backoff_max_s, rng=self._rng
+        )
+
+    def _conditional_headers(self, etag: str | None, last_modified: str | None) -> dict[str, str]:
+        if not self._cfg.conditional_requests:
+            return {}
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return headers
+
+    # --- one attempt: redirects, then judgement ----------------------------------------------
+
+    async def _fetch_once(self, url: str, headers: dict[str, str], previous_digest: str | None) -> Response:
+        chain: list[str] = []
+        current = url
+        while True:
+            await self._check_robots(current)
+            hop = await self._request(current, headers, previous_digest=previous_digest, pages=True)
+            location = _header(hop.headers, "location")
+            if hop.status not in REDIRECT_STATUSES or not location:
+                return self._judge(url, hop, tuple(chain))
+            chain.append(current)
+            current = self._next_hop(url, current, location, chain)
+
+    def _next_hop(self, url: str, current: str, location: str, chain: list[str]) -> str:
+        target = urljoin(current, location.strip()).split("#", 1)[0]
+        detail = " -> ".join([*chain, target])
+        if target in chain:
+            raise PermanentFetchError(url, "redirect_loop", detail)
+        if len(chain) > self._cfg.max_redirects:
+            raise PermanentFetchError(url, "too_many_redirects", detail)
+        self._check_target(url, target, detail)
+        return target
+
+    def _check_target(self, url: str, target: str, detail: str = "") -> None:
+        parts = urlsplit(target)
+        if parts.scheme not in ("http", "https"):
+            raise PermanentFetchError(url, "refused_scheme", detail or target)
+        if (parts.hostname or "").lower() not in self._hosts:
+            raise PermanentFetchError(url, "refused_host", detail or target)
+
+    async def _check_robots(self, url: str) -> None:
+        if not self._cfg.obey_robots:
+            return
+        try:
+            rules = await self._robots.rules(url)
+        except TransientFetchError as exc:
+            if exc.retry_at is not None:
+                self._gate.hold(url, exc.retry_at, exc.reason)
+            raise
+        self._gate.set_crawl_delay(url, rules.crawl_delay)
+        if not rules.allowed:
+            raise PermanentFetchError(url, "robots_disallowed")
+
+    def _judge(self, requested: str, hop: _Hop, chain: tuple[str, ...]) -> Response:
+        """Turn the last hop into a Response, or raise the error its status calls for."""
+        status = hop.status
+        if status == 304 or 200 <= status < 300:
+            ctype = _header(hop.headers, "content-type")
+            if status != 304 and self._block_check is not None:
+                marker = self._block_check(hop.body, ctype)
+                if marker:
+                    until = hop.fetched_at + timedelta(seconds=self._block_hold_s)
+                    self._gate.hold(hop.url, until, "blocked")
+                    raise TransientFetchError(hop.url, "blocked", marker, status=status, retry_at=until)
+            return Response(
+                requested_url=requested,
+                url=hop.url,
+                status=status,
+                headers=hop.headers,
+                body=hop.body if status != 304 else b"",
+                redirects=chain,
+                fetched_at=hop.fetched_at,
+                content_type=ctype,
+                etag=_header(hop.headers, "etag"),
+                last_modified=_header(hop.headers, "last-modified"),
+                not_modified=status == 304,
+                payload_digest=payload_digest(hop.payload) if status != 304 else None,
+                warc=hop.warc,
+            )
+        raise self._status_error(hop)
+
+    def _status_error(self, hop: _Hop) -> FetchError:
+        status, url = hop.status, hop.url
+        if status in (429, 503):
+            retry_at = parse_retry_after(_header(hop.headers, "retry-after"), now=datetime.now(UTC))
+            if retry_at is not None:
+                cap = hop.fetched_at + timedelta(seconds=self._cfg.retry_after_max_s)
+                retry_at = min(retry_at, cap)
+                self._gate.hold(url, retry_at, "rate_limited" if status == 429 else "http_5xx")
+            reason = "rate_limited" if status == 429 else "http_5xx"
+            return TransientFetchError(url, reason, status=status, retry_at=retry_at)
+        if status >= 500 or status == 408:
+            return TransientFetchError(url, "http_5xx" if status >= 500 else "timeout", status=status)
+        if status in (404, 410):
+            return PermanentFetchError(url, f"http_{status}", status=status)
+        if 300 <= status < 400:
+            return PermanentFetchError(url, "http_3xx", "redirect without Location", status=status)
+        return PermanentFetchError(url, "http_4xx", status=status)
+
+    # --- one HTTP exchange ---------------------------------------------------------------------
+
+    async def _request(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        previous_digest: str | None = None,
+        pages: bool,
+        max_bytes: int | None = None,
+    ) -> _Hop:
+        """Send one GET through the host gate, read the body within the cap, archive the exchange."""
+        async with self._gate.slot(url):
+            try:
+                async with asyncio.timeout(self._cfg.timeout_s):
+                    hop, exchange = await self._exchange(
+                        url, headers, pages, max_bytes or self._cfg.max_bytes
+                    )
+            except TimeoutError:
+                raise TransientFetchError(
+                    url, "timeout", f"no complete answer in {self._cfg.timeout_s}s"
+                ) from None
+        if self._archive is not None:
+            ref = await self._archive.awrite(exchange, previous_digest=previous_digest)
+            hop = _Hop(hop.url, hop.status, hop.headers, hop.body, hop.payload, hop.fetched_at, ref)
+        return hop
+
+    async def _exchange(
+        self, url: str, headers: dict[str, str], pages: bool, max_bytes: int
+    ) -> tuple[_Hop, Exchange]:
+        try:
+            request = self._client.build_request("GET", url, headers=headers)
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise _network_error(url, exc) from exc
+        try:
+            fetched_at = datetime.now(UTC)
+            resp_headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw)
+            if pages and 200 <= response.status_code < 300:
+                self._check_type(url, _header(resp_headers, "content-type"), response.status_code)
+            body = await self._read(url, response, resp_headers, max_bytes)
+        finally:
+            await response.aclose()
+        hop = _Hop(url, response.status_code, resp_headers, body.data, body.raw, fetched_at, None)
+        return hop, _exchange_record(request, response, resp_headers, body.raw, fetched_at)
+
+    def _check_type(self, url: str, content_type: str | None, status: int) -> None:
+        media = _media_type(content_type)
+        if media and media not in self._html_types:
+            raise PermanentFetchError(url, "not_html", media, status=status)
+
+    async def _read(
+        self, url: str, response: httpx.Response, headers: tuple[tuple[str, str], ...], max_bytes: int
+    ) -> Body:
+        status = response.status_code
+        declared = _header(headers, "content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise PermanentFetchError(url, "too_large", f"Content-Length {declared}", status=status)
+        encoding = _header(headers, "content-encoding") or ""
+        try:
+            body = await read_body(response.aiter_raw(), encoding=encoding, max_bytes=max_bytes)
+        except BodyTooLarge as exc:
+            raise PermanentFetchError(url, "too_large", f"over {max_bytes} bytes", status=status) from exc
+        except BadEncoding as exc:
+            raise PermanentFetchError(url, "bad_encoding", str(exc), status=status) from exc
+        except httpx.HTTPError as exc:
+            raise _network_error(url, exc, status=status) from exc
+        if declared and declared.isdigit() and len(body.raw) < int(declared):
+            detail = f"{len(body.raw)} of {declared} bytes"
+            raise TransientFetchError(url, "truncated", detail, status=status)
+        return body
+
+    # --- robots.txt through the same pipe ---------------------------------------------------------
+
+    async def _load_robots(self, robots_url: str) -> tuple[int, bytes]:
+        """GET robots.txt: same gate, archive and redirect rules as pages, no robots check of its own."""
+        chain: list[str] = []
+        current = robots_url
+        while True:
+            hop = await self._request(current, {}, pages=False, max_bytes=ROBOTS_MAX_BYTES)
+            location = _header(hop.headers, "location")
+            if hop.status not in REDIRECT_STATUSES or not location:
+                return hop.status, hop.body
+            chain.append(current)
+            current = self._next_hop(robots_url, current, location, chain)
+
+
+def _exchange_record(
+    request: httpx.Request,
+    response: httpx.Response,
+    headers: tuple[tuple[str, str], ...],
+    payload: bytes,
+    fetched_at: datetime,
+) -> Exchange:
+    target = request.url.raw_path.decode("ascii", errors="replace")
+    return Exchange(
+        url=str(request.url),
+        method=request.method,
+        request_target=target,
+        request_headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+        http_version=response.http_version,
+        status=response.status_code,
+        reason=response.reason_phrase,
+        response_headers=headers,
+        payload=payload,
+        fetched_at=fetched_at,
+    )
+
+
+def _network_error(url: str, exc: httpx.HTTPError, *, status: int | None = None) -> FetchError:
+    """Map an httpx exception to our vocabulary: timeout, connect_error, truncated, reset."""
+    if isinstance(exc, httpx.TimeoutException):
+        reason = "timeout"
+    elif isinstance(exc, httpx.ConnectError):
+        reason = "connect_error"
+    elif isinstance(exc, httpx.RemoteProtocolError) and "complete message body" in str(exc):
+        reason = "truncated"
+    elif isinstance(exc, httpx.UnsupportedProtocol):
+        return PermanentFetchError(url, "refused_scheme", str(exc), status=status)
+    else:
+        reason = "reset"
+    return TransientFetchError(url, reason, f"{type(exc).__name__}: {exc}", status=status)
