@@ -1,0 +1,331 @@
+"""The extraction cascade: a page's bytes to an ``Article``, or ``NotAnArticle`` with a reason.
+
+Each field is filled by the first layer that yields a plausible value, and ``fields_from`` records
+which one (ARCHITECTURE.md, "Extraction in layers"):
+
+1. ``structured`` — the Founder enpproperty comment, JSON-LD, og:/article: meta (structured.py);
+2. ``profile:<template>`` — the site profile's selectors (profile.py, config/sites/jsw.toml);
+3. ``generic`` — h1/title, date near the title, densest text block, breadcrumb (generic.py);
+4. ``pattern`` — text patterns on the body and the page: credits, source, lead (body.py);
+and ``url`` for a date or id read from the URL path. Pure: bytes and strings in, dataclasses out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from service.config import SiteProfile, TemplateProfile
+from service.errors import NotAnArticle
+from service.extract import generic
+from service.extract.blocks import blocks_of
+from service.extract.body import BodyParts, assemble, source_in
+from service.extract.decode import decode_html
+from service.extract.profile import choose_template, first_text, site_id
+from service.extract.structured import Structured, read_structured
+from service.model import Article, Credits
+from service.text.credits import merge_all, parse_credit_line
+from service.text.dates import at_midnight, find_datetime
+from service.text.normalize import clean_spaces, hash_text, is_traditional, to_display
+from service.urls import absolute, date_from_path, page_number
+
+#: a body with fewer characters than this is no body
+MIN_BODY_CHARS = 20
+#: a profile body shorter than this is not trusted; the generic layer is asked instead
+MIN_PROFILE_BODY_CHARS = 40
+#: titles outside these lengths are not titles
+MIN_TITLE_CHARS, MAX_TITLE_CHARS = 2, 120
+#: a page whose text is shorter than this is judged by its markers alone (block and 404 pages)
+SHORT_PAGE_CHARS = 800
+#: this many link-dense blocks in the body, outnumbering its paragraphs, make a list page
+LIST_MIN_LINK_BLOCKS = 8
+#: the e-paper page label, e.g. "第01版:头版"
+_PAGE_LABEL = re.compile(r"第\s*[0-9A-Z]{1,3}\s*版\s*[:：]\s*[^\s<>|]{1,12}")
+_EDITOR_LINE = re.compile(
+    r"^[^\n]{0,6}(?:责任编辑|責任編輯|编辑|編輯|责编|審核|审核|校对|校對)\s*[:：][^\n]{1,60}$", re.MULTILINE
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """Everything the layers share about one page."""
+
+    url: str
+    html: str
+    tree: LexborHTMLParser
+    profile: SiteProfile
+    template: TemplateProfile | None
+    layer: str  # "profile:<name>" or "generic"
+
+
+def extract_article(
+    raw: bytes,
+    url: str,
+    *,
+    profile: SiteProfile,
+    content_type: str | None = None,
+    fetched_on: date | None = None,
+) -> Article:
+    """Extract the article of one page.
+
+    Raises ``NotAnArticle`` (reason: empty, blocked, not_found, list_page, no_title, no_body).
+    """
+    if not raw.strip():
+        raise NotAnArticle("empty", "no bytes", url=url)
+    decoded = decode_html(raw, content_type)
+    tree = LexborHTMLParser(decoded.text)
+    if tree.body is None or not (page_text := tree.body.text(separator="\n")).strip():
+        raise NotAnArticle("empty", "no text", url=url)
+    template, groups = choose_template(url, decoded.text, profile)
+    page = _Page(
+        url, decoded.text, tree, profile, template, f"profile:{template.name}" if template else "generic"
+    )
+    _refuse_markers(page, page_text)
+    structured = read_structured(decoded.text, tree)  # before any node is removed
+    scan = generic.scan_page(tree, profile.breadcrumb_labels)
+    fields: dict[str, str] = {}
+    body, body_layer = _body(page, scan.body)
+    traditional = _is_traditional(tree, body)
+    title = _title(page, structured, fields, traditional)
+    skip = {title} | ({s} if (s := _subtitle(page, structured, fields, traditional)) else set())
+    parts = assemble(body, skip_texts=skip, lead_tags=profile.lead_tags, traditional=traditional)
+    _refuse_weak_body(page, parts)
+    fields["body_text"] = body_layer
+    credits = _credits(page_text, parts, traditional, fields)
+    article = Article(
+        url=url,
+        title=title,
+        subtitle=s,
+        body_text="\n".join(parts.paragraphs),
+        site_id=site_id(template, groups),
+        published_at=_published(page, structured, page_text, title, fields, fetched_on),
+        channel=_channel(page, structured, scan.breadcrumb, page_text, fields, traditional),
+        lead=parts.lead,
+        images=tuple(parts.images),
+        credits=replace(credits, source=_source(page, structured, parts, page_text, fields, traditional)),
+        normalized_text=hash_text("\n".join(parts.paragraphs)),
+        encoding=f"{decoded.encoding} ({decoded.method})",
+        template=template.name if template else "generic",
+        next_pages=next_page_urls(decoded.text, url),
+    )
+    for name, value in (("lead", article.lead), ("images", article.images), ("site_id", article.site_id)):
+        if value:
+            fields.setdefault(
+                name, "pattern" if name == "lead" else ("url" if name == "site_id" else body_layer)
+            )
+    return replace(article, fields_from=fields)
+
+
+# --- refusals ------------------------------------------------------------------------------------
+
+
+def _refuse_markers(page: _Page, page_text: str) -> None:
+    """Block and "not found" pages, judged on the title and headline, or on a short page's text."""
+    head = " ".join(generic.title_candidates(page.tree))
+    short = len(page_text.strip()) < SHORT_PAGE_CHARS
+    for reason, markers in (
+        ("blocked", page.profile.block_markers),
+        ("not_found", page.profile.not_found_markers),
+    ):
+        for marker in markers:
+            if marker in head or (short and marker in page_text):
+                raise NotAnArticle(reason, marker, url=page.url)
+
+
+def _refuse_weak_body(page: _Page, parts: BodyParts) -> None:
+    if parts.link_blocks >= LIST_MIN_LINK_BLOCKS and parts.link_blocks > len(parts.paragraphs):
+        raise NotAnArticle(
+            "list_page", f"{parts.link_blocks} link blocks, {len(parts.paragraphs)} paragraphs", url=page.url
+        )
+    if parts.chars < MIN_BODY_CHARS:
+        links = len(page.tree.css("a[href]"))
+        reason = "list_page" if links >= 2 * LIST_MIN_LINK_BLOCKS and parts.chars == 0 else "no_body"
+        raise NotAnArticle(reason, f"{parts.chars} characters of body text, {links} links", url=page.url)
+
+
+# --- fields --------------------------------------------------------------------------------------
+
+
+def _body(page: _Page, generic_node: LexborNode | None) -> tuple[list, str]:  # type: ignore[type-arg]
+    """The body blocks from the profile's selectors when plausible, else from the generic layer."""
+    remove = page.profile.boilerplate + (page.template.remove if page.template else ())
+    if page.template is not None:
+        for selector in page.template.body:
+            for node in page.tree.css(selector):
+                blocks = blocks_of(_cleaned(node, remove), page.url)
+                if sum(len(b.text) for b in blocks if b.link_ratio <= 0.5) >= MIN_PROFILE_BODY_CHARS:
+                    return blocks, page.layer
+    if generic_node is None:
+        return [], "generic"
+    return blocks_of(_cleaned(generic_node, remove), page.url), "generic"
+
+
+def _cleaned(node: LexborNode, selectors: tuple[str, ...]) -> LexborNode:
+    for selector in selectors:
+        for junk in node.css(selector):
+            junk.decompose()
+    return node
+
+
+def _is_traditional(tree: LexborHTMLParser, blocks: list) -> bool:  # type: ignore[type-arg]
+    sample = " ".join(generic.title_candidates(tree)) + "".join(b.text for b in blocks[:40])
+    return is_traditional(sample[:3000])
+
+
+def _plausible_title(profile: SiteProfile) -> object:
+    def check(text: str) -> bool:
+        return MIN_TITLE_CHARS <= len(text) <= MAX_TITLE_CHARS and text not in profile.title_suffixes
+
+    return check
+
+
+def _strip_suffix(text: str, profile: SiteProfile) -> str:
+    for suffix in profile.title_suffixes:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)].rstrip(" -_|—")
+    return text
+
+
+def _title(page: _Page, structured: Structured, fields: dict[str, str], traditional: bool) -> str:
+    ok = _plausible_title(page.profile)
+    candidates: list[tuple[str | None, str]] = [(structured.title, "structured")]
+    if page.template:
+        candidates.append((first_text(page.tree, page.template.title, ok), page.layer))  # type: ignore[arg-type]
+    candidates += [(t, "generic") for t in generic.title_candidates(page.tree)]
+    for text, layer in candidates:
+        if text and ok(title := _strip_suffix(to_display(text, traditional=traditional), page.profile)):  # type: ignore[operator]
+            fields["title"] = layer
+            return title
+    raise NotAnArticle("no_title", url=page.url)
+
+
+def _subtitle(page: _Page, structured: Structured, fields: dict[str, str], traditional: bool) -> str | None:
+    text, layer = structured.subtitle, "structured"
+    if not text and page.template:
+        text, layer = (
+            first_text(page.tree, page.template.subtitle, lambda t: len(t) <= MAX_TITLE_CHARS),
+            page.layer,
+        )
+    if not text:
+        return None
+    fields["subtitle"] = layer
+    return to_display(text, traditional=traditional)
+
+
+def _published(
+    page: _Page,
+    structured: Structured,
+    page_text: str,
+    title: str,
+    fields: dict[str, str],
+    fetched_on: date | None,
+) -> datetime | None:
+    found: list[tuple[datetime | None, str]] = [(structured.published_at, "structured")]
+    if page.template and page.template.date:
+        text = first_text(page.tree, page.template.date, lambda t: find_datetime(t) is not None)
+        found.append((find_datetime(text) if text else None, page.layer))
+    found.append((generic.find_date(page_text, title, latest=fetched_on), "generic"))
+    path_day = date_from_path(page.url)
+    found.append((at_midnight(path_day) if path_day else None, "url"))
+    for value, layer in found:
+        if value is not None:
+            fields["published_at"] = layer
+            return value
+    return None
+
+
+def _channel(
+    page: _Page,
+    structured: Structured,
+    crumb: str | None,
+    page_text: str,
+    fields: dict[str, str],
+    traditional: bool,
+) -> str | None:
+    labels = page.profile.breadcrumb_labels
+    candidates: list[tuple[str | None, str]] = [(structured.channel, "structured")]
+    if page.template and page.template.channel:
+        text = first_text(page.tree, page.template.channel)
+        candidates.append((generic.last_crumb(text, labels) if text else None, page.layer))
+    candidates.append((generic.last_crumb(crumb, labels) if crumb else None, "generic"))
+    label = _PAGE_LABEL.search(page_text[:3000])
+    candidates.append((clean_spaces(label.group(0)) if label else None, "pattern"))
+    for value, layer in candidates:
+        if value:
+            fields["channel"] = layer
+            return to_display(value, traditional=traditional)
+    return None
+
+
+def _source(
+    page: _Page,
+    structured: Structured,
+    parts: BodyParts,
+    page_text: str,
+    fields: dict[str, str],
+    traditional: bool,
+) -> str | None:
+    candidates: list[tuple[str | None, str]] = [(structured.source, "structured")]
+    if page.template and page.template.source:
+        text = first_text(page.tree, page.template.source)
+        candidates.append((source_in(text) or text if text else None, page.layer))
+    candidates.append((parts.source or parts.credits.source, "pattern"))
+    candidates.append((source_in(page_text[:4000]), "pattern"))
+    for value, layer in candidates:
+        if value:
+            fields["source"] = layer
+            return to_display(value, traditional=traditional)
+    return None
+
+
+def _credits(page_text: str, parts: BodyParts, traditional: bool, fields: dict[str, str]) -> Credits:
+    """Credits of the body, then editor/reviewer lines anywhere on the page ("责任编辑：X" below the body)."""
+    found = [parts.credits]
+    for m in _EDITOR_LINE.finditer(page_text):
+        line = to_display(m.group(0), traditional=traditional)
+        if (credits := parse_credit_line(line)) is not None:
+            found.append(credits)
+    merged = merge_all(found)
+    for role in ("reporters", "correspondents", "interns", "photographers", "editors", "reviewers"):
+        if getattr(merged, role):
+            fields[role] = "pattern"
+    return merged
+
+
+# --- articles over several pages -----------------------------------------------------------------
+
+
+def next_page_urls(html: str, url: str) -> tuple[str, ...]:
+    """Absolute URLs of the further pages of a split article (``<id>_2.shtml`` …), in page order,
+    only those after this page."""
+    m = re.search(r"/(\d+)(?:_\d+)?\.shtml$", url)
+    if not m:
+        return ()
+    here = page_number(url)
+    found: dict[int, str] = {}
+    for href in re.findall(rf"""href\s*=\s*["']?([^"'\s>]*?/{m.group(1)}_(?:\d+)\.shtml)""", html):
+        target = absolute(url, href)
+        n = page_number(target)
+        if n > here:
+            found.setdefault(n, target)
+    return tuple(found[n] for n in sorted(found))
+
+
+def join_parts(first: Article, rest: list[Article]) -> Article:
+    """One article from its pages, in order: paragraphs, images and credits of all parts."""
+    if not rest:
+        return first
+    parts = [first, *rest]
+    body = "\n".join(p.body_text for p in parts if p.body_text)
+    credits = merge_all([p.credits for p in parts])
+    return replace(
+        first,
+        body_text=body,
+        images=tuple(i for p in parts for i in p.images),
+        credits=replace(credits, source=first.credits.source or credits.source),
+        normalized_text=hash_text(body),
+        next_pages=(),
+    )

@@ -1,0 +1,166 @@
+"""From body blocks to the article's text: paragraphs, images with captions, credits, lead.
+
+Shared by every layer that finds a body node. Decisions here are text-pattern decisions (layer 4 of
+ARCHITECTURE.md): what is a caption, what is a credit line, where the related-article list starts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from service.extract.blocks import Block
+from service.model import Credits, Image
+from service.text.credits import (
+    caption_credits,
+    merge_all,
+    parse_credit_line,
+    split_leading_credits,
+    split_trailing_credits,
+)
+from service.text.dates import find_datetime
+from service.text.normalize import to_display
+
+#: a block with more of its text in links than this is navigation or a related list
+MAX_LINK_RATIO = 0.5
+#: a caption is at most this long
+MAX_CAPTION_CHARS = 150
+#: a metadata line ("2024-01-28 09:30 来源：镇江日报") is at most this long
+MAX_META_LINE_CHARS = 110
+#: headings after which nothing belongs to the article
+STOP_MARKERS = (
+    "相关新闻",
+    "相关阅读",
+    "延伸阅读",
+    "推荐阅读",
+    "相关链接",
+    "相关报道",
+    "热点排行",
+    "热门推荐",
+    "猜你喜欢",
+    "网友评论",
+)
+#: lines that are page furniture wherever they appear
+FURNITURE = re.compile(
+    r"^(?:分享到|分享至|【?字体|字号|打印|关闭窗口|【关闭】|【打印】|返回顶部|上一篇|下一篇|上一页|下一页|点击数|浏览次数|阅读数|"
+    r"扫一扫|扫描二维码|微信扫一扫|版权所有|Copyright|©)",
+    re.IGNORECASE,
+)
+_META_WORDS = ("来源", "發布", "发布", "时间", "日期", "作者", "浏览", "点击", "字体", "阅读")
+_SOURCE = re.compile(r"(?:来源|來源)\s*[:：]\s*(?P<src>[^\s　|｜【]{2,20})")
+
+
+@dataclass
+class BodyParts:
+    paragraphs: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    credits: Credits = field(default_factory=Credits)
+    lead: str | None = None
+    source: str | None = None
+    #: link-dense blocks skipped: many of them and few paragraphs mean a list page
+    link_blocks: int = 0
+
+    @property
+    def chars(self) -> int:
+        return sum(len(p) for p in self.paragraphs)
+
+
+def source_in(text: str) -> str | None:
+    """The value of a ``来源：X`` label in a line."""
+    m = _SOURCE.search(text)
+    return m["src"] if m else None
+
+
+def is_meta_line(text: str) -> bool:
+    """A short line that carries the date (and maybe the source): metadata, not article text."""
+    if len(text) > MAX_META_LINE_CHARS or find_datetime(text) is None:
+        return False
+    return any(word in text for word in _META_WORDS) or len(re.sub(r"[\d\s:：\-/年月日.]", "", text)) <= 6
+
+
+def _is_caption(block: Block, text: str) -> bool:
+    if len(text) > MAX_CAPTION_CHARS:
+        return False
+    if block.centered or block.captionish:
+        return True
+    found = caption_credits(text)
+    return found is not None and bool(found.photographers)
+
+
+def assemble(
+    blocks: list[Block],
+    *,
+    skip_texts: set[str],
+    lead_tags: tuple[str, ...],
+    traditional: bool,
+) -> BodyParts:
+    """Paragraphs, images, captions and credits from a body's blocks (see module docstring)."""
+    out = BodyParts()
+    credits: list[Credits] = []
+    caption_open = False
+    for block in blocks:
+        if block.image_url:
+            out.images.append(Image(block.image_url, ""))
+            caption_open = True
+            continue
+        text = to_display(block.text, traditional=traditional)
+        if not text or text in skip_texts:
+            continue
+        if text.startswith(STOP_MARKERS) and len(text) <= 12:
+            if out.paragraphs:
+                break
+            continue
+        if block.link_ratio > MAX_LINK_RATIO:
+            out.link_blocks += 1
+            continue
+        if FURNITURE.match(text):
+            continue
+        if caption_open and _is_caption(block, text):
+            out.images[-1] = Image(out.images[-1].url, text)
+            if found := caption_credits(text):
+                credits.append(found)
+            caption_open = False
+            continue
+        caption_open = False
+        if found := parse_credit_line(text):
+            credits.append(found)
+            out.source = out.source or found.source
+            continue
+        if is_meta_line(text):
+            out.source = out.source or source_in(text)
+            continue
+        out.paragraphs.append(text)
+    _trailing(out, credits)
+    _lead(out, credits, lead_tags)
+    out.credits = merge_all(credits)
+    return out
+
+
+def _trailing(out: BodyParts, credits: list[Credits]) -> None:
+    while out.paragraphs:
+        rest, found = split_trailing_credits(out.paragraphs[-1])
+        if found is None:
+            return
+        credits.append(found)
+        if rest:
+            out.paragraphs[-1] = rest
+            return
+        out.paragraphs.pop()
+
+
+def _lead(out: BodyParts, credits: list[Credits], lead_tags: tuple[str, ...]) -> None:
+    if not out.paragraphs:
+        return
+    first = out.paragraphs[0]
+    for tag in lead_tags:
+        if first.startswith(tag):
+            out.lead = tag
+            first = first[len(tag) :].lstrip(" ：:")
+            break
+    first, found = split_leading_credits(first)
+    if found:
+        credits.insert(0, found)
+    if first:
+        out.paragraphs[0] = first
+    else:
+        out.paragraphs.pop(0)

@@ -1,0 +1,99 @@
+"""Normalisation of Chinese text: whitespace, mirror pinyin, Traditional → Simplified, hashing form.
+
+Pure string functions, used by the extractor (display text) and by deduplication (``hash_text``).
+Mirror sites republish articles in Traditional characters with pinyin after them
+(``鎮(zhèn)江``); ``to_display`` and ``hash_text`` bring such text back to the original so that its
+credits parse and it deduplicates against the original (SITE.md, "Mirrors").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+# Every space-like character a CMS or a copy-paste leaves in Chinese text: NBSP, ideographic space,
+# the en/em/thin family, and the zero-width characters (which are removed, not turned into spaces).
+_SPACES = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000\t\r\n\f\v"
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_SPACE_RUN = re.compile(f"[ {_SPACES}]+")
+_ZERO_WIDTH_RE = re.compile(f"[{_ZERO_WIDTH}]")
+
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿ"
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A pinyin annotation right after a Chinese character: 鎮(zhèn) or 鎮（zhèn）. Letters only, so that
+# ordinary parentheses in the text (党(工)委, 记者(实习)) are never touched.
+_PINYIN = re.compile(rf"(?<=[{_CJK}])[(（]([a-z{_TONED}]{{1,7}})[)）]")
+#: Below this many toned annotations, toneless ones ("(de)") are left alone: they could be real text.
+PINYIN_MIN_TONED = 3
+
+#: Share of Chinese characters that OpenCC t2s changes above which a text is taken as Traditional.
+TRADITIONAL_MIN_SHARE = 0.04
+#: ...and the least number of changed characters (a short Simplified text may contain one variant).
+TRADITIONAL_MIN_CHARS = 3
+
+_PUNCT_OR_SPACE = re.compile(r"[\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def clean_spaces(text: str) -> str:
+    """Zero-width characters removed, every run of space-like characters one ASCII space, trimmed."""
+    return _SPACE_RUN.sub(" ", _ZERO_WIDTH_RE.sub("", text)).strip()
+
+
+def strip_pinyin(text: str) -> str:
+    """Remove mirror-site pinyin annotations after Chinese characters; leave ordinary parentheses."""
+    if "(" not in text and "（" not in text:
+        return text
+    matches = _PINYIN.findall(text)
+    if not matches:
+        return text
+    toned = sum(1 for m in matches if any(c in _TONED for c in m))
+    if toned >= PINYIN_MIN_TONED:
+        return _PINYIN.sub("", text)
+    return _PINYIN.sub(lambda m: "" if any(c in _TONED for c in m.group(1)) else m.group(0), text)
+
+
+def to_simplified(text: str) -> str:
+    """OpenCC Traditional → Simplified (phrase-aware)."""
+    return str(_t2s().convert(text))
+
+
+def cjk_count(text: str) -> int:
+    return len(re.findall(f"[{_CJK}]", text))
+
+
+def is_traditional(text: str) -> bool:
+    """True when enough of the Chinese characters change under t2s to call the text Traditional."""
+    n = cjk_count(text)
+    if n == 0:
+        return False
+    simplified = to_simplified(text)
+    changed = sum(1 for a, b in zip(text, simplified, strict=False) if a != b)
+    return changed >= TRADITIONAL_MIN_CHARS and changed / n >= TRADITIONAL_MIN_SHARE
+
+
+def to_display(text: str, *, traditional: bool | None = None) -> str:
+    """Display form: pinyin annotations stripped, Simplified when the text is Traditional, spaces cleaned.
+
+    ``traditional`` lets a caller decide once for a whole page rather than per paragraph.
+    """
+    text = strip_pinyin(text)
+    if traditional is None:
+        traditional = is_traditional(text)
+    if traditional:
+        text = to_simplified(text)
+    return clean_spaces(text)
+
+
+def hash_text(text: str) -> str:
+    """The form compared for deduplication: NFKC, pinyin stripped, Simplified, lower case, and no
+    spaces or punctuation at all, so layout and punctuation width never make two articles differ."""
+    text = strip_pinyin(unicodedata.normalize("NFKC", text))
+    return _PUNCT_OR_SPACE.sub("", to_simplified(text)).lower()
