@@ -62,6 +62,8 @@ PREFIX_LABELS: dict[str, str] = {
 SHORT_LABELS: dict[str, str] = {"文": "reporters", "图": "photographers", "圖": "photographers"}
 #: Words that follow the names of photographers: ``马镇丹 谢道韫 摄``.
 PHOTO_SUFFIXES = ("摄影报道", "攝影報道", "摄影", "攝影", "摄", "攝", "图", "圖")
+#: Words that are a label before names and a suffix after them.
+AMBIGUOUS_PHOTO = frozenset({"摄影", "攝影"})
 #: Only the group labels of 记者 and 通讯员 may carry a prefix (镇江报业全媒体记者, 本报记者, 市委宣传部通讯员).
 _GROUP_PREFIXABLE = (
     "全媒体记者",
@@ -125,12 +127,16 @@ def _tokens(text: str) -> list[_Token]:
 def _split_piece(piece: str) -> list[_Token]:
     if piece in SHORT_LABELS:
         return [_Token("short", piece, SHORT_LABELS[piece])]
+    if piece in AMBIGUOUS_PHOTO:  # 摄影：X (label) or X 摄影 (suffix): the parser decides by position
+        return [_Token("short", piece, "photographers")]
     if piece in PHOTO_SUFFIXES:
         return [_Token("suffix", piece)]
     if m := _LABEL_RE.match(piece):
         group, label, rest = m["group"], m["label"], m["rest"]
         if group and label not in _GROUP_PREFIXABLE:
             return [_Token("other", piece)]
+        if rest and label not in _GROUP_PREFIXABLE:
+            return [_Token("other", piece)]  # 编辑推荐 is a heading, not 编辑 + a name
         tokens = [_Token("label", label, PREFIX_LABELS[label])]
         return tokens + (_split_piece(rest) if rest else [])
     for suffix in PHOTO_SUFFIXES:

@@ -1,0 +1,97 @@
+"""``jinshan parse``: extraction of files or URLs without a database.
+
+Files are read from disk; URLs are fetched through the same polite ``Fetcher`` as the crawl (robots,
+rate limit, allowed hosts), with the further pages of a split article fetched and joined. The result
+of each input is one JSON-ready dict: the article JSON, or ``{"input", "not_article", "detail"}``, or
+``{"input", "error"}`` when the input could not be read or fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from service.config import Settings
+from service.errors import FetchError, NotAnArticle
+from service.extract import extract_article, join_parts
+from service.model import Article
+
+_DECLARED_URL = re.compile(
+    rb"""<link[^>]+rel=["']?canonical["']?[^>]*href=["']([^"']+)["']|<meta[^>]+property=["']og:url["'][^>]*content=["']([^"']+)["']""",
+    re.IGNORECASE,
+)
+
+
+def declared_url(raw: bytes) -> str | None:
+    """The page's own idea of its URL (``rel=canonical`` or ``og:url``), when absolute."""
+    m = _DECLARED_URL.search(raw[:20000])
+    if not m:
+        return None
+    url = (m.group(1) or m.group(2)).decode("ascii", "ignore").strip()
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def article_line(article: Article, source: str) -> dict[str, Any]:
+    return {"input": source, **article.to_json()}
+
+
+def parse_file(path: str, settings: Settings, *, url: str | None = None) -> dict[str, Any]:
+    """Extract one file. The page URL is ``url``, else the page's canonical link, else file://."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        return {"input": path, "error": f"cannot read: {exc.strerror or exc}"}
+    page_url = url or declared_url(raw) or Path(path).resolve().as_uri()
+    try:
+        return article_line(extract_article(raw, page_url, profile=settings.profile), path)
+    except NotAnArticle as exc:
+        return {"input": path, "not_article": exc.reason, "detail": exc.detail}
+
+
+async def _parse_urls(urls: list[str], settings: Settings) -> list[dict[str, Any]]:
+    from service.fetch.client import Fetcher
+
+    out: list[dict[str, Any]] = []
+    async with Fetcher(settings) as fetcher:
+        for url in urls:
+            out.append(await _parse_url(fetcher, url, settings))
+    return out
+
+
+async def _parse_url(fetcher: Any, url: str, settings: Settings) -> dict[str, Any]:
+    try:
+        response = await fetcher.fetch(url)
+        first = extract_article(
+            response.body, response.url, profile=settings.profile, content_type=response.content_type
+        )
+        rest = []
+        for next_url in first.next_pages:
+            more = await fetcher.fetch(next_url)
+            rest.append(
+                extract_article(more.body, more.url, profile=settings.profile, content_type=more.content_type)
+            )
+        return article_line(join_parts(first, rest), url)
+    except NotAnArticle as exc:
+        return {"input": url, "not_article": exc.reason, "detail": exc.detail}
+    except FetchError as exc:
+        return {"input": url, "error": str(exc)}
+
+
+def parse_inputs(
+    inputs: Iterable[str], settings: Settings, *, url: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """One result per input, in input order; files are streamed, URLs fetched in one client."""
+    items = list(inputs)
+    fetched: dict[str, dict[str, Any]] = {}
+    urls = [i for i in items if is_url(i)]
+    if urls:
+        fetched = dict(zip(urls, asyncio.run(_parse_urls(urls, settings)), strict=True))
+    for item in items:
+        yield fetched[item] if is_url(item) else parse_file(item, settings, url=url)
