@@ -1,0 +1,348 @@
+"""Storing an extracted ``Article``: the dedup decision, versions, aliases, credits and images.
+
+``store_article`` runs in one write transaction (rerun on a unique-key race, see ``sql.retrying``).
+Rows are keyed by what the article *is* (URL key, site id, content and version hashes), never by
+arrival order, so replaying fetches any number of times in any order gives the same rows: a version
+seen again only widens its first/last seen times, version numbers follow ``first_seen_at``, and the
+current version is the one first seen last.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from service.config import DedupSettings
+from service.model import CREDIT_ROLES, Article
+from service.store import dedup
+from service.store.dedup import Fingerprints, Match
+from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
+from service.store.sql import Conflict, insert_ignore
+from service.store.types import StoreOutcome
+from service.text.simhash import to_signed
+from service.urls import url_key
+
+
+def store(
+    conn: Connection,
+    article: Article,
+    *,
+    canonicalize: Callable[[str], str],
+    settings: DedupSettings,
+    url_id: int | None,
+    fetch_id: int | None,
+    seen_at: datetime,
+) -> StoreOutcome:
+    """Place ``article`` in the archive; see ``Store.store_article`` for the contract."""
+    canon = canonicalize(article.url)
+    key = url_key(canon)
+    fps = dedup.fingerprints(article, settings)
+    match = dedup.find_match(conn, key=key, site_id=article.site_id, fps=fps, settings=settings)
+    if match and match.reason == "alias" and match.alias_reason != "site_id":
+        # a mirror URL seen again: still the same text, or it now says something else
+        if dedup.has_content(conn, match.article_id, fps.content_hash):
+            match = Match(match.article_id, "content")
+        else:
+            match = dedup.find_match(
+                conn, key=key, site_id=article.site_id, fps=fps, settings=settings, by_url=False
+            )
+    ctx = _Ctx(conn, article, canon, key, fps, url_id, fetch_id, seen_at)
+    if match is None:
+        outcome = _create(ctx, duplicate_of=None)
+    elif match.reason == "near":
+        _alias(ctx, match)
+        outcome = _create(ctx, duplicate_of=match.article_id)
+    elif match.reason == "content":
+        _alias(ctx, match)
+        _touch(conn, match.article_id, seen_at)
+        outcome = StoreOutcome(
+            "duplicate", match.article_id, _version_of(conn, match.article_id), match.article_id
+        )
+    else:
+        if match.reason == "site_id":
+            _alias(ctx, match)
+        outcome = _existing(ctx, match)
+    if url_id is not None:
+        conn.execute(update(urls).where(urls.c.id == url_id).values(article_id=outcome.article_id))
+    return outcome
+
+
+class _Ctx:
+    """The inputs of one store, computed once."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        article: Article,
+        canon: str,
+        key: str,
+        fps: Fingerprints,
+        url_id: int | None,
+        fetch_id: int | None,
+        seen_at: datetime,
+    ) -> None:
+        self.conn, self.article, self.canon, self.key, self.fps = conn, article, canon, key, fps
+        self.url_id, self.fetch_id, self.seen_at = url_id, fetch_id, seen_at
+
+
+def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
+    a = ctx.article
+    published_on = a.published_at.date() if a.published_at else None
+    article_id = insert_ignore(
+        ctx.conn,
+        articles,
+        {
+            "url_key": ctx.key,
+            "url": ctx.canon,
+            "site_id": a.site_id or None,
+            "duplicate_of": duplicate_of,
+            "version": 1,
+            "content_hash": ctx.fps.content_hash,
+            "simhash": None if ctx.fps.simhash is None else to_signed(ctx.fps.simhash),
+            "published_at": a.published_at,
+            "published_on": published_on,
+            "first_seen_at": ctx.seen_at,
+            "last_seen_at": ctx.seen_at,
+            "last_changed_at": ctx.seen_at,
+        },
+    )
+    if article_id is None:
+        raise Conflict(f"article {ctx.key} or site id {a.site_id} appeared meanwhile")
+    _add_version(ctx, article_id)
+    _refresh_current(ctx.conn, article_id)
+    if duplicate_of is None:
+        dedup.index_fingerprint(ctx.conn, article_id, ctx.fps.simhash)
+        return StoreOutcome("new", article_id, 1)
+    return StoreOutcome("duplicate", article_id, 1, duplicate_of)
+
+
+def _existing(ctx: _Ctx, match: Match) -> StoreOutcome:
+    """Same article by identity (URL, alias, site id): the same version again, or a new one."""
+    conn, article_id = ctx.conn, match.article_id
+    version = conn.execute(
+        select(
+            article_versions.c.id, article_versions.c.first_seen_at, article_versions.c.last_seen_at
+        ).where(
+            article_versions.c.article_id == article_id,
+            article_versions.c.version_hash == ctx.fps.version_hash,
+        )
+    ).first()
+    if version is None:
+        _add_version(ctx, article_id)
+        kind = "changed"
+    else:
+        conn.execute(
+            update(article_versions)
+            .where(article_versions.c.id == version.id)
+            .values(
+                first_seen_at=min(version.first_seen_at, ctx.seen_at),
+                last_seen_at=max(version.last_seen_at, ctx.seen_at),
+            )
+        )
+        kind = "unchanged"
+    current = _refresh_current(conn, article_id)
+    dup_of = conn.execute(select(articles.c.duplicate_of).where(articles.c.id == article_id)).scalar()
+    if kind == "changed" and dup_of is None:
+        dedup.index_fingerprint(conn, article_id, ctx.fps.simhash)
+    # the same text again under another URL, or a near-duplicate row seen again
+    if kind == "unchanged" and (match.reason != "url" or dup_of is not None):
+        return StoreOutcome("duplicate", article_id, current, dup_of or article_id)
+    return StoreOutcome(kind, article_id, current)
+
+
+def _add_version(ctx: _Ctx, article_id: int) -> None:
+    a = ctx.article
+    data = a.to_json()
+    version_id = insert_ignore(
+        ctx.conn,
+        article_versions,
+        {
+            "article_id": article_id,
+            "version": 0,  # numbered by _refresh_current
+            "version_hash": ctx.fps.version_hash,
+            "content_hash": ctx.fps.content_hash,
+            "simhash": None if ctx.fps.simhash is None else to_signed(ctx.fps.simhash),
+            "title": a.title,
+            "subtitle": a.subtitle,
+            "body_text": a.body_text,
+            "data": data,
+            "url_id": ctx.url_id,
+            "fetch_id": ctx.fetch_id,
+            "first_seen_at": ctx.seen_at,
+            "last_seen_at": ctx.seen_at,
+        },
+    )
+    if version_id is None:
+        raise Conflict(f"version of article {article_id} appeared meanwhile")
+    _add_credits(ctx.conn, article_id, version_id, a)
+    _add_images(ctx.conn, article_id, version_id, a)
+
+
+def _add_credits(conn: Connection, article_id: int, version_id: int, a: Article) -> None:
+    for role in CREDIT_ROLES:
+        for position, name in enumerate(getattr(a.credits, role)):
+            person_id = _person(conn, name)
+            insert_ignore(
+                conn,
+                credits,
+                {
+                    "article_id": article_id,
+                    "version_id": version_id,
+                    "person_id": person_id,
+                    "role": role,
+                    "position": position,
+                },
+            )
+
+
+def _person(conn: Connection, name: str) -> int:
+    new_id = insert_ignore(conn, people, {"name": name})
+    if new_id is not None:
+        return new_id
+    return int(conn.execute(select(people.c.id).where(people.c.name == name)).scalar_one())
+
+
+def _add_images(conn: Connection, article_id: int, version_id: int, a: Article) -> None:
+    for position, image in enumerate(a.images):
+        insert_ignore(
+            conn,
+            images,
+            {
+                "article_id": article_id,
+                "version_id": version_id,
+                "position": position,
+                "url": image.url,
+                "caption": image.caption,
+            },
+        )
+
+
+def _refresh_current(conn: Connection, article_id: int) -> int:
+    """Number the versions by first sighting, point the article at the newest; its number."""
+    rows = conn.execute(
+        select(
+            article_versions.c.id,
+            article_versions.c.version,
+            article_versions.c.first_seen_at,
+            article_versions.c.last_seen_at,
+            article_versions.c.version_hash,
+            article_versions.c.content_hash,
+            article_versions.c.simhash,
+            article_versions.c.data,
+        ).where(article_versions.c.article_id == article_id)
+    ).all()
+    rows.sort(key=lambda r: (r.first_seen_at, r.version_hash))
+    for number, row in enumerate(rows, start=1):
+        if row.version != number:
+            conn.execute(
+                update(article_versions).where(article_versions.c.id == row.id).values(version=number)
+            )
+    current = rows[-1]
+    published = current.data.get("published_at")
+    conn.execute(
+        update(articles)
+        .where(articles.c.id == article_id)
+        .values(
+            current_version_id=current.id,
+            version=len(rows),
+            content_hash=current.content_hash,
+            simhash=current.simhash,
+            published_at=datetime.fromisoformat(published) if published else None,
+            published_on=datetime.fromisoformat(published).date() if published else None,
+            first_seen_at=rows[0].first_seen_at,
+            last_seen_at=max(r.last_seen_at for r in rows),
+            last_changed_at=current.first_seen_at,
+        )
+    )
+    return len(rows)
+
+
+def _touch(conn: Connection, article_id: int, seen_at: datetime) -> None:
+    """The article was seen again (under another URL): only ``last_seen_at`` may move."""
+    conn.execute(
+        update(articles)
+        .where(articles.c.id == article_id, articles.c.last_seen_at < seen_at)
+        .values(last_seen_at=seen_at)
+    )
+
+
+def _alias(ctx: _Ctx, match: Match) -> None:
+    if match.reason in ("url", "alias"):
+        return
+    insert_ignore(
+        ctx.conn,
+        article_urls,
+        {
+            "article_id": match.article_id,
+            "url_key": ctx.key,
+            "url": ctx.canon,
+            "reason": match.reason,
+            "distance": match.distance,
+            "first_seen_at": ctx.seen_at,
+        },
+    )
+
+
+def _version_of(conn: Connection, article_id: int) -> int:
+    return int(conn.execute(select(articles.c.version).where(articles.c.id == article_id)).scalar_one())
+
+
+def mark_gone(conn: Connection, key: str, at: datetime) -> bool:
+    """Flag the article at URL key ``key`` (or with it as alias) as gone; never deletes. Found?"""
+    article_id = conn.execute(select(articles.c.id).where(articles.c.url_key == key)).scalar()
+    if article_id is None:
+        article_id = conn.execute(
+            select(article_urls.c.article_id).where(article_urls.c.url_key == key)
+        ).scalar()
+    conn.execute(
+        update(urls)
+        .where(urls.c.url_key == key)
+        .values(state="gone", due_at=None, lease_until=None, updated_at=at)
+    )
+    if article_id is None:
+        return False
+    conn.execute(
+        update(articles)
+        .where(articles.c.id == article_id)
+        .values(gone_at=func.coalesce(articles.c.gone_at, at))
+    )
+    return True
+
+
+def versions(conn: Connection, article_id: int) -> list[dict[str, Any]]:
+    """Every version of an article, oldest first: number, title, body, first and last seen."""
+    rows = conn.execute(
+        select(
+            article_versions.c.version,
+            article_versions.c.title,
+            article_versions.c.body_text,
+            article_versions.c.first_seen_at,
+            article_versions.c.last_seen_at,
+        )
+        .where(article_versions.c.article_id == article_id)
+        .order_by(article_versions.c.version)
+    ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def diff(conn: Connection, article_id: int, old: int | None = None, new: int | None = None) -> str:
+    """Unified diff (title line, then paragraphs) from version ``old`` to ``new``.
+
+    Defaults: the previous version to the current one. '' when there is only one version. Raises
+    ``KeyError`` for a version number the article does not have.
+    """
+    vs = {v["version"]: v for v in versions(conn, article_id)}
+    if not vs:
+        raise KeyError(f"article {article_id} has no versions")
+    new = new if new is not None else max(vs)
+    old = old if old is not None else new - 1
+    if old < 1 and new == 1:
+        return ""
+    a, b = vs[old], vs[new]
+    lines_a = [a["title"], "", *a["body_text"].split("\n")]
+    lines_b = [b["title"], "", *b["body_text"].split("\n")]
+    return "\n".join(difflib.unified_diff(lines_a, lines_b, f"version {old}", f"version {new}", lineterm=""))

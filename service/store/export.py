@@ -1,0 +1,134 @@
+"""Reading articles out: the export rows of ARCHITECTURE.md, streamed in constant memory.
+
+Rows are read by keyset pagination (``id > last ORDER BY id LIMIT n``) rather than one long cursor:
+memory stays constant like a server-side cursor, and no transaction stays open for the whole export,
+so a long export never holds a PostgreSQL snapshot or blocks SQLite's WAL checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import IO, Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import aliased
+
+from service.model import CREDIT_ROLES
+from service.store.schema import article_urls, article_versions, articles
+
+#: export fields in order: the article JSON, then the storage fields
+EXPORT_FIELDS = (
+    "url",
+    "site_id",
+    "title",
+    "subtitle",
+    "published_at",
+    "channel",
+    "source",
+    "lead",
+    "body_text",
+    "images",
+    *CREDIT_ROLES,
+    "fields_from",
+    "aliases",
+    "duplicate_of",
+    "version",
+    "first_seen_at",
+    "last_changed_at",
+)
+PAGE = 500
+
+
+def iter_export(
+    engine: Engine, *, since: date | None, until: date | None, page: int = PAGE
+) -> Iterator[dict[str, Any]]:
+    """Every article (published between ``since`` and ``until``, inclusive, when given), by id."""
+    last_id = 0
+    while True:
+        with engine.connect() as conn:
+            rows = conn.execute(_page_query(since, until, last_id, page)).all()
+            aliases = _aliases(conn, [r.id for r in rows])
+        for r in rows:
+            yield _row(r, aliases.get(r.id, []))
+        if len(rows) < page:
+            return
+        last_id = rows[-1].id
+
+
+def _page_query(since: date | None, until: date | None, last_id: int, page: int) -> Any:
+    original = aliased(articles)
+    q = (
+        select(
+            articles.c.id,
+            articles.c.url,
+            articles.c.version,
+            articles.c.first_seen_at,
+            articles.c.last_changed_at,
+            article_versions.c.data,
+            original.c.url.label("duplicate_of_url"),
+        )
+        .join(article_versions, article_versions.c.id == articles.c.current_version_id)
+        .outerjoin(original, original.c.id == articles.c.duplicate_of)
+        .where(articles.c.id > last_id)
+        .order_by(articles.c.id)
+        .limit(page)
+    )
+    if since is not None:
+        q = q.where(articles.c.published_on >= since)
+    if until is not None:
+        q = q.where(articles.c.published_on <= until)
+    return q
+
+
+def _aliases(conn: Any, ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    if ids:
+        q = select(article_urls.c.article_id, article_urls.c.url).where(article_urls.c.article_id.in_(ids))
+        for article_id, url in conn.execute(q.order_by(article_urls.c.url)):
+            out.setdefault(article_id, []).append(url)
+    return out
+
+
+def _row(r: Any, aliases: list[str]) -> dict[str, Any]:
+    data = dict(r.data)
+    data["url"] = r.url
+    data["aliases"] = aliases
+    data["duplicate_of"] = r.duplicate_of_url
+    data["version"] = r.version
+    data["first_seen_at"] = r.first_seen_at.isoformat()
+    data["last_changed_at"] = r.last_changed_at.isoformat()
+    return {key: data.get(key) for key in EXPORT_FIELDS}
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """One JSON object per line (UTF-8, not escaped); how many rows."""
+    n = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def csv_cell(value: Any) -> str:
+    """Lists of names joined by '; ', other structures as JSON, None as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
+    """A header of ``EXPORT_FIELDS``, then one line per article; how many rows."""
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_FIELDS)
+    n = 0
+    for row in rows:
+        writer.writerow([csv_cell(row.get(f)) for f in EXPORT_FIELDS])
+        n += 1
+    return n

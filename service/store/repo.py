@@ -1,0 +1,274 @@
+"""``Store``: the one object the crawl code holds to read and write the archive.
+
+A thin facade: each method opens one short transaction (writes rerun on a unique-key race, see
+``sql.retrying``) and delegates to the module that owns the rows: ``frontier`` (urls, fetches),
+``articles`` (dedup, versions, aliases, credits, images), ``runs``, ``export``, ``stats``.
+Every write is an idempotent upsert, safe to replay and safe with several processes on the same
+database. Database errors surface as ``StoreError``; bad arguments as ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, update
+
+from service.config import DedupSettings
+from service.model import Article
+from service.store import articles, export, frontier, runs, stats
+from service.store.schema import runs as runs_table
+from service.store.sql import aware, retrying, utcnow
+from service.store.types import ClaimedUrl, NewUrl, StoreOutcome
+from service.urls import canonical_url, url_key
+
+__all__ = ["ClaimedUrl", "NewUrl", "Store", "StoreOutcome"]
+
+
+class Store:
+    """The archive on ``engine``. ``canonicalize`` maps a URL to its canonical form; pass
+    ``functools.partial(canonical_url, host_aliases=…, drop_params=…)`` built from the site settings
+    (the default knows no host aliases and drops no query parameters)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        dedup: DedupSettings,
+        *,
+        canonicalize: Callable[[str], str] = canonical_url,
+    ) -> None:
+        self.engine = engine
+        self.dedup = dedup
+        self.canonicalize = canonicalize
+
+    def key(self, url: str) -> str:
+        """The identity of ``url`` in the store (``url_key`` of its canonical form)."""
+        return url_key(self.canonicalize(url))
+
+    # --- frontier ------------------------------------------------------------------------------
+
+    def add_urls(self, urls: Iterable[NewUrl]) -> int:
+        """Add URLs to the frontier; how many were new. An existing URL keeps its state, but an
+        earlier ``due_at`` wins while it is pending (finished URLs, due_at NULL, stay finished)."""
+        items = list(urls)
+        now = utcnow()
+        return retrying(
+            self.engine,
+            lambda c: frontier.add_urls(c, items, canonicalize=self.canonicalize, now=now),
+            what="add_urls",
+        )
+
+    def claim_due(
+        self,
+        *,
+        limit: int,
+        now: datetime,
+        lease_s: float,
+        worker: str,
+        kinds: Collection[str] | None = None,
+        published_between: tuple[date, date] | None = None,
+    ) -> list[ClaimedUrl]:
+        """Lease up to ``limit`` due URLs to ``worker`` for ``lease_s`` seconds (state "fetching").
+
+        A URL whose lease ran out (its worker died) is due again. ``published_between`` keeps only
+        URLs whose publication date (from the path) is known and within the range, inclusive.
+        """
+        return retrying(
+            self.engine,
+            lambda c: frontier.claim_due(
+                c,
+                limit=limit,
+                now=now,
+                lease_s=lease_s,
+                worker=worker,
+                kinds=kinds,
+                published_between=published_between,
+            ),
+            what="claim_due",
+        )
+
+    def record_fetch(
+        self,
+        url_id: int,
+        *,
+        status: int | None,
+        fetched_at: datetime,
+        warc_file: str | None,
+        warc_offset: int | None,
+        warc_length: int | None,
+        payload_digest: str | None,
+        error: str | None,
+        elapsed_s: float | None,
+        run_id: int | None,
+    ) -> int:
+        """Record one HTTP exchange; its fetch id. Replaying the same (URL, fetched_at) returns the
+        same id and adds no row."""
+        values = {
+            "status": status,
+            "fetched_at": aware(fetched_at),
+            "warc_file": warc_file,
+            "warc_offset": warc_offset,
+            "warc_length": warc_length,
+            "payload_digest": payload_digest,
+            "error": error,
+            "elapsed_s": elapsed_s,
+            "run_id": run_id,
+        }
+        return retrying(self.engine, lambda c: frontier.record_fetch(c, url_id, values), what="record_fetch")
+
+    def finish_url(
+        self,
+        url_id: int,
+        *,
+        state: str,
+        next_due_at: datetime | None,
+        error: str | None = None,
+        status: int | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        payload_digest: str | None = None,
+        reset_attempts: bool = False,
+    ) -> None:
+        """End the lease of ``url_id``: "done" (fetched; ``next_due_at`` = next revisit or None),
+        "retry" (transient failure; attempts + 1; ``next_due_at`` set), "failed", "not_article",
+        "gone", "refused", or back to "new". Validators given as None keep their stored value;
+        ``error`` replaces the last error (None clears it). Raises ``ValueError`` for an unknown
+        state, ``KeyError`` for an unknown id."""
+        fields = {
+            "error": error,
+            "last_status": status,
+            "etag": etag,
+            "last_modified": last_modified,
+            "payload_digest": payload_digest,
+        }
+        now = utcnow()
+        retrying(
+            self.engine,
+            lambda c: frontier.finish_url(
+                c,
+                url_id,
+                state=state,
+                next_due_at=next_due_at,
+                now=now,
+                reset_attempts=reset_attempts,
+                fields=dict(fields),
+            ),
+            what="finish_url",
+        )
+
+    def frontier_counts(self) -> dict[str, int]:
+        """URLs per state, every state listed (zeros included)."""
+        with self.engine.connect() as conn:
+            return frontier.counts(conn)
+
+    def due_count(self, now: datetime) -> int:
+        """URLs claimable at ``now``."""
+        with self.engine.connect() as conn:
+            return frontier.due_count(conn, now)
+
+    # --- articles ------------------------------------------------------------------------------
+
+    def store_article(
+        self, article: Article, *, url_id: int | None, fetch_id: int | None, seen_at: datetime
+    ) -> StoreOutcome:
+        """Deduplicate and store ``article`` seen at ``seen_at``.
+
+        Ladder: canonical URL (or a recorded alias) → ``site_id`` → hash of ``normalized_text`` →
+        SimHash near-duplicate (banded index, Hamming ≤ ``dedup.simhash_max_distance``; texts
+        shorter than ``dedup.min_chars`` are never near-matched). Outcomes:
+
+        - "new": a new article row, version 1;
+        - "unchanged": same title and body as a stored version (only the seen times move);
+        - "changed": a new title or body: a new version row, the old ones kept (see ``diff``);
+        - "duplicate": the text is already stored under another URL: the URL becomes an alias of
+          ``duplicate_of``. An exact copy adds no article row; a near-duplicate keeps its own text
+          in its own row (``article_id``), marked ``duplicate_of`` the original.
+
+        Idempotent under replay in any order; concurrent writers of the same article converge on
+        one row. Raises ``StoreError``.
+        """
+        aware(seen_at)
+        return retrying(
+            self.engine,
+            lambda c: articles.store(
+                c,
+                article,
+                canonicalize=self.canonicalize,
+                settings=self.dedup,
+                url_id=url_id,
+                fetch_id=fetch_id,
+                seen_at=seen_at,
+            ),
+            what=f"store_article {article.url}",
+        )
+
+    def mark_gone(self, url: str, at: datetime) -> bool:
+        """The page at ``url`` answered 404/410: flag its article gone (never deleted), and the URL
+        "gone". True when an article was found."""
+        key = self.key(url)
+        return retrying(self.engine, lambda c: articles.mark_gone(c, key, aware(at)), what="mark_gone")
+
+    def versions(self, article_id: int) -> list[dict[str, Any]]:
+        """Every version of an article, oldest first (version, title, body_text, first/last seen)."""
+        with self.engine.connect() as conn:
+            return articles.versions(conn, article_id)
+
+    def diff(self, article_id: int, old: int | None = None, new: int | None = None) -> str:
+        """Unified diff between two versions (default: previous → current); '' for one version."""
+        with self.engine.connect() as conn:
+            return articles.diff(conn, article_id, old, new)
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def start_run(self, kind: str, params: dict[str, Any]) -> int:
+        """A new run in status "running"; its id."""
+        now = utcnow()
+        return retrying(self.engine, lambda c: runs.start(c, kind, params, now), what="start_run")
+
+    def update_run(self, run_id: int, counters: dict[str, int]) -> None:
+        """Merge ``counters`` into the run's counters (keys given overwrite)."""
+        now = utcnow()
+        retrying(self.engine, lambda c: runs.update_counters(c, run_id, counters, now), what="update_run")
+
+    def finish_run(
+        self, run_id: int, *, status: str, counters: dict[str, int], error: str | None = None
+    ) -> None:
+        """Close a run: final counters merged, ``status`` one of ``runs.RUN_STATUSES``."""
+        if status not in runs.RUN_STATUSES:
+            raise ValueError(f"unknown run status {status!r}; expected one of {runs.RUN_STATUSES}")
+        now = utcnow()
+
+        def work(c: Any) -> None:
+            runs.update_counters(c, run_id, counters, now, status=status, error=error, finished_at=now)
+
+        retrying(self.engine, work, what="finish_run")
+
+    def last_runs(self, n: int = 5) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return runs.last(conn, n)
+
+    def interrupt_running(self) -> int:
+        """Mark runs left "running" by a process that died as "interrupted"; how many."""
+
+        def work(c: Any) -> int:
+            result = c.execute(
+                update(runs_table)
+                .where(runs_table.c.status == "running")
+                .values(status="interrupted", finished_at=utcnow())
+            )
+            return int(result.rowcount)
+
+        return retrying(self.engine, work, what="interrupt_running")
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def iter_export(self, *, since: date | None, until: date | None) -> Iterator[dict[str, Any]]:
+        """Export rows (``export.EXPORT_FIELDS``), by article id, in constant memory. ``since`` /
+        ``until`` filter on the publication date (inclusive); undated articles only without them."""
+        return export.iter_export(self.engine, since=since, until=until)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts (articles, versions, duplicates, gone), field fill rates, frontier states, last
+        runs, frequent errors; the database URL with its password redacted."""
+        return stats.collect(self.engine)

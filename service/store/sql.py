@@ -1,0 +1,84 @@
+"""Small SQL helpers shared by the store modules: dialect-neutral "insert or ignore", retries.
+
+Every write of the store is an upsert that tolerates a concurrent writer: ``insert_ignore`` uses
+``INSERT … ON CONFLICT DO NOTHING`` on both databases, and ``retrying`` reruns a whole transaction
+when a unique constraint fired between our read and our write (another process won the race; the
+rerun finds its row).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from service.errors import StoreError
+from service.store.db import write_options
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 6
+
+
+class Conflict(Exception):
+    """Raised inside a transaction when a row we meant to create appeared meanwhile: rerun it."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime) -> datetime:
+    """Refuse naive datetimes early, with the caller in the traceback."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass an aware datetime (UTC or +08:00)")
+    return value
+
+
+def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any]) -> int | None:
+    """Insert a row unless any unique constraint already holds it; the new ``id``, or None."""
+    ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    stmt = ins.values(**values).on_conflict_do_nothing()
+    if "id" in table.c:
+        row = conn.execute(stmt.returning(table.c.id)).first()
+        return None if row is None else int(row[0])
+    conn.execute(stmt)
+    return None
+
+
+def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``insert_ignore`` for many rows in one statement (no ids come back)."""
+    if rows:
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+        conn.execute(ins.on_conflict_do_nothing(), rows)
+
+
+def retrying(engine: Engine, work: Callable[[Connection], T], *, what: str) -> T:
+    """Run ``work`` in a write transaction; rerun it on a unique-constraint race or a lock timeout.
+
+    Raises ``StoreError`` when it still fails after ``MAX_ATTEMPTS`` or on any other database error.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            with engine.connect() as conn:
+                conn.execution_options(**write_options())
+                with conn.begin():
+                    return work(conn)
+        except (Conflict, IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not _is_transient(exc):
+                raise StoreError(f"{what}: {exc}") from exc
+            if attempt == MAX_ATTEMPTS:
+                raise StoreError(f"{what}: still conflicting after {attempt} attempts: {exc}") from exc
+            time.sleep(0.005 * attempt)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{what}: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return any(s in text for s in ("locked", "deadlock", "could not serialize", "busy"))
