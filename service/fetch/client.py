@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -353,7 +353,7 @@ class Fetcher:
             raise PermanentFetchError(url, "too_large", f"Content-Length {declared}", status=status)
         encoding = _header(headers, "content-encoding") or ""
         try:
-            body = await read_body(response.aiter_raw(), encoding=encoding, max_bytes=max_bytes)
+            body = await read_body(_raw_chunks(response), encoding=encoding, max_bytes=max_bytes)
         except BodyTooLarge as exc:
             raise PermanentFetchError(url, "too_large", f"over {max_bytes} bytes", status=status) from exc
         except BadEncoding as exc:
@@ -378,6 +378,16 @@ class Fetcher:
                 return hop.status, hop.body
             chain.append(current)
             current = self._next_hop(robots_url, current, location, chain)
+
+
+def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The raw body stream. In-memory transports (httpx.MockTransport, a respx router) hand over
+    responses whose body httpx has already read; their raw bytes are still in ``response.stream``."""
+    if response.is_stream_consumed:
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        return stream.__aiter__()
+    return response.aiter_raw()
 
 
 def _exchange_record(
