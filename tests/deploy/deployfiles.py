@@ -100,23 +100,20 @@ class EnvVar:
 def read_env_example(path: Path) -> list[EnvVar]:
     """Variables in order, each marked documented when a comment explains it.
 
-    A variable is documented when the nearest line above it that is not itself an assignment is a
-    plain comment: a run of related variables may share one comment, but a blank line or a section
-    rule (``# --- … ---``) in between does not count.
+    A variable is documented when the line right above it is a plain comment: not a blank line,
+    not a section rule (``# --- … ---``), not another variable. One comment per variable.
     """
     out: list[EnvVar] = []
     has_comment = False
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
-        if not line:
-            has_comment = False
-            continue
         match = _ASSIGNMENT.match(line)
         if match:
             active = match.group(1) is None
             out.append(EnvVar(match.group(2), match.group(3), active, has_comment))
-        elif line.startswith("#"):
-            has_comment = not line.lstrip("# ").startswith("---")
+            has_comment = False
+        elif not line or line.startswith("#"):
+            has_comment = bool(line) and not line.lstrip("# ").startswith("---")
         else:
             raise ValueError(f"{path.name}: not an assignment or a comment: {line!r}")
     return out
