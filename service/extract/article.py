@@ -44,8 +44,9 @@ SHORT_PAGE_CHARS = 800
 LIST_MIN_LINK_BLOCKS = 8
 #: the e-paper page label, e.g. "第01版:头版"
 _PAGE_LABEL = re.compile(r"第\s*[0-9A-Z]{1,3}\s*版\s*[:：]\s*[^\s<>|]{1,12}")
+#: a line anywhere on the page that may be an editor or reviewer credit (parsed strictly afterwards)
 _EDITOR_LINE = re.compile(
-    r"^[^\n]{0,6}(?:责任编辑|責任編輯|编辑|編輯|责编|審核|审核|校对|校對)\s*[:：][^\n]{1,60}$", re.MULTILINE
+    r"^[^\n]{0,6}(?:责任编辑|責任編輯|编辑|編輯|责编|責編|審核|审核|校对|校對)[^\n]{1,60}$", re.MULTILINE
 )
 
 
@@ -101,7 +102,7 @@ def extract_article(
         subtitle=s,
         body_text="\n".join(parts.paragraphs),
         site_id=site_id(template, groups),
-        published_at=_published(page, structured, page_text, title, fields, fetched_on),
+        published_at=_published(page, structured, page_text, title, fields, fetched_on, _first_line(parts)),
         channel=_channel(page, structured, scan.breadcrumb, page_text, fields, traditional),
         lead=parts.lead,
         images=tuple(parts.images),
@@ -117,6 +118,10 @@ def extract_article(
                 name, "pattern" if name == "lead" else ("url" if name == "site_id" else body_layer)
             )
     return replace(article, fields_from=fields)
+
+
+def _first_line(parts: BodyParts) -> str:
+    return parts.paragraphs[0][:20] if parts.paragraphs else ""
 
 
 # --- refusals ------------------------------------------------------------------------------------
@@ -222,12 +227,13 @@ def _published(
     title: str,
     fields: dict[str, str],
     fetched_on: date | None,
+    body_start: str,
 ) -> datetime | None:
     found: list[tuple[datetime | None, str]] = [(structured.published_at, "structured")]
     if page.template and page.template.date:
         text = first_text(page.tree, page.template.date, lambda t: find_datetime(t) is not None)
         found.append((find_datetime(text) if text else None, page.layer))
-    found.append((generic.find_date(page_text, title, latest=fetched_on), "generic"))
+    found.append((generic.find_date(page_text, title, body_start=body_start, latest=fetched_on), "generic"))
     path_day = date_from_path(page.url)
     found.append((at_midnight(path_day) if path_day else None, "url"))
     for value, layer in found:
@@ -306,7 +312,7 @@ def next_page_urls(html: str, url: str) -> tuple[str, ...]:
         return ()
     here = page_number(url)
     found: dict[int, str] = {}
-    for href in re.findall(rf"""href\s*=\s*["']?([^"'\s>]*?/{m.group(1)}_(?:\d+)\.shtml)""", html):
+    for href in re.findall(rf"""href\s*=\s*["']?((?:[^"'\s>]*/)?{m.group(1)}_\d+\.shtml)""", html):
         target = absolute(url, href)
         n = page_number(target)
         if n > here:

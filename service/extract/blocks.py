@@ -33,8 +33,6 @@ BLOCK_TAGS = frozenset(
         "thead",
         "tfoot",
         "tr",
-        "td",
-        "th",
         "h1",
         "h2",
         "h3",
@@ -61,6 +59,8 @@ BLOCK_TAGS = frozenset(
         "founder-subtitle",
     ]
 )
+#: table cells: a space between them, not a new paragraph (layout tables hold <p>s, which still break)
+CELL_TAGS = frozenset({"td", "th"})
 #: elements whose content is never article text
 SKIP_TAGS = frozenset(
     [
@@ -143,6 +143,10 @@ class _Walker:
                 self.image(child)
             elif tag in BLOCK_TAGS:
                 self.block(child, in_link)
+            elif tag in CELL_TAGS:  # a table row reads as one line, its cells separated by a space
+                self.parts.append(" ")
+                self.walk(child, in_link)
+                self.parts.append(" ")
             else:
                 self.walk(child, in_link or tag == "a")
 

@@ -18,7 +18,6 @@ from service.text.credits import (
     split_leading_credits,
     split_trailing_credits,
 )
-from service.text.dates import find_datetime
 from service.text.normalize import to_display
 
 #: a block with more of its text in links than this is navigation or a related list
@@ -46,7 +45,7 @@ FURNITURE = re.compile(
     r"扫一扫|扫描二维码|微信扫一扫|版权所有|Copyright|©)",
     re.IGNORECASE,
 )
-_META_WORDS = ("来源", "發布", "发布", "时间", "日期", "作者", "浏览", "点击", "字体", "阅读")
+_META_LINE = re.compile(r"^(?:发布时间|發布時間|发表时间|发布日期|时间|時間|日期|更新时间)?\s*[:：]?\s*(?:19|20)\d{2}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2}")
 _SOURCE = re.compile(r"(?:来源|來源)\s*[:：]\s*(?P<src>[^\s　|｜【]{2,20})")
 
 
@@ -72,10 +71,13 @@ def source_in(text: str) -> str | None:
 
 
 def is_meta_line(text: str) -> bool:
-    """A short line that carries the date (and maybe the source): metadata, not article text."""
-    if len(text) > MAX_META_LINE_CHARS or find_datetime(text) is None:
+    """A short line that starts with the date, maybe after a label ("发布时间：2012-10-15 08:23 …",
+    "2024-01-28 09:30 来源：镇江日报"): metadata, not article text."""
+    m = _META_LINE.match(text)
+    if m is None or len(text) > MAX_META_LINE_CHARS:
         return False
-    return any(word in text for word in _META_WORDS) or len(re.sub(r"[\d\s:：\-/年月日.]", "", text)) <= 6
+    rest = text[m.end() :]
+    return not any(p in rest for p in "，。；！？")  # "2020年12月11日，作为…" is a sentence
 
 
 def _is_caption(block: Block, text: str) -> bool:

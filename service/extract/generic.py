@@ -23,8 +23,8 @@ MIN_RUN_CHARS = 12
 PARAGRAPH_TAGS = frozenset({"p", "span", "font", "strong", "b", "em", "center"})
 #: a container scores less the more of its text sits in links (related lists, navigation)
 INLINE_TAGS = frozenset({"a", "span", "font", "strong", "b", "em", "i", "u", "small", "big", "sub", "sup"})
-#: how far above the title the date line may sit, and how far below, in characters of page text
-DATE_WINDOW_BEFORE = 200
+#: how far below the title the date line may sit, in characters of page text. Never above it: page
+#: headers print today's date ("2024年03月28日 星期四"), which is not the publication date.
 DATE_WINDOW_AFTER = 400
 #: a breadcrumb longer than this is a menu, not a breadcrumb
 MAX_CRUMB_CHARS = 120
@@ -107,10 +107,16 @@ def _crumb_text(node: LexborNode, labels: tuple[str, ...]) -> str | None:
     return None
 
 
-def find_date(page_text: str, title: str | None, *, latest: date | None = None) -> datetime | None:
-    """The first date in a window around the title in the page text, else anywhere in the page."""
+def find_date(
+    page_text: str, title: str | None, *, body_start: str = "", latest: date | None = None
+) -> datetime | None:
+    """The first date between the title and the start of the body (the info line);
+    never from the body or what follows it (related lists carry other articles' dates)."""
     if title and (pos := page_text.find(title)) >= 0:
-        window = page_text[max(0, pos - DATE_WINDOW_BEFORE) : pos + len(title) + DATE_WINDOW_AFTER]
+        end = pos + len(title) + DATE_WINDOW_AFTER
+        if body_start and (body_pos := page_text.find(body_start, pos)) >= 0:
+            end = min(end, body_pos)
+        window = page_text[pos:end]
         if found := find_datetime(window, latest=latest):
             return found
     return None

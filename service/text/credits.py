@@ -62,6 +62,11 @@ PREFIX_LABELS: dict[str, str] = {
 SHORT_LABELS: dict[str, str] = {"文": "reporters", "图": "photographers", "圖": "photographers"}
 #: Words that follow the names of photographers: ``马镇丹 谢道韫 摄``.
 PHOTO_SUFFIXES = ("摄影报道", "攝影報道", "摄影", "攝影", "摄", "攝", "图", "圖")
+#: Labels that may be glued to the first name (全媒体记者陈洁, 实习生解静, 责任编辑龚逍遥); short
+#: ones like 编辑 may not, or the heading 编辑推荐 would read as 编辑 + a name.
+GLUED_NAME_OK = frozenset(
+    label for label, role in PREFIX_LABELS.items() if role in ("reporters", "correspondents", "interns", "photographers")
+) | {"责任编辑", "責任編輯", "值班编辑", "值班編輯"}
 #: Words that are a label before names and a suffix after them.
 AMBIGUOUS_PHOTO = frozenset({"摄影", "攝影"})
 #: Only the group labels of 记者 and 通讯员 may carry a prefix (镇江报业全媒体记者, 本报记者, 市委宣传部通讯员).
@@ -135,7 +140,7 @@ def _split_piece(piece: str) -> list[_Token]:
         group, label, rest = m["group"], m["label"], m["rest"]
         if group and label not in _GROUP_PREFIXABLE:
             return [_Token("other", piece)]
-        if rest and label not in _GROUP_PREFIXABLE:
+        if rest and label not in GLUED_NAME_OK:
             return [_Token("other", piece)]  # 编辑推荐 is a heading, not 编辑 + a name
         tokens = [_Token("label", label, PREFIX_LABELS[label])]
         return tokens + (_split_piece(rest) if rest else [])
