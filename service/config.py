@@ -179,6 +179,9 @@ class TemplateProfile(_Section):
     body: tuple[str, ...] = ()
     #: removed from the body before paragraphs are read (share bars, related lists, ads)
     remove: tuple[str, ...] = ()
+    #: the source when the page names none (an e-paper is its paper); "{paper_name}" is looked up in
+    #: SiteProfile.paper_names from the URL's "paper" group
+    source_default: str = ""
 
     _re = field_validator("url_pattern")(_check_regex)
 
@@ -198,6 +201,8 @@ class SiteProfile(_Section):
     breadcrumb_labels: tuple[str, ...] = ()
     #: removed everywhere before generic extraction (ads, share bars, comment boxes)
     boilerplate: tuple[str, ...] = ()
+    #: paper codes of the e-paper URLs and the papers' names
+    paper_names: dict[str, str] = {}
     templates: tuple[TemplateProfile, ...] = ()
 
 

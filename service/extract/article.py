@@ -24,7 +24,7 @@ from service.extract import generic
 from service.extract.blocks import blocks_of
 from service.extract.body import BodyParts, assemble, source_in
 from service.extract.decode import decode_html
-from service.extract.profile import choose_template, first_text, site_id
+from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
 from service.model import Article, Credits
 from service.text.credits import merge_all, parse_credit_line
@@ -59,6 +59,7 @@ class _Page:
     tree: LexborHTMLParser
     profile: SiteProfile
     template: TemplateProfile | None
+    groups: dict[str, str]
     layer: str  # "profile:<name>" or "generic"
 
 
@@ -82,7 +83,7 @@ def extract_article(
         raise NotAnArticle("empty", "no text", url=url)
     template, groups = choose_template(url, decoded.text, profile)
     page = _Page(
-        url, decoded.text, tree, profile, template, f"profile:{template.name}" if template else "generic"
+        url, decoded.text, tree, profile, template, groups, f"profile:{template.name}" if template else "generic"
     )
     _refuse_markers(page, page_text)
     structured = read_structured(decoded.text, tree)  # before any node is removed
@@ -280,6 +281,7 @@ def _source(
         candidates.append((source_in(text) or text if text else None, page.layer))
     candidates.append((parts.source or parts.credits.source, "pattern"))
     candidates.append((source_in(page_text[:4000]), "pattern"))
+    candidates.append((default_source(page.template, page.groups, page.profile), page.layer))
     for value, layer in candidates:
         if value:
             fields["source"] = layer

@@ -53,3 +53,20 @@ def first_text(
             if text and plausible(text):
                 return text
     return None
+
+
+def default_source(
+    template: TemplateProfile | None, groups: dict[str, str], profile: SiteProfile
+) -> str | None:
+    """The template's ``source_default`` filled in: the e-paper's paper name from its URL."""
+    if template is None or not template.source_default:
+        return None
+    paper = groups.get("paper", "").upper()
+    try:
+        return (
+            template.source_default.format(paper_name=profile.paper_names[paper])
+            if "{" in template.source_default
+            else template.source_default
+        )
+    except KeyError:
+        return None
