@@ -1,0 +1,70 @@
+"""Pure politeness arithmetic and the host gate."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from service.errors import TransientFetchError
+from service.fetch.politeness import HostGate, backoff_delay, host_key, parse_retry_after
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_backoff_is_exponential_with_bounded_jitter(attempt: int) -> None:
+    rng = random.Random(attempt)
+    delays = [backoff_delay(attempt, base=1.0, cap=30.0, rng=rng) for _ in range(200)]
+    step = min(30.0, 2.0**attempt)
+    assert all(step / 2 <= d <= step for d in delays)
+    assert len(set(delays)) > 100  # jittered, not constant
+
+
+def test_parse_retry_after_forms() -> None:
+    assert parse_retry_after("120", now=NOW) == NOW + timedelta(seconds=120)
+    assert parse_retry_after("Thu, 01 Jan 2026 13:00:00 GMT", now=NOW) == NOW + timedelta(hours=1)
+    assert parse_retry_after("Wed, 31 Dec 2025 13:00:00 GMT", now=NOW) == NOW  # past: now
+    assert parse_retry_after("soon", now=NOW) is None
+    assert parse_retry_after(None, now=NOW) is None
+    assert parse_retry_after("", now=NOW) is None
+
+
+def test_host_key_keeps_non_default_ports_apart() -> None:
+    assert host_key("https://WWW.jsw.com.cn/x") == "www.jsw.com.cn"
+    assert host_key("http://www.jsw.com.cn:80/x") == host_key("https://www.jsw.com.cn:443/y")
+    assert host_key("http://127.0.0.1:8001/") != host_key("http://127.0.0.1:8002/")
+
+
+def test_short_hold_is_waited_long_hold_is_raised() -> None:
+    async def scenario() -> tuple[float, TransientFetchError]:
+        gate = HostGate(requests_per_second=1000, concurrency=2, max_wait=0.5)
+        url = "http://h/x"
+        gate.hold(url, datetime.now(UTC) + timedelta(seconds=0.2), "rate_limited")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        async with gate.slot(url):
+            waited = loop.time() - start
+        gate.hold(url, datetime.now(UTC) + timedelta(seconds=60), "rate_limited")
+        with pytest.raises(TransientFetchError) as err:
+            async with gate.slot(url):
+                pass
+        return waited, err.value
+
+    waited, err = asyncio.run(scenario())
+    assert waited >= 0.15
+    assert err.reason == "rate_limited" and err.retry_at is not None
+    assert 55 < (err.retry_at - datetime.now(UTC)).total_seconds() <= 60
+
+
+def test_crawl_delay_never_speeds_up_the_configured_rate() -> None:
+    async def scenario() -> tuple[float, float]:
+        gate = HostGate(requests_per_second=0.5, concurrency=2, max_wait=1)
+        gate.set_crawl_delay("http://h/", 0.1)
+        slow = gate.interval("http://h/")
+        gate.set_crawl_delay("http://h/", 10)
+        return slow, gate.interval("http://h/")
+
+    assert asyncio.run(scenario()) == (2.0, 10.0)
