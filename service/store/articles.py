@@ -58,10 +58,14 @@ def store(
         outcome = _create(ctx, duplicate_of=match.article_id)
     elif match.reason == "content":
         _alias(ctx, match)
-        _touch(conn, match.article_id, seen_at)
-        outcome = StoreOutcome(
-            "duplicate", match.article_id, _version_of(conn, match.article_id), match.article_id
-        )
+        version = _see_content(conn, match.article_id, fps.content_hash, seen_at)
+        if article.site_id:  # the copy without a site id may have arrived first: adopt the id
+            conn.execute(
+                update(articles)
+                .where(articles.c.id == match.article_id, articles.c.site_id.is_(None))
+                .values(site_id=article.site_id)
+            )
+        outcome = StoreOutcome("duplicate", match.article_id, version, match.article_id)
     else:
         if match.reason == "site_id":
             _alias(ctx, match)
@@ -222,7 +226,11 @@ def _add_images(conn: Connection, article_id: int, version_id: int, a: Article) 
 
 
 def _refresh_current(conn: Connection, article_id: int) -> int:
-    """Number the versions by first sighting, point the article at the newest; its number."""
+    """Number the versions by first sighting, point the article at the current one; how many.
+
+    Only sets of rows and min/max of times are used, so the result does not depend on the order
+    in which fetches were replayed. ``last_changed_at`` is when the newest text first appeared.
+    """
     rows = conn.execute(
         select(
             article_versions.c.id,
@@ -241,7 +249,8 @@ def _refresh_current(conn: Connection, article_id: int) -> int:
             conn.execute(
                 update(article_versions).where(article_versions.c.id == row.id).values(version=number)
             )
-    current = rows[-1]
+    # the text seen most recently is current: a page that reverts an edit shows the old text again
+    current = max(rows, key=lambda r: (r.last_seen_at, r.first_seen_at, r.version_hash))
     published = current.data.get("published_at")
     conn.execute(
         update(articles)
@@ -255,19 +264,27 @@ def _refresh_current(conn: Connection, article_id: int) -> int:
             published_on=datetime.fromisoformat(published).date() if published else None,
             first_seen_at=rows[0].first_seen_at,
             last_seen_at=max(r.last_seen_at for r in rows),
-            last_changed_at=current.first_seen_at,
+            last_changed_at=rows[-1].first_seen_at,
         )
     )
     return len(rows)
 
 
-def _touch(conn: Connection, article_id: int, seen_at: datetime) -> None:
-    """The article was seen again (under another URL): only ``last_seen_at`` may move."""
-    conn.execute(
-        update(articles)
-        .where(articles.c.id == article_id, articles.c.last_seen_at < seen_at)
-        .values(last_seen_at=seen_at)
-    )
+def _see_content(conn: Connection, article_id: int, content_hash: str, seen_at: datetime) -> int:
+    """The article's text was seen again (under another URL): widen the seen times of the versions
+    with that text, as a sighting under its own URL would; the article's version count."""
+    rows = conn.execute(
+        select(
+            article_versions.c.id, article_versions.c.first_seen_at, article_versions.c.last_seen_at
+        ).where(article_versions.c.article_id == article_id, article_versions.c.content_hash == content_hash)
+    ).all()
+    for v in rows:
+        conn.execute(
+            update(article_versions)
+            .where(article_versions.c.id == v.id)
+            .values(first_seen_at=min(v.first_seen_at, seen_at), last_seen_at=max(v.last_seen_at, seen_at))
+        )
+    return _refresh_current(conn, article_id)
 
 
 def _alias(ctx: _Ctx, match: Match) -> None:
@@ -285,10 +302,6 @@ def _alias(ctx: _Ctx, match: Match) -> None:
             "first_seen_at": ctx.seen_at,
         },
     )
-
-
-def _version_of(conn: Connection, article_id: int) -> int:
-    return int(conn.execute(select(articles.c.version).where(articles.c.id == article_id)).scalar_one())
 
 
 def mark_gone(conn: Connection, key: str, at: datetime) -> bool:
