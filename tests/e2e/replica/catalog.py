@@ -124,8 +124,9 @@ def build_site(
     for _ in range(n):
         cur += rng.randint(1, 45)
         ids.append(cur)
-    for i in range(n - 1):
-        if stamps[i].date() != stamps[i + 1].date() and rng.random() < 0.05:
+    boundaries = [i for i in range(n - 1) if stamps[i].date() != stamps[i + 1].date()]
+    for k, i in enumerate(boundaries):
+        if k == 0 or rng.random() < 0.2:
             ids[i], ids[i + 1] = ids[i + 1], ids[i]
     entries = []
     for i in range(n):

@@ -186,16 +186,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(path, b"")
             return
         rule = app.faults.pick(path)
-        if rule is not None and rule.kind == "slow" and app.stopping.wait(rule.delay):
-            self.close_connection = True
-            return
         page = app.site.resolve(path)
         status = page.status
         if rule is not None and rule.kind == "status":
             status = rule.status
         elif rule is None and status == 200 and self._not_modified(page):
             status = 304
-        self._log(status, rule)
+        self._log(status, rule)  # on arrival, so the log keeps the order requests came in
+        if rule is not None and rule.kind == "slow" and app.stopping.wait(rule.delay):
+            self.close_connection = True
+            return
         if rule is not None and rule.kind in ("reset", "truncate"):
             self._cut(page, reset=rule.kind == "reset")
         elif rule is not None and rule.kind == "status":
