@@ -19,6 +19,15 @@ ENV_EXAMPLE = DEPLOY / "jinshan.env.example"
 DEPLOY_README = DEPLOY / "README.md"
 DOCKERIGNORE = REPO / ".dockerignore"
 COMPOSE_SCHEMA = Path(__file__).resolve().parent / "schema" / "compose-spec.json"
+ALERT_RULES = DEPLOY / "prometheus" / "jinshan-alerts.yml"
+#: the metrics the daemon exports for alerting (ARCHITECTURE: web.py), each with the label alerted on
+ALERTED_METRICS = {
+    "jinshan_last_success_timestamp_seconds": None,
+    "jinshan_fetches_total": "status",
+    "jinshan_articles_total": "outcome",
+    "jinshan_frontier_urls": "state",
+    "jinshan_template_alarm": "field",
+}
 
 
 def read_unit(path: Path) -> dict[str, list[tuple[str, str]]]:

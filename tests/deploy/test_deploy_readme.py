@@ -13,8 +13,7 @@ import typer.main
 
 from service.cli import app
 from service.config import DEFAULT_FILE
-from tests.deploy.deployfiles import DEPLOY, DEPLOY_README, SYSTEMD
-from tests.deploy.test_monitoring import ALERTED_METRICS, RULES
+from tests.deploy.deployfiles import ALERT_RULES, ALERTED_METRICS, DEPLOY, DEPLOY_README, SYSTEMD
 
 TEXT = DEPLOY_README.read_text(encoding="utf-8")
 CODE = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", TEXT, flags=re.DOTALL))
@@ -35,7 +34,7 @@ def test_every_unit_is_installed_by_the_instructions() -> None:
 
 
 def test_every_alert_and_alerted_metric_is_explained() -> None:
-    alerts = re.findall(r"^\s*- alert: (\w+)$", RULES.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    alerts = re.findall(r"^\s*- alert: (\w+)$", ALERT_RULES.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert alerts
     assert [a for a in alerts if f"`{a}`" not in TEXT] == []
     assert [m for m in ALERTED_METRICS if f"`{m}" not in TEXT] == []

@@ -13,18 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.deployfiles import DEPLOY
+from tests.deploy.deployfiles import ALERT_RULES as RULES
+from tests.deploy.deployfiles import ALERTED_METRICS
 
-RULES = DEPLOY / "prometheus" / "jinshan-alerts.yml"
 RULE_TESTS = Path(__file__).resolve().parent / "alerts_test.yml"
-#: the metrics the daemon exports for alerting (ARCHITECTURE: web.py), each with the label alerted on
-ALERTED_METRICS = {
-    "jinshan_last_success_timestamp_seconds": None,
-    "jinshan_fetches_total": "status",
-    "jinshan_articles_total": "outcome",
-    "jinshan_frontier_urls": "state",
-    "jinshan_template_alarm": "field",
-}
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is not installed (pip install pyyaml)")
 
