@@ -33,8 +33,9 @@ def add_urls(
             raise ValueError(f"unknown URL kind {item.kind!r}; expected one of {URL_KINDS}")
         canon = canonicalize(item.url)
         key = url_key(canon)
+        aware(item.due_at)
         row = rows.get(key)
-        if row is None or aware(item.due_at) < row["due_at"]:
+        if row is None or item.due_at < row["due_at"]:
             rows[key] = _new_row(item, canon, key, now)
     new = 0
     values = list(rows.values())
