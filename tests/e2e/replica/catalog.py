@@ -13,6 +13,7 @@ import bisect
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from tests.e2e.replica import words
@@ -168,6 +169,8 @@ def build_epaper(
     return out
 
 
+@lru_cache(maxsize=65_536)
 def title_for(seed: int, index: int) -> str:
-    """The generated headline of site article ``index`` (its own stream, so lists stay cheap)."""
+    """The generated headline of site article ``index`` (its own stream, so lists stay cheap;
+    cached because every article page prints 14 titles of its neighbours)."""
     return words.title(random.Random(f"{seed}:title:{index}"))
