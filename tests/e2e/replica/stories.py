@@ -185,8 +185,13 @@ def epaper_story(rng: random.Random, *, when: datetime) -> Story:
         reporters=(names[0],),
         correspondents=(names[1],) if rng.random() < 0.4 else (),
         source="镇江日报",
-        photo_line=(names[2],) if rng.random() < 0.3 else (),
+        photo_line=(_shooter(rng, names),) if rng.random() < 0.3 else (),
     )
+
+
+def _shooter(rng: random.Random, names: list[str]) -> str:
+    """The paper's photographer: often 王呈 (as on the real pages), never one of the article's writers."""
+    return "王呈" if rng.random() < 0.5 and "王呈" not in names[:2] else names[2]
 
 
 def as_print(story: Story) -> Story:

@@ -71,12 +71,13 @@ TITLE_TEMPLATES = (
     "{org}出台新举措 {group}可享{n}项便利",
     "{place}周边{thing}{done}",
     "{town}“{adj}”治理见实效",
-    "前{n}月我市{project}产值同比增长{pct}%",
+    "{period}我市{project}产值同比增长{pct}%",
     "{district}{group}家门口就能{benefit}",
     "{org}开展{adj}专项检查",
     "{place}迎来{season}客流高峰",
     "{school}{n}名学子获省级表彰",
 )
+PERIODS = ("前三季度", "今年以来", "1—9月", "前10个月", "上半年")
 BENEFITS = ("看病", "就业", "托育", "养老", "充电", "健身", "办证", "阅读", "买菜", "停车")
 
 SENTENCES = (
@@ -93,7 +94,7 @@ SENTENCES = (
     "为保障活动顺利开展，{org}提前制定方案，安排工作人员{n}名在现场维持秩序。",
     "近年来，{district}聚焦{group}急难愁盼问题，把{thing}建在群众家门口。",
     "会议要求，各地各部门要压紧压实责任，确保{project}项目按时序推进、早日见效。",
-    "{person}是{town}的一名{job}，从业{n}年来，他始终坚守在一线岗位。",
+    "{person}是{town}的一名{job}，从业{years}年来，始终坚守在一线岗位。",
     "截至{month}月底，{district}已累计完成{thing}改造{n}个，超额完成年度目标任务。",
     "此次{event}吸引了{big}余名{group}参加，现场气氛热烈。",
     "{school}相关负责人介绍，学校今年新开设{project}相关专业方向，首批招收学生{n}名。",
@@ -167,6 +168,7 @@ _MAKERS: dict[str, Callable[[random.Random, int, int], object]] = {
     "big": lambda rng, m, d: rng.randint(120, 98000), "pct": lambda rng, m, d: rng.randint(3, 98),
     "money": lambda rng, m, d: rng.randint(2, 180), "money2": lambda rng, m, d: rng.randint(5, 600),
     "month": lambda rng, m, d: rng.randint(1, 12), "date": lambda rng, m, d: f"{m}月{d}日",
+    "years": lambda rng, m, d: rng.randint(3, 32), "period": lambda rng, m, d: rng.choice(PERIODS),
 }
 
 
