@@ -240,10 +240,14 @@ def test_conditional_requests(fresh: tuple[Replica, ReplicaServer, httpx.Client]
     assert client.get(url, headers={"If-None-Match": '"other"'}).status_code == 200
     assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
     assert client.get(url, headers={"If-Modified-Since": "Mon, 01 Jan 2018 00:00:00 GMT"}).status_code == 200
-    home = client.get("/")
-    replica.publish(1, at=datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI))
+    home, other, same = client.get("/"), client.get("/news/jsrp/index.shtml"), client.get("/news/zjxw/")
+    replica.publish(1, at=datetime(2026, 11, 20, 9, 0, tzinfo=SHANGHAI), channel=0)
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304, "others' news must not touch it"
     assert client.get("/", headers={"If-None-Match": home.headers["etag"]}).status_code == 200
+    since = {"If-Modified-Since": other.headers["last-modified"]}
+    assert client.get("/news/jsrp/index.shtml", headers=since).status_code == 304, "another channel"
+    changed = client.get("/news/zjxw/", headers={"If-Modified-Since": same.headers["last-modified"]})
+    assert changed.status_code == 200 and changed.headers["last-modified"] != same.headers["last-modified"]
     log = [r for r in server.requests if r.path == urlsplit(url).path]
     assert [r.status for r in log] == [200, 304, 200, 304, 200, 304]
     assert log[1].if_none_match == etag and log[3].if_modified_since == modified

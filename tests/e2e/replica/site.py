@@ -13,7 +13,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from tests.e2e.replica import lists, pages, paper
@@ -61,12 +61,13 @@ class Site:
         self._cache: OrderedDict[tuple[object, ...], Page] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._list_stamps: dict[str, tuple[str | None, datetime | None]] = {}
 
     def resolve(self, path: str) -> Page:
         """The page at ``path``; a 404 page for anything the site does not have."""
         r = self.replica
         if path in ("/", "/index.shtml", "/index.html"):
-            return self._cached(("home", r.lists_version), self._home)
+            return self._listed(path, self._cached(("home", r.lists_version), self._home))
         if path in ("/news/", "/news/index.shtml"):
             return _page(lists.news_index(self.epaper_href()), STATIC_TIME)
         if path == "/robots.txt":
@@ -87,6 +88,20 @@ class Site:
     def _routes(self) -> tuple[tuple[re.Pattern[str], Callable[[str, re.Match[str]], Page]], ...]:
         return ((_SITE, self._site), (_CHANNEL, self._channel), (_OLD, self._old), (_PAPER, self._paper),
                 (_LAYOUT, self._layout))
+
+    def _listed(self, path: str, page: Page) -> Page:
+        """A list page whose Last-Modified is when *its* bytes last changed.
+
+        List pages are rendered from the global state, but a publication in one channel leaves the
+        other channels' pages byte-identical: they keep their ETag and must keep their date too, or a
+        client that only sends If-Modified-Since would download them again for nothing.
+        """
+        with self._lock:
+            seen = self._list_stamps.get(path)
+            if seen is not None and seen[0] == page.etag:
+                return replace(page, last_modified=seen[1])
+            self._list_stamps[path] = (page.etag, page.last_modified)
+        return page
 
     def _cached(self, key: tuple[object, ...], render: Callable[[], Page]) -> Page:
         with self._lock:
@@ -168,7 +183,7 @@ class Site:
             html = lists.channel_page(channel, page_no, pages_total, links, self.epaper_href())
             return _page(html, r.lists_changed_at)
 
-        return self._cached((path, r.lists_version), render)
+        return self._listed(path, self._cached((path, r.lists_version), render))
 
     def _home(self) -> Page:
         r = self.replica
