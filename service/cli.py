@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 usage or configuration error, or the command could not 
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -48,26 +49,107 @@ def not_built(what: str) -> NoReturn:
     fail(f"`{what}` is not built yet in this version", code=2)
 
 
+LogFormatOpt = Annotated[
+    str | None, typer.Option("--log-format", help="text or json (default: [log] format).")
+]
+
+
+def _configure(config: Path | None, log_format: str | None) -> Settings:
+    from service.logs import setup_logging
+
+    overrides = {"log": {"format": log_format}} if log_format else None
+    try:
+        settings = load_settings(config, overrides=overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+    setup_logging(settings.log.format, settings.log.level)
+    return settings
+
+
+def _database_failure(exc: Exception, settings: Settings) -> NoReturn:
+    from service.config import redact_url
+
+    reason = (
+        str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if str(exc).strip()
+        else type(exc).__name__
+    )
+    fail(f"database {redact_url(settings.database.url)} unreachable: {redact_url(reason)}")
+
+
 @app.command()
 def run(
     config: ConfigOpt = None,
-    once: Annotated[bool, typer.Option("--once", help="Run one full cycle, then exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one full cycle (discovery, then drain), then exit.")
+    ] = False,
+    log_format: LogFormatOpt = None,
 ) -> None:
     """The daemon: scheduled discovery, fetching and revisits."""
-    settings_from(config)
-    not_built("run")
+    import asyncio
+
+    from service.daemon import Daemon
+
+    settings = _configure(config, log_format)
+    daemon = Daemon(settings)
+    try:
+        asyncio.run(daemon.run_once() if once else daemon.run_forever())
+    except Exception as exc:
+        if _is_database_error(exc):
+            _database_failure(exc, settings)
+        raise
+
+
+def _is_database_error(exc: Exception) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.errors import StoreError
+
+    return isinstance(exc, SQLAlchemyError | StoreError)
 
 
 @app.command()
 def backfill(
     since: Annotated[str, typer.Option(help="First date, YYYY-MM-DD (inclusive).")],
-    until: Annotated[str | None, typer.Option(help="Last date, YYYY-MM-DD (inclusive); default today.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last date, YYYY-MM-DD (inclusive); default today.")
+    ] = None,
     source: Annotated[str, typer.Option(help="site, epaper or all.")] = "all",
     config: ConfigOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
-    """Walk the past by date, resumable."""
-    settings_from(config)
-    not_built("backfill")
+    """Walk the past by date, resumable: a re-run continues where the last one stopped."""
+    import asyncio
+
+    from service.crawl.backfill import SOURCES, BackfillRange
+    from service.crawl.progress import run_backfill_command
+
+    settings = _configure(config, log_format)
+    first, last = _date(since, "--since"), _date(until, "--until") if until else None
+    if source not in SOURCES:
+        fail(f"--source must be one of {', '.join(SOURCES)}")
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    last = last or datetime.now(ZoneInfo(settings.schedule.timezone)).date()
+    if last < first:
+        fail("--until is before --since")
+    try:
+        code = asyncio.run(run_backfill_command(settings, BackfillRange(first, last, source)))
+    except Exception as exc:
+        if _is_database_error(exc):
+            _database_failure(exc, settings)
+        raise
+    raise typer.Exit(code)
+
+
+def _date(text: str, option: str) -> date:
+    from datetime import date as date_type
+
+    try:
+        return date_type.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} must be a date as YYYY-MM-DD, not {text!r}")
 
 
 @app.command()

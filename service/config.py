@@ -81,10 +81,13 @@ class SiteSettings(_Section):
 
 
 class EpaperSettings(_Section):
+    _re = field_validator("page_url_pattern")(_check_regex)
+
     enabled: bool = True
     base_url: str = "http://szb.jsw.com.cn/"
     papers: tuple[str, ...] = ("ZJRB",)
     layout_path: str = "{paper}/PC/layout/{yyyy}{mm}/{dd}/node_01.html"
+    page_url_pattern: str = r"/[A-Z]+/PC/layout/\d{6}/\d{2}/node_\d+\.html$"
     issue_ready_hour: int = Field(6, ge=0, le=23)
 
 

@@ -130,15 +130,29 @@ def _first_line(parts: BodyParts) -> str:
 
 def _refuse_markers(page: _Page, page_text: str) -> None:
     """Block and "not found" pages, judged on the title and headline, or on a short page's text."""
-    head = " ".join(generic.title_candidates(page.tree))
+    if found := _marker(page.tree, page_text, page.profile):
+        reason, marker = found
+        raise NotAnArticle(reason, marker, url=page.url)
+
+
+def _marker(tree: LexborHTMLParser, page_text: str, profile: SiteProfile) -> tuple[str, str] | None:
+    head = " ".join(generic.title_candidates(tree))
     short = len(page_text.strip()) < SHORT_PAGE_CHARS
-    for reason, markers in (
-        ("blocked", page.profile.block_markers),
-        ("not_found", page.profile.not_found_markers),
-    ):
+    for reason, markers in (("blocked", profile.block_markers), ("not_found", profile.not_found_markers)):
         for marker in markers:
             if marker in head or (short and marker in page_text):
-                raise NotAnArticle(reason, marker, url=page.url)
+                return reason, marker
+    return None
+
+
+def block_marker(raw: bytes, content_type: str | None, profile: SiteProfile) -> str | None:
+    """The block/captcha marker a page carries, if it is a block page (for the fetcher's check)."""
+    if not raw.strip():
+        return None
+    tree = LexborHTMLParser(decode_html(raw, content_type).text)
+    page_text = tree.body.text(separator="\n") if tree.body is not None else ""
+    found = _marker(tree, page_text, profile)
+    return found[1] if found and found[0] == "blocked" else None
 
 
 def _refuse_weak_body(page: _Page, parts: BodyParts) -> None:

@@ -1,0 +1,263 @@
+"""Discovery: list pages and e-paper issues → article URLs in the frontier.
+
+List pages are walked here, inline, not through the frontier: the frontier holds the pages we
+archive (articles); list pages are re-read on every poll and only their conditional-request
+validators are remembered. The paging rule is the only difference between the daemon and the
+backfill (``SteadyPaging`` stops at the first page with nothing new, ``BackfillPaging`` at the first
+page whose articles are all older than ``--since``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit
+
+from service.config import Settings
+from service.errors import FetchError
+from service.extract.listing import page_links
+from service.model import Link
+from service.store.types import NewUrl
+from service.urls import date_from_path, is_allowed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingLinks:
+    """The links of one list page, sorted by what discovery does with them."""
+
+    articles: tuple[Link, ...] = ()
+    hubs: tuple[Link, ...] = ()
+    next_pages: tuple[Link, ...] = ()
+    epaper_pages: tuple[Link, ...] = ()
+
+
+def classify(links: Iterable[Link], settings: Settings) -> ListingLinks:
+    """Sort links by URL pattern within the fetchable hosts; a hub link whose text says "next page"
+    (or whose path is the index_N of the same list) is pagination."""
+    hosts = settings.fetchable_hosts
+    article_re = re.compile(settings.site.article_url_pattern)
+    hub_re = re.compile(settings.site.hub_url_pattern)
+    page_re = re.compile(settings.epaper.page_url_pattern)
+    articles: list[Link] = []
+    hubs: list[Link] = []
+    nexts: list[Link] = []
+    pages: list[Link] = []
+    for link in links:
+        if not is_allowed(link.url, hosts):
+            continue
+        path = urlsplit(link.url).path or "/"
+        if article_re.search(path):
+            articles.append(Link(link.url, link.text, "article"))
+        elif page_re.search(path):
+            pages.append(Link(link.url, link.text, "epaper_page"))
+        elif link.kind == "next_page" or _is_pagination(path):
+            nexts.append(Link(link.url, link.text, "next_page"))
+        elif hub_re.search(path):
+            hubs.append(Link(link.url, link.text, "hub"))
+    return ListingLinks(tuple(articles), tuple(hubs), tuple(nexts), tuple(pages))
+
+
+def _is_pagination(path: str) -> bool:
+    return bool(re.search(r"/index_\d+\.s?html?$", path))
+
+
+def page_index(url: str) -> int:
+    """1 for ``index.shtml`` or ``/``, N for ``index_N.shtml``."""
+    m = re.search(r"index_(\d+)\.s?html?$", urlsplit(url).path)
+    return int(m.group(1)) if m else 1
+
+
+def next_list_page(current: str, nexts: Iterable[Link]) -> str | None:
+    """The next page of the list at ``current``: the link with the next index, else the first
+    "下一页" link that goes forward."""
+    here = page_index(current)
+    candidates = [link for link in nexts if page_index(link.url) > here]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda link: page_index(link.url)).url
+
+
+def article_urls(
+    links: ListingLinks, *, found_on: str, due_at: datetime, kind: str = "article"
+) -> list[NewUrl]:
+    return [
+        NewUrl(
+            url=link.url, kind=kind, found_on=found_on, due_at=due_at, published_on=date_from_path(link.url)
+        )
+        for link in links.articles
+    ]
+
+
+# --- paging rules --------------------------------------------------------------------------------
+
+
+class Paging(Protocol):
+    def follow(self, *, page_number: int, articles: int, new: int, dates: list[date]) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SteadyPaging:
+    """The daemon: go on only while a whole page was new, up to ``max_pages``."""
+
+    max_pages: int
+
+    def follow(self, *, page_number: int, articles: int, new: int, dates: list[date]) -> bool:
+        return page_number < self.max_pages and articles > 0 and new == articles
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillPaging:
+    """The backfill: go on while the page still has articles on or after ``since`` (dates from the
+    article URLs; a page without dated URLs is followed while it brings new articles)."""
+
+    since: date
+    max_pages: int = 100_000
+
+    def follow(self, *, page_number: int, articles: int, new: int, dates: list[date]) -> bool:
+        if page_number >= self.max_pages or articles == 0:
+            return False
+        if dates:
+            return max(dates) >= self.since
+        return new > 0
+
+
+# --- walking lists ---------------------------------------------------------------------------------
+
+
+class Fetching(Protocol):
+    async def fetch(self, url: str, *, etag: str | None = ..., last_modified: str | None = ...,
+                    previous_digest: str | None = ...) -> object: ...  # fmt: skip
+
+
+class Frontier(Protocol):
+    def add_urls(self, urls: Iterable[NewUrl]) -> int: ...
+
+
+@dataclass
+class ListWalk:
+    """What one walk over a list found; ``last_page`` is where a backfill resumes."""
+
+    pages: int = 0
+    not_modified: int = 0
+    articles: int = 0
+    new: int = 0
+    failed: int = 0
+    hubs: list[str] = field(default_factory=list)
+    last_page: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class Validators:
+    """ETag / Last-Modified of list pages, so an unchanged list costs a 304 and no body."""
+
+    by_url: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+
+async def walk_list(
+    start: str,
+    *,
+    settings: Settings,
+    fetcher: Fetching,
+    frontier: Frontier,
+    paging: Paging,
+    validators: Validators | None = None,
+    now: datetime | None = None,
+) -> ListWalk:
+    """Fetch ``start`` and its following pages while ``paging`` says so; put article links in the
+    frontier (due now). A failed page ends the walk (it is counted; the next poll tries again)."""
+    walk = ListWalk()
+    url: str | None = start
+    due = now or datetime.now(UTC)
+    while url is not None:
+        etag, modified = validators.by_url.get(url, (None, None)) if validators else (None, None)
+        try:
+            response = await fetcher.fetch(url, etag=etag, last_modified=modified)
+        except FetchError as exc:
+            log.warning("list page failed: %s", exc)
+            walk.failed += 1
+            walk.error = str(exc)
+            return walk
+        walk.pages += 1
+        walk.last_page = url
+        if getattr(response, "not_modified", False):
+            walk.not_modified += 1
+            return walk
+        if validators is not None:
+            validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
+        links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
+        new = frontier.add_urls(article_urls(links, found_on=url, due_at=due))
+        walk.articles += len(links.articles)
+        walk.new += new
+        walk.hubs.extend(h.url for h in links.hubs)
+        dates = [d for link in links.articles if (d := date_from_path(link.url))]
+        if not paging.follow(page_number=page_index(url), articles=len(links.articles), new=new, dates=dates):
+            return walk
+        url = next_list_page(url, links.next_pages)
+    return walk
+
+
+# --- the e-paper -----------------------------------------------------------------------------------
+
+
+def issue_url(settings: Settings, paper: str, day: date) -> str:
+    """The first page ("layout") of one paper's issue of ``day``."""
+    path = settings.epaper.layout_path.format(paper=paper, yyyy=f"{day:%Y}", mm=f"{day:%m}", dd=f"{day:%d}")
+    return urljoin(settings.epaper.base_url, path)
+
+
+@dataclass
+class IssueWalk:
+    pages: int = 0
+    articles: int = 0
+    new: int = 0
+    failed: int = 0
+    missing: bool = False
+
+
+async def walk_issue(
+    settings: Settings,
+    paper: str,
+    day: date,
+    *,
+    fetcher: Fetching,
+    frontier: Frontier,
+    now: datetime | None = None,
+) -> IssueWalk:
+    """Page 1 of the issue, then every page it lists, then their article links → frontier."""
+    walk = IssueWalk()
+    due = now or datetime.now(UTC)
+    todo = [issue_url(settings, paper, day)]
+    seen = set(todo)
+    while todo:
+        url = todo.pop(0)
+        try:
+            response = await fetcher.fetch(url)
+        except FetchError as exc:
+            if walk.pages == 0 and getattr(exc, "status", None) == 404:
+                walk.missing = True  # no issue that day (holidays) or not yet online
+            else:
+                log.warning("e-paper page failed: %s", exc)
+                walk.failed += 1
+            continue
+        walk.pages += 1
+        links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
+        walk.articles += len(links.articles)
+        walk.new += frontier.add_urls(article_urls(links, found_on=url, due_at=due, kind="epaper_article"))
+        for page in links.epaper_pages:
+            if page.url not in seen and date_from_path(page.url) == day:
+                seen.add(page.url)
+                todo.append(page.url)
+    return walk
+
+
+def days(since: date, until: date) -> list[date]:
+    """Every date from ``until`` back to ``since`` (newest first: recent issues matter most)."""
+    n = (until - since).days
+    return [until - timedelta(days=i) for i in range(n + 1)]

@@ -1,0 +1,237 @@
+"""One frontier URL end to end: fetch → archive → extract → store, isolated from every other URL.
+
+Whatever happens to one URL is recorded on that URL (state, next due time, last error) and counted;
+nothing here raises to the caller except a database that cannot be written at all. Data flows one
+way: the fetcher never sees an Article, the store never sees HTML.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from service.config import Settings
+from service.errors import NotAnArticle, PermanentFetchError, TransientFetchError
+from service.extract import extract_article, join_parts
+from service.metrics import Metrics
+from service.model import Article
+from service.store.repo import Store
+from service.store.types import ClaimedUrl
+
+log = logging.getLogger(__name__)
+
+#: the fields whose fill rates the template-change alarm watches
+WATCHED_FIELDS = ("title", "published_at", "body_text", "reporters", "editors")
+
+
+@dataclass
+class CycleStats:
+    """Counters of one daemon cycle or backfill, and what the alarm needs of its articles."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    extracted: int = 0
+    filled: Counter[str] = field(default_factory=Counter)
+    generic_fields: int = 0
+    all_fields: int = 0
+
+    def observe(self, article: Article) -> None:
+        self.extracted += 1
+        data = article.to_json()
+        for name in WATCHED_FIELDS:
+            if data.get(name):
+                self.filled[name] += 1
+        self.all_fields += len(article.fields_from)
+        self.generic_fields += sum(1 for layer in article.fields_from.values() if layer == "generic")
+
+    def rates(self) -> dict[str, float]:
+        """Fill rate per watched field and the share of fields filled by the generic layer."""
+        if not self.extracted:
+            return {}
+        out = {name: self.filled[name] / self.extracted for name in WATCHED_FIELDS}
+        out["generic_share"] = self.generic_fields / self.all_fields if self.all_fields else 0.0
+        return out
+
+
+@dataclass
+class Crawl:
+    """What every stage of one process shares: settings, the store, the fetcher, the metrics."""
+
+    settings: Settings
+    store: Store
+    fetcher: Any  # service.fetch.client.Fetcher, or any object with the same ``fetch``
+    metrics: Metrics
+    worker: str
+    run_id: int | None = None
+    stats: CycleStats = field(default_factory=CycleStats)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.stats.counts[name] += n
+
+
+def next_revisit(published_at: datetime | None, now: datetime, hours: tuple[float, ...]) -> datetime | None:
+    """The first revisit time after ``now`` (publication + each of ``hours``), or None when all passed."""
+    if published_at is None:
+        return None
+    for h in sorted(hours):
+        due = published_at + timedelta(hours=h)
+        if due > now:
+            return due
+    return None
+
+
+def retry_time(
+    attempts: int, settings: Settings, now: datetime, retry_at: datetime | None, rng: random.Random
+) -> datetime:
+    """When a transiently failed URL is tried again: the server's word (Retry-After, host hold-off)
+    if later, else ``retry_after_s`` doubled per failed attempt, capped, with ±20 % jitter."""
+    cfg = settings.fetch
+    delay = min(cfg.retry_after_s * (2 ** max(attempts, 0)), cfg.retry_after_max_s) * rng.uniform(0.8, 1.2)
+    ours = now + timedelta(seconds=delay)
+    return max(ours, retry_at) if retry_at else ours
+
+
+async def process(crawl: Crawl, item: ClaimedUrl) -> str:
+    """Handle one claimed URL; returns the outcome word that was counted."""
+    now = datetime.now(UTC)
+    cfg = crawl.settings.fetch
+    conditional = cfg.conditional_requests and item.article_id is not None
+    try:
+        response = await crawl.fetcher.fetch(
+            item.url,
+            etag=item.etag if conditional else None,
+            last_modified=item.last_modified if conditional else None,
+            previous_digest=item.payload_digest,
+        )
+    except TransientFetchError as exc:
+        return _transient(crawl, item, exc, now)
+    except PermanentFetchError as exc:
+        return _permanent(crawl, item, exc, now)
+    crawl.metrics.fetches.labels(status=str(response.status)).inc()
+    crawl.count("fetched")
+    fetch_id = _record(crawl, item, response, error=None)
+    revisit = lambda published: next_revisit(published, now, crawl.settings.schedule.revisit_hours)  # noqa: E731
+    if response.not_modified:
+        crawl.metrics.articles.labels(outcome="unchanged").inc()
+        crawl.count("unchanged")
+        crawl.store.finish_url(item.id, state="done", next_due_at=revisit(_published_hint(item)), status=304)
+        return "unchanged"
+    try:
+        article = await _extract_all(crawl, response)
+    except TransientFetchError as exc:  # a further page of a split article failed: the whole URL retries
+        return _transient(crawl, item, exc, now)
+    except PermanentFetchError as exc:
+        return _permanent(crawl, item, exc, now)
+    except NotAnArticle as exc:
+        crawl.metrics.not_articles.labels(reason=exc.reason).inc()
+        crawl.count("not_article")
+        log.info("not an article (%s): %s", exc.reason, item.url)
+        crawl.store.finish_url(item.id, state="not_article", next_due_at=None, error=f"not_article: {exc.reason}",
+                               status=response.status, etag=response.etag, last_modified=response.last_modified,
+                               payload_digest=response.payload_digest)  # fmt: skip
+        return "not_article"
+    crawl.stats.observe(article)
+    for name, layer in article.fields_from.items():
+        crawl.metrics.layers.labels(field=name, layer=layer.split(":")[0]).inc()
+    outcome = crawl.store.store_article(
+        article, url_id=item.id, fetch_id=fetch_id, seen_at=response.fetched_at
+    )
+    crawl.metrics.articles.labels(outcome=outcome.kind).inc()
+    crawl.count(outcome.kind)
+    crawl.store.finish_url(item.id, state="done", next_due_at=revisit(article.published_at), status=response.status,
+                           etag=response.etag, last_modified=response.last_modified,
+                           payload_digest=response.payload_digest, reset_attempts=True)  # fmt: skip
+    return outcome.kind
+
+
+def _published_hint(item: ClaimedUrl) -> datetime | None:
+    if item.published_on is None:
+        return None
+    from service.text.dates import at_midnight
+
+    return at_midnight(item.published_on)
+
+
+async def _extract_all(crawl: Crawl, response: Any) -> Article:
+    """The article of a response, with the further pages of a split article fetched and joined."""
+    profile = crawl.settings.profile
+    day = response.fetched_at.date()
+    first = extract_article(
+        response.body, response.url, profile=profile, content_type=response.content_type, fetched_on=day
+    )
+    rest = []
+    for url in first.next_pages[:20]:
+        more = await crawl.fetcher.fetch(url)
+        crawl.metrics.fetches.labels(status=str(more.status)).inc()
+        crawl.count("fetched")
+        rest.append(
+            extract_article(
+                more.body, more.url, profile=profile, content_type=more.content_type, fetched_on=day
+            )
+        )
+    return join_parts(first, rest)
+
+
+def _record(crawl: Crawl, item: ClaimedUrl, response: Any, *, error: str | None) -> int:
+    warc = response.warc
+    return crawl.store.record_fetch(
+        item.id,
+        status=response.status,
+        fetched_at=response.fetched_at,
+        warc_file=warc.filename if warc else None,
+        warc_offset=warc.offset if warc else None,
+        warc_length=warc.length if warc else None,
+        payload_digest=response.payload_digest,
+        error=error,
+        elapsed_s=None,
+        run_id=crawl.run_id,
+    )
+
+
+def _record_error(crawl: Crawl, item: ClaimedUrl, exc: Any, now: datetime) -> None:
+    crawl.store.record_fetch(
+        item.id, status=exc.status, fetched_at=now, warc_file=None, warc_offset=None, warc_length=None,
+        payload_digest=None, error=str(exc)[:500], elapsed_s=None, run_id=crawl.run_id,
+    )  # fmt: skip
+
+
+def _transient(crawl: Crawl, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
+    crawl.metrics.fetches.labels(status=exc.reason).inc()
+    _record_error(crawl, item, exc, now)
+    attempts = item.attempts + 1
+    if attempts >= crawl.settings.fetch.max_attempts:
+        crawl.count("failed")
+        log.error("giving up after %d attempts: %s", attempts, exc)
+        crawl.store.finish_url(
+            item.id, state="failed", next_due_at=None, error=str(exc)[:500], status=exc.status
+        )
+        return "failed"
+    crawl.count("retry")
+    due = retry_time(item.attempts, crawl.settings, now, exc.retry_at, crawl.rng)
+    log.warning("will retry at %s: %s", due.isoformat(timespec="seconds"), exc)
+    crawl.store.finish_url(item.id, state="retry", next_due_at=due, error=str(exc)[:500], status=exc.status)
+    return "retry"
+
+
+def _permanent(crawl: Crawl, item: ClaimedUrl, exc: PermanentFetchError, now: datetime) -> str:
+    crawl.metrics.fetches.labels(status=str(exc.status) if exc.status else exc.reason).inc()
+    _record_error(crawl, item, exc, now)
+    if exc.status in (404, 410):
+        if crawl.store.mark_gone(item.url, now):
+            crawl.metrics.articles.labels(outcome="gone").inc()
+            crawl.count("gone")
+            log.info("article gone (%s): %s", exc.status, item.url)
+        crawl.store.finish_url(
+            item.id, state="gone", next_due_at=None, error=str(exc)[:500], status=exc.status
+        )
+        return "gone"
+    crawl.count("refused")
+    log.warning("refused: %s", exc)
+    crawl.store.finish_url(
+        item.id, state="refused", next_due_at=None, error=str(exc)[:500], status=exc.status
+    )
+    return "refused"

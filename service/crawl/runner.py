@@ -1,0 +1,124 @@
+"""Draining the frontier: claim due URLs and run each through the pipeline, a few at a time.
+
+The same loop serves the daemon (everything due) and the backfill (only URLs published within its
+date range). Politeness is the fetcher's job (per-host rate and in-flight caps), so the loop may
+run several workers; a worker that finds nothing due ends. On stop, claimed URLs that were not
+started are handed back at once, and the one in flight is finished (or left to its lease).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Collection
+from datetime import UTC, date, datetime, timedelta
+
+from service.crawl.pipeline import Crawl, process
+from service.errors import StoreError
+from service.store.types import ClaimedUrl
+
+log = logging.getLogger(__name__)
+
+#: URLs one worker claims at once: small, so a stop hands back little and workers share fairly
+CLAIM_BATCH = 4
+
+
+def worker_id() -> str:
+    """``host:pid``: lets a restarted process on the same host release the leases of a dead one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_leases(crawl: Crawl) -> int:
+    """Hand back the URLs leased by processes of this host that no longer run (a kill -9, a crash),
+    so a restart does not wait for their leases to run out. Leases of other hosts expire by time."""
+    host = socket.gethostname()
+    dead = [w for w in crawl.store.leased_workers() if w.startswith(host + ":") and not _alive(w)]
+    return crawl.store.release_leases(dead) if dead else 0
+
+
+def _alive(worker: str) -> bool:
+    try:
+        return pid_alive(int(worker.rsplit(":", 1)[1]))
+    except ValueError:
+        return True
+
+
+def lease_seconds(crawl: Crawl) -> float:
+    """Long enough for one URL with its retries and its further pages."""
+    cfg = crawl.settings.fetch
+    return 60 + cfg.timeout_s * (cfg.retries + 1) * 3
+
+
+async def drain(
+    crawl: Crawl,
+    *,
+    stop: asyncio.Event,
+    kinds: Collection[str] | None = None,
+    published_between: tuple[date, date] | None = None,
+    workers: int | None = None,
+) -> int:
+    """Process due URLs until none is due or ``stop`` is set; how many were processed.
+
+    Raises ``StoreError`` when the database fails (the cycle cannot go on); any other failure of one
+    URL is recorded on that URL and the loop goes on.
+    """
+    n = workers or max(1, crawl.settings.fetch.concurrency * 2)
+    done = await asyncio.gather(*(_worker(crawl, stop, kinds, published_between) for _ in range(n)))
+    return sum(done)
+
+
+async def _worker(
+    crawl: Crawl,
+    stop: asyncio.Event,
+    kinds: Collection[str] | None,
+    published_between: tuple[date, date] | None,
+) -> int:
+    processed = 0
+    while not stop.is_set():
+        batch = crawl.store.claim_due(
+            limit=CLAIM_BATCH,
+            now=datetime.now(UTC),
+            lease_s=lease_seconds(crawl),
+            worker=crawl.worker,
+            kinds=kinds,
+            published_between=published_between,
+        )
+        if not batch:
+            return processed
+        for i, item in enumerate(batch):
+            if stop.is_set():
+                _hand_back(crawl, batch[i:])
+                return processed
+            await _one(crawl, item)
+            processed += 1
+    return processed
+
+
+async def _one(crawl: Crawl, item: ClaimedUrl) -> None:
+    try:
+        await process(crawl, item)
+    except StoreError:
+        raise
+    except Exception as exc:  # one bad page never stops the job: record it on its URL, go on
+        log.exception("unexpected failure on %s", item.url)
+        crawl.count("error")
+        due = datetime.now(UTC) + timedelta(seconds=crawl.settings.fetch.retry_after_s)
+        crawl.store.finish_url(item.id, state="retry", next_due_at=due, error=f"internal: {exc!r}"[:500])
+
+
+def _hand_back(crawl: Crawl, items: list[ClaimedUrl]) -> None:
+    now = datetime.now(UTC)
+    for item in items:
+        crawl.store.finish_url(item.id, state="new", next_due_at=now, error=None)

@@ -1,0 +1,62 @@
+"""Building the pieces of a crawl from settings: engine, store, archive, fetcher, metrics.
+
+One place, so that the daemon, the backfill and ``parse URL`` are wired the same way and the
+crawl code receives its collaborators instead of constructing them (tests pass fakes or a replica).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from service.config import Settings, redact_url
+from service.crawl.pipeline import Crawl
+from service.crawl.runner import worker_id
+from service.extract import block_marker
+from service.fetch.archive import WarcArchive
+from service.fetch.client import Fetcher
+from service.metrics import Metrics
+from service.store.db import make_engine, upgrade
+from service.store.repo import Store
+from service.urls import canonical_url
+
+log = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings, *, migrate: bool | None = None) -> Store:
+    """The store on ``[database] url``; migrations applied when ``auto_upgrade`` (or ``migrate``)."""
+    engine = make_engine(settings.database)
+    if settings.database.auto_upgrade if migrate is None else migrate:
+        upgrade(engine)
+    log.info("database %s", redact_url(settings.database.url))
+    canonicalize = partial(
+        canonical_url, host_aliases=settings.site.host_aliases, drop_params=settings.site.drop_query_params
+    )
+    return Store(engine, settings.dedup, canonicalize=canonicalize)
+
+
+def make_fetcher(settings: Settings, archive: WarcArchive | None) -> Fetcher:
+    profile = settings.profile
+    return Fetcher(
+        settings, archive=archive, block_check=lambda body, ctype: block_marker(body, ctype, profile)
+    )
+
+
+@asynccontextmanager
+async def open_crawl(
+    settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None
+) -> AsyncIterator[Crawl]:
+    """A ready ``Crawl``; on exit the fetcher is closed and the current WARC file finished."""
+    store = store or open_store(settings)
+    archive = WarcArchive.from_settings(settings)
+    fetcher = make_fetcher(settings, archive)
+    try:
+        yield Crawl(
+            settings=settings, store=store, fetcher=fetcher, metrics=metrics or Metrics(), worker=worker_id()
+        )
+    finally:
+        await fetcher.aclose()
+        if archive is not None:
+            archive.close()

@@ -1,0 +1,41 @@
+"""The links of a page (channel lists, the home page, e-paper issue pages), for discovery.
+
+Pure: bytes in, ``Link`` values out. What a link *is* (article, list page, next page) is decided by
+URL patterns from the configuration in ``crawl.discover``, and by link text for pagination
+(``下一页``), never by class names.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser
+
+from service.extract.decode import decode_html
+from service.model import Link
+from service.text.normalize import clean_spaces
+from service.urls import absolute
+
+#: link texts that lead to the next page of a list or of an article
+NEXT_PAGE_TEXTS = ("下一页", "下页", "后页", "next", "Next", "›", "»", ">")
+_SKIP_SCHEMES = re.compile(r"^(?:javascript|mailto|tel|data):", re.IGNORECASE)
+
+
+def page_links(raw: bytes, url: str, content_type: str | None = None) -> list[Link]:
+    """Every ``<a href>`` of the page, absolute, fragment dropped, in page order, each URL once
+    (its first text kept). Links whose text says "next page" have kind ``next_page``."""
+    tree = LexborHTMLParser(decode_html(raw, content_type).text)
+    base = url
+    if (base_node := tree.css_first("base[href]")) is not None:
+        base = absolute(url, base_node.attributes.get("href") or url)
+    seen: dict[str, Link] = {}
+    for node in tree.css("a[href]"):
+        href = (node.attributes.get("href") or "").strip()
+        if not href or href.startswith("#") or _SKIP_SCHEMES.match(href):
+            continue
+        target = absolute(base, href)
+        text = clean_spaces(node.text(deep=True))
+        kind = "next_page" if text in NEXT_PAGE_TEXTS or text.startswith("下一页") else "article"
+        if target not in seen or (kind == "next_page" and seen[target].kind != "next_page"):
+            seen[target] = Link(target, text, kind)
+    return list(seen.values())

@@ -1,0 +1,62 @@
+"""Prometheus metrics of the daemon and the backfill, in one registry of our own.
+
+Counters move as the crawl works; gauges are set at the end of each cycle from the database
+(frontier sizes) and from the cycle's articles (fill rates, the template-change alarm). Label values
+are closed vocabularies (statuses, outcomes, field names, layers): never URLs, never secrets.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Metrics:
+    """All metrics; one instance per process (tests make their own)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.fetches = Counter(
+            "jinshan_fetches", "HTTP exchanges by status (or error reason).", ["status"], registry=r
+        )
+        self.articles = Counter(
+            "jinshan_articles",
+            "Stored articles by outcome (new, changed, unchanged, duplicate, gone).",
+            ["outcome"],
+            registry=r,
+        )
+        self.not_articles = Counter(
+            "jinshan_not_articles", "Pages that were not articles, by reason.", ["reason"], registry=r
+        )
+        self.layers = Counter(
+            "jinshan_extraction_fields",
+            "Fields filled, by the extraction layer that filled them.",
+            ["field", "layer"],
+            registry=r,
+        )
+        self.fill_rate = Gauge(
+            "jinshan_field_fill_rate",
+            "Share of the last cycle's articles with the field filled.",
+            ["field"],
+            registry=r,
+        )
+        self.frontier = Gauge(
+            "jinshan_frontier_urls", "URLs in the frontier by state.", ["state"], registry=r
+        )
+        self.last_success = Gauge(
+            "jinshan_last_success_timestamp_seconds",
+            "End of the last successful cycle (Unix time).",
+            registry=r,
+        )
+        self.alarm = Gauge(
+            "jinshan_template_alarm",
+            "1 while a field's fill rate dropped past the threshold.",
+            ["field"],
+            registry=r,
+        )
+        self.cycles = Counter(
+            "jinshan_cycles", "Daemon cycles and backfills by result.", ["result"], registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
