@@ -10,13 +10,17 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from html import escape
 from itertools import combinations, pairwise
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 import pytest
 
+from service.config import load_settings
+from service.urls import canonical_url
 from tests.e2e.replica import Replica, ReplicaProcess, ReplicaServer
 from tests.e2e.replica.catalog import SHANGHAI
+from tests.e2e.replica.settings import toml
 from tests.e2e.replica.site import Site
 
 SEED = 11
@@ -343,3 +347,18 @@ def test_subprocess_with_control_endpoint() -> None:
         assert [r["status"] for r in proc.requests()] == [500, 200, 200, 404]
         assert len(proc.articles()) == len(list(local.articles())) + 2 - 1
         assert client.get("/__control/nothing").status_code == 405
+
+
+def test_settings_point_the_archiver_at_the_replica(tmp_path: Path) -> None:
+    replica = Replica(seed=SEED, base_url="http://127.0.0.1:8765/")
+    path = tmp_path / "replica.toml"
+    path.write_text(toml(replica.base_url, {"fetch": {"requests_per_second": 50.0}}), encoding="utf-8")
+    settings = load_settings(path, environ={})
+    assert settings.site.base_url == replica.base_url and settings.epaper.base_url == replica.base_url
+    pattern = re.compile(settings.site.article_url_pattern)
+    for truth in replica.articles():
+        assert pattern.search(urlsplit(truth["url"]).path), truth["url"]
+        drop = settings.site.drop_query_params
+        for alias in replica.aliases(truth["url"]):
+            if "?" in alias:
+                assert canonical_url(alias, drop_params=drop) == truth["url"]
