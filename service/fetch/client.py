@@ -41,6 +41,8 @@ _RETRY_REASONS = frozenset({"timeout", "connect_error", "reset", "truncated", "h
 #: How long a host is left alone after it answered with a block page.
 BLOCK_HOLD_S = 900.0
 
+_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+
 BlockCheck = Callable[[bytes, str | None], str | None]
 
 
@@ -134,7 +136,7 @@ class Fetcher:
             transport=transport,
             timeout=timeout,
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": "*/*"},
+            headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT},
             follow_redirects=False,
             trust_env=False,
         )

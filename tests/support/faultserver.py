@@ -24,7 +24,8 @@ Routes (all GET; ``?q=`` parameters in brackets):
   /gzip                       gzip-encoded HTML                     /chunked  chunked HTML
   /wrong-charset              GBK bytes declared as UTF-8           /pdf  application/pdf
   /blocked                    200 page with a WAF marker ("访问验证")
-Anything else: 404. ``hits`` counts requests per path; ``headers_seen`` keeps the last request's headers.
+Anything else: 404. ``hits`` counts requests per path, ``connections`` accepted connections;
+``headers_seen`` keeps the last request's headers.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class FaultServer:
         self.robots_status = 200
         self.robots_delay = 0.0
         self.hits: Counter[str] = Counter()
+        self.connections = 0
         self.headers_seen: dict[str, str] = {}
         self.extra: dict[str, Handler] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,6 +170,7 @@ class FaultServer:
     # --- connection loop ----------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 try:

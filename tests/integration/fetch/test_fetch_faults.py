@@ -53,6 +53,19 @@ def test_plain_page(server: FaultServer) -> None:
     assert (resp.status, resp.body, resp.redirects) == (200, HTML, ())
 
 
+def test_connections_are_kept_alive(server: FaultServer) -> None:
+    async def many() -> None:
+        async with Fetcher(fast_settings(concurrency=1)) as f:
+            for i in range(20):
+                await f.fetch(server.url(f"/page/keep{i}"))
+
+    before = server.connections
+    asyncio.run(many())
+    assert server.connections - before == 1  # robots.txt and 20 pages over one connection
+    assert "gzip" in server.headers_seen["accept-encoding"]
+    assert server.headers_seen["user-agent"].startswith("jinshan-archiver/")
+
+
 def test_500_is_retried_then_handed_back(server: FaultServer) -> None:
     before = server.hits["/status/500"]
     err = fails(server, "/status/500", TransientFetchError, retries=2)
