@@ -402,8 +402,8 @@ def test_every_redirect_hop_is_archived(tmp_path: Path) -> None:
     archive = WarcArchive(tmp_path)
     run(fetch_with(router, SITE + "/old", archive=archive))
     (file,) = tmp_path.glob("*.warc.gz")
-    responses = [r.url for r in iter_records(file) if r.record_type == "response"]
-    requests = [r.url for r in iter_records(file) if r.record_type == "request"]
+    responses = [str(r.url) for r in iter_records(file) if r.record_type == "response"]
+    requests = [str(r.url) for r in iter_records(file) if r.record_type == "request"]
     assert SITE + "/old" in responses and PAGE in responses
     assert sorted(requests) == sorted(responses)
 
@@ -445,17 +445,20 @@ def test_request_rate_per_host_is_limited() -> None:
     router.get("https://szb.jsw.com.cn/robots.txt").respond(404)
     router.route(host="szb.jsw.com.cn").mock(return_value=html())
 
-    async def many() -> tuple[float, float]:
+    async def timed(f: Fetcher, urls: list[str]) -> float:
+        start = time.monotonic()
+        await asyncio.gather(*(f.fetch(u) for u in urls))
+        return time.monotonic() - start
+
+    async def both() -> tuple[float, float]:
         settings = fast_settings(requests_per_second=20, concurrency=5)
         async with Fetcher(settings, transport=httpx.MockTransport(router.async_handler)) as f:
-            start = time.monotonic()
-            await asyncio.gather(*(f.fetch(f"{SITE}/p{i}") for i in range(6)))
-            one_host = time.monotonic() - start
-            start = time.monotonic()
-            await asyncio.gather(*(f.fetch(f"https://szb.jsw.com.cn/p{i}") for i in range(1)))
-            return one_host, time.monotonic() - start
+            busy = timed(f, [f"{SITE}/p{i}" for i in range(6)])
+            other = timed(f, ["https://szb.jsw.com.cn/p0"])
+            return tuple(await asyncio.gather(busy, other))  # type: ignore[return-value]
 
-    one_host, other = run(many())
+    one_host, other = run(both())
     # robots.txt and 6 pages = 7 starts at 20/s: at least 6 intervals of 50 ms
     assert one_host >= 0.29
-    assert other < 0.2
+    # the other host runs alongside: its robots.txt and page need one interval, not the busy host's queue
+    assert other < one_host / 2
