@@ -318,7 +318,12 @@ class Fetcher:
                     url, "timeout", f"no complete answer in {self._cfg.timeout_s}s"
                 ) from None
         if self._archive is not None:
-            ref = await self._archive.awrite(exchange, previous_digest=previous_digest)
+            try:
+                ref = await self._archive.awrite(exchange, previous_digest=previous_digest)
+            except OSError as exc:
+                # A page we could not archive is not kept either: the archive is the evidence, and
+                # a full or read-only disk should stop the crawl's progress visibly, not silently.
+                raise TransientFetchError(url, "archive_failed", str(exc), status=hop.status) from exc
             hop = _Hop(hop.url, hop.status, hop.headers, hop.body, hop.payload, hop.fetched_at, ref)
         return hop
 

@@ -462,3 +462,13 @@ def test_request_rate_per_host_is_limited() -> None:
     assert one_host >= 0.29
     # the other host runs alongside: its robots.txt and page need one interval, not the busy host's queue
     assert other < one_host / 2
+
+
+def test_archive_failure_is_reported_not_swallowed(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    router = make_router()
+    router.get(PAGE).mock(return_value=html())
+    with pytest.raises(TransientFetchError) as err:
+        run(fetch_with(router, archive=WarcArchive(blocker / "warc"), obey_robots=False))
+    assert err.value.reason == "archive_failed" and err.value.status == 200
