@@ -29,7 +29,7 @@ from service.extract.structured import Structured, read_structured
 from service.model import Article, Credits
 from service.text.credits import merge_all, parse_credit_line
 from service.text.dates import at_midnight, find_datetime
-from service.text.normalize import clean_spaces, hash_text, is_traditional, to_display
+from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
 from service.urls import absolute, date_from_path, page_number
 
 #: a body with fewer characters than this is no body
@@ -83,7 +83,13 @@ def extract_article(
         raise NotAnArticle("empty", "no text", url=url)
     template, groups = choose_template(url, decoded.text, profile)
     page = _Page(
-        url, decoded.text, tree, profile, template, groups, f"profile:{template.name}" if template else "generic"
+        url,
+        decoded.text,
+        tree,
+        profile,
+        template,
+        groups,
+        f"profile:{template.name}" if template else "generic",
     )
     _refuse_markers(page, page_text)
     structured = read_structured(decoded.text, tree)  # before any node is removed
@@ -91,6 +97,7 @@ def extract_article(
     fields: dict[str, str] = {}
     body, body_layer = _body(page, scan.body)
     traditional = _is_traditional(tree, body)
+    page_text = plain_text(page_text, traditional=traditional)  # patterns below read Simplified text
     title = _title(page, structured, fields, traditional)
     skip = {title} | ({s} if (s := _subtitle(page, structured, fields, traditional)) else set())
     parts = assemble(body, skip_texts=skip, lead_tags=profile.lead_tags, traditional=traditional)
@@ -162,7 +169,9 @@ def _refuse_weak_body(page: _Page, parts: BodyParts) -> None:
         )
     if parts.chars < MIN_BODY_CHARS:
         links = len(page.tree.css("a[href]"))
-        reason = "list_page" if links >= 2 * LIST_MIN_LINK_BLOCKS and parts.chars == 0 else "no_body"
+        # an empty body at an article URL is an article without text; elsewhere, with many links, a list
+        listy = not page.groups and links >= 2 * LIST_MIN_LINK_BLOCKS and parts.chars == 0
+        reason = "list_page" if listy else "no_body"
         raise NotAnArticle(reason, f"{parts.chars} characters of body text, {links} links", url=page.url)
 
 
@@ -214,7 +223,7 @@ def _title(page: _Page, structured: Structured, fields: dict[str, str], traditio
     candidates: list[tuple[str | None, str]] = [(structured.title, "structured")]
     if page.template:
         candidates.append((first_text(page.tree, page.template.title, ok), page.layer))  # type: ignore[arg-type]
-    candidates += [(t, "generic") for t in generic.title_candidates(page.tree)]
+    candidates += [(t, "generic") for t in generic.generic_titles(page.tree)]
     for text, layer in candidates:
         if text and ok(title := _strip_suffix(to_display(text, traditional=traditional), page.profile)):  # type: ignore[operator]
             fields["title"] = layer
@@ -229,6 +238,8 @@ def _subtitle(page: _Page, structured: Structured, fields: dict[str, str], tradi
             first_text(page.tree, page.template.subtitle, lambda t: len(t) <= MAX_TITLE_CHARS),
             page.layer,
         )
+    if not text:
+        text, layer = generic.subtitle_near_h1(page.tree), "generic"
     if not text:
         return None
     fields["subtitle"] = layer

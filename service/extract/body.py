@@ -24,6 +24,8 @@ from service.text.normalize import to_display
 MAX_LINK_RATIO = 0.5
 #: a caption is at most this long
 MAX_CAPTION_CHARS = 150
+#: a paragraph right after an image this short is its caption even when nothing marks it so
+MAX_PLAIN_CAPTION_CHARS = 40
 #: a metadata line ("2024-01-28 09:30 来源：镇江日报") is at most this long
 MAX_META_LINE_CHARS = 110
 #: headings after which nothing belongs to the article
@@ -85,7 +87,7 @@ def is_meta_line(text: str) -> bool:
 def _is_caption(block: Block, text: str) -> bool:
     if len(text) > MAX_CAPTION_CHARS:
         return False
-    if block.centered or block.captionish:
+    if block.centered or block.captionish or len(text) <= MAX_PLAIN_CAPTION_CHARS:
         return True
     found = caption_credits(text)
     return found is not None and bool(found.photographers)

@@ -65,7 +65,9 @@ PHOTO_SUFFIXES = ("摄影报道", "攝影報道", "摄影", "攝影", "摄", "�
 #: Labels that may be glued to the first name (全媒体记者陈洁, 实习生解静, 责任编辑龚逍遥); short
 #: ones like 编辑 may not, or the heading 编辑推荐 would read as 编辑 + a name.
 GLUED_NAME_OK = frozenset(
-    label for label, role in PREFIX_LABELS.items() if role in ("reporters", "correspondents", "interns", "photographers")
+    label
+    for label, role in PREFIX_LABELS.items()
+    if role in ("reporters", "correspondents", "interns", "photographers")
 ) | {"责任编辑", "責任編輯", "值班编辑", "值班編輯"}
 #: Words that are a label before names and a suffix after them.
 AMBIGUOUS_PHOTO = frozenset({"摄影", "攝影"})

@@ -92,6 +92,12 @@ def to_display(text: str, *, traditional: bool | None = None) -> str:
     return clean_spaces(text)
 
 
+def plain_text(text: str, *, traditional: bool) -> str:
+    """Like ``to_display`` but keeps line breaks: for pattern matching over a whole page's text."""
+    text = strip_pinyin(text)
+    return to_simplified(text) if traditional else text
+
+
 def hash_text(text: str) -> str:
     """The form compared for deduplication: NFKC, pinyin stripped, Simplified, lower case, and no
     spaces or punctuation at all, so layout and punctuation width never make two articles differ."""
