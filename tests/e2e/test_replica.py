@@ -19,7 +19,7 @@ import pytest
 from service.config import load_settings
 from service.urls import canonical_url
 from tests.e2e.replica import Replica, ReplicaProcess, ReplicaServer
-from tests.e2e.replica.catalog import SHANGHAI
+from tests.e2e.replica.catalog import SHANGHAI, SiteEntry
 from tests.e2e.replica.settings import toml
 from tests.e2e.replica.site import Site
 
@@ -122,9 +122,9 @@ def test_every_article_serves_its_ground_truth(served: tuple[Replica, ReplicaSer
     replica, _, client = served
     gbk_only = 0
     for truth in replica.articles():
-        entry = replica.entry(replica.key_of(truth["url"]))
+        entry = replica.entry_at(truth["url"])
         paths = [urlsplit(truth["url"]).path]
-        if getattr(entry, "pages", 1) > 1:
+        if isinstance(entry, SiteEntry) and entry.pages > 1:
             paths.append(entry.page_path(2))
         html = ""
         for path in paths:
@@ -179,7 +179,7 @@ def test_traps_and_aliases(served: tuple[Replica, ReplicaServer, httpx.Client]) 
     assert "Crawl-delay: 2" in Site(Replica(crawl_delay=2)).resolve("/robots.txt").body.decode()
     home = client.get("/").text
     assert "http://bbs.jsw.com.cn/" in home and "http://www.zhenjiang.gov.cn/" in home
-    assert server.url(replica.issues and Site(replica).epaper_href()) in home
+    assert server.url(Site(replica).epaper_href()) in home
 
 
 def crawl(client: httpx.Client, base: str, limit: int = 3000) -> tuple[set[str], set[str]]:
@@ -288,7 +288,9 @@ def test_delete_and_publish(fresh: tuple[Replica, ReplicaServer, httpx.Client]) 
         truth = replica.expected(url)
         assert truth["published_at"] == "2026-11-26T08:30:00+08:00" and url.startswith(server.base_url)
         assert urlsplit(url).path in home and truth["title"] in client.get(url).text
-    ch = replica.site_entry(replica.key_of(urls[-1])[1]).channel
+    newest = replica.entry_at(urls[-1])
+    assert isinstance(newest, SiteEntry)
+    ch = newest.channel
     assert urlsplit(urls[-1]).path in client.get(f"/news/{['zjxw', 'shehui', 'yuqing', 'jsrp'][ch]}/index.shtml").text
 
 

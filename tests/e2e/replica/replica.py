@@ -104,6 +104,10 @@ class Replica:
             return ("paper", int(m[3])) if int(m[3]) in self._paper_by_n else None
         return None
 
+    def entry_at(self, url: str) -> Entry:
+        """The catalogue record of the article at ``url``; KeyError if there is none."""
+        return self.entry(self._require(url))
+
     def entry(self, key: Key) -> Entry:
         kind, k = key
         if kind == "site":

@@ -78,7 +78,7 @@ class ReplicaServer:
     @property
     def base_url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"http://{host!s}:{port}/"
 
     def start(self) -> ReplicaServer:
         """Bind, point the replica's URLs at this server, and serve in a daemon thread."""
