@@ -180,7 +180,9 @@ class Fetcher:
             except TransientFetchError as exc:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
-                    raise
+                    raise _about(url, exc) from exc.__cause__
+            except PermanentFetchError as exc:
+                raise _about(url, exc) from exc.__cause__
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -385,6 +387,17 @@ class Fetcher:
                 return hop.status, hop.body
             chain.append(current)
             current = self._next_hop(robots_url, current, location, chain)
+
+
+def _about(url: str, exc: FetchError) -> FetchError:
+    """``exc`` re-addressed to the URL the caller asked for, so the frontier can file it; the hop
+    where it happened (after redirects) goes into the detail."""
+    if exc.url == url:
+        return exc
+    detail = f"at {exc.url}" + (f": {exc.detail}" if exc.detail else "")
+    if isinstance(exc, TransientFetchError):
+        return TransientFetchError(url, exc.reason, detail, status=exc.status, retry_at=exc.retry_at)
+    return PermanentFetchError(url, exc.reason, detail, status=exc.status)
 
 
 def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -472,3 +472,13 @@ def test_archive_failure_is_reported_not_swallowed(tmp_path: Path) -> None:
     with pytest.raises(TransientFetchError) as err:
         run(fetch_with(router, archive=WarcArchive(blocker / "warc"), obey_robots=False))
     assert err.value.reason == "archive_failed" and err.value.status == 200
+
+
+def test_errors_after_a_redirect_name_the_requested_url() -> None:
+    router = make_router()
+    router.get(SITE + "/moved").respond(301, headers={"Location": "/gone"})
+    router.get(SITE + "/gone").mock(return_value=html(410))
+    with pytest.raises(PermanentFetchError) as err:
+        run(fetch_with(router, SITE + "/moved"))
+    assert (err.value.url, err.value.reason, err.value.status) == (SITE + "/moved", "http_410", 410)
+    assert SITE + "/gone" in err.value.detail
