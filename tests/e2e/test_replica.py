@@ -269,6 +269,10 @@ def test_edit_changes_page_etag_and_truth(fresh: tuple[Replica, ReplicaServer, h
     assert truth["title"] in client.get("/").text
     appended = server.edit(url)
     assert appended["body_text"].startswith(truth["body_text"] + "\n（更正")
+    multi = next(replica.site_entry(i) for i in range(60) if replica.site_entry(i).pages > 1)
+    shorter = server.edit(replica.url(multi.path), paragraphs=["只剩一段。", "还有一段。"])
+    assert "只剩一段。" in client.get(multi.path).text and "还有一段。" in client.get(multi.page_path(2)).text
+    assert shorter["body_text"] == "只剩一段。\n还有一段。"
 
 
 def test_delete_and_publish(fresh: tuple[Replica, ReplicaServer, httpx.Client]) -> None:

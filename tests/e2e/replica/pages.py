@@ -77,7 +77,8 @@ def body_blocks(story: Story, first: int, stop: int, *, last_page: bool) -> str:
 def page_bounds(story: Story, pages: int, page: int) -> tuple[int, int]:
     """The paragraphs printed on ``page`` of an article split over ``pages`` pages."""
     n = len(story.paragraphs)
-    cut = [round(n * k / pages) for k in range(pages + 1)]
+    # every page gets a paragraph while there are enough (an edit may shorten the body)
+    cut = [max(round(n * k / pages), min(k, n)) for k in range(pages + 1)]
     return cut[page - 1], cut[page]
 
 
