@@ -34,6 +34,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
+from service.config import Settings
 from service.errors import JinshanError
 from service.fetch.body import BadEncoding, decode_body
 
@@ -161,11 +162,15 @@ class WarcArchive:
         self._serializer = _RecordSerializer()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> WarcArchive | None:
+    def from_settings(cls, settings: Settings) -> WarcArchive | None:
         """The archive ``[archive]`` describes, or None when archiving is disabled."""
         if not settings.archive.enabled:
             return None
         return cls(settings.archive.path, rotate_bytes=settings.archive.rotate_bytes)
+
+    def path_of(self, ref: WarcRef) -> Path:
+        """The file ``ref`` points into, for ``read_response(archive.path_of(ref), ref.offset)``."""
+        return self.directory / ref.filename
 
     async def awrite(self, exchange: Exchange, *, previous_digest: str | None = None) -> WarcRef:
         """``write`` in a worker thread, so compression and disk never block the event loop."""

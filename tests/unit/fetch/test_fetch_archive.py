@@ -158,3 +158,12 @@ def test_gzip_payload_is_stored_raw_and_read_decoded(tmp_path: Path) -> None:
     member = (tmp_path / ref.filename).read_bytes()[ref.offset : ref.offset + ref.length]
     assert raw in zlib.decompress(member, 31)
     assert read_response(tmp_path / ref.filename, ref.offset).body == html
+
+
+def test_from_settings_and_path_of(tmp_path: Path) -> None:
+    from tests.support.faultserver import fast_settings
+
+    assert WarcArchive.from_settings(fast_settings(archive_dir=str(tmp_path))) is not None
+    archive = WarcArchive(tmp_path)
+    ref = archive.write(exchange())
+    assert read_response(archive.path_of(ref), ref.offset).status == 200

@@ -19,8 +19,10 @@ async def chunks(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
         yield data[i : i + size]
 
 
-def read(data: bytes, encoding: str = "", max_bytes: int = 1_000_000) -> tuple[bytes, bytes]:
-    body = asyncio.run(read_body(chunks(data), encoding=encoding, max_bytes=max_bytes))
+def read(
+    data: bytes, encoding: str = "", max_bytes: int = 1_000_000, size: int = 1000
+) -> tuple[bytes, bytes]:
+    body = asyncio.run(read_body(chunks(data, size), encoding=encoding, max_bytes=max_bytes))
     return body.raw, body.data
 
 
@@ -75,3 +77,18 @@ def test_unknown_encoding_is_refused() -> None:
 def test_decode_body_matches_streaming() -> None:
     raw = gzip.compress(TEXT)
     assert decode_body(raw, encoding="gzip", max_bytes=10**6) == read(raw, "gzip")[1]
+
+
+def test_bomb_is_never_held_in_memory() -> None:
+    import tracemalloc
+
+    bomb = gzip.compress(b"\0" * 200_000_000)  # 200 MB of zeros, about 200 KB compressed
+    tracemalloc.start()
+    try:
+        with pytest.raises(BodyTooLarge):
+            # one chunk holding the whole bomb: even a single decompress call must stay bounded
+            read(bomb, "gzip", max_bytes=1_000_000, size=len(bomb))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000
