@@ -67,6 +67,21 @@ def articles(corpus: list[Fixture]) -> Iterator[Fixture]:
     return (f for f in corpus if "expected" in f.meta)
 
 
+def extract_joined(fixture: Fixture, profile: Any, fixtures: dict[str, Fixture] | None = None) -> Any:
+    """Our extractor on a fixture, its further parts (``parts``) extracted and joined as the crawl does."""
+    from service.extract import extract_article, join_parts
+
+    fixtures = fixtures if fixtures is not None else by_name()
+    first = extract_article(fixture.raw, fixture.url, profile=profile, content_type=fixture.content_type)
+    rest = [
+        extract_article(
+            fixtures[n].raw, fixtures[n].url, profile=profile, content_type=fixtures[n].content_type
+        )
+        for n in fixture.meta.get("parts") or []
+    ]
+    return join_parts(first, rest)
+
+
 def bigrams(text: str) -> Counter[str]:
     text = "".join(text.split())
     return Counter(text[i : i + 2] for i in range(len(text) - 1))
@@ -87,8 +102,13 @@ def bigram_f1(expected: str, got: str) -> float:
 def score(expected: dict[str, Any], got: dict[str, Any] | None) -> dict[str, float]:
     """Per-field scores of one extraction: ``body`` F1 and 1.0/0.0 for each exact field."""
     if got is None:
-        return {"body": 0.0, **{f: 0.0 for f in EXACT_FIELDS}}
+        return {"body": 0.0, "day": 0.0, **{f: 0.0 for f in EXACT_FIELDS}}
     out = {"body": bigram_f1(expected.get("body_text") or "", got.get("body_text") or "")}
     for name in EXACT_FIELDS:
         out[name] = 1.0 if expected.get(name) == got.get(name) else 0.0
+    out["day"] = (
+        1.0
+        if str(expected.get("published_at") or "")[:10] == str(got.get("published_at") or "")[:10]
+        else 0.0
+    )
     return out

@@ -13,10 +13,10 @@ import pytest
 
 from service.config import SiteProfile, load_settings
 from service.errors import NotAnArticle
-from service.extract import extract_article, join_parts
+from service.extract import extract_article
 from service.model import Article
 from service.text.normalize import hash_text
-from tests.support.corpus import Fixture, articles, bigram_f1, by_name, load_corpus
+from tests.support.corpus import Fixture, articles, bigram_f1, by_name, extract_joined, load_corpus
 
 CORPUS = load_corpus()
 PROFILE = load_settings().profile
@@ -29,16 +29,7 @@ GENERIC_BODY_F1_FLOOR = 0.90
 
 
 def extract(fixture: Fixture, profile: SiteProfile = PROFILE) -> Article:
-    first = extract_article(fixture.raw, fixture.url, profile=profile, content_type=fixture.content_type)
-    names = fixture.meta.get("parts") or []
-    fixtures = by_name()
-    rest = [
-        extract_article(
-            fixtures[n].raw, fixtures[n].url, profile=profile, content_type=fixtures[n].content_type
-        )
-        for n in names
-    ]
-    return join_parts(first, rest)
+    return extract_joined(fixture, profile)  # type: ignore[no-any-return]
 
 
 def test_corpus_is_large_and_varied() -> None:
