@@ -15,6 +15,8 @@ head and does nothing.
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +86,8 @@ def _sqlite_engine(url: URL, database: DatabaseSettings) -> Engine:
         # the driver's own transaction handling would BEGIN (deferred) behind our back
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        _enable_wal(cur, database.busy_timeout_s)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, much faster
         cur.close()
@@ -96,6 +98,22 @@ def _sqlite_engine(url: URL, database: DatabaseSettings) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cur: Any, timeout_s: float) -> None:
+    """Switch the file to WAL once (the mode is persistent). Switching needs an exclusive lock and
+    SQLite may refuse it at once, without the busy handler, while another process holds the file
+    (two processes creating the database together): so retry until the busy timeout."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:

@@ -201,6 +201,7 @@ class Store:
                 seen_at=seen_at,
             ),
             what=f"store_article {article.url}",
+            snapshot=True,
         )
 
     def mark_gone(self, url: str, at: datetime) -> bool:

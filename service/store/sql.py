@@ -8,6 +8,7 @@ rerun finds its row).
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from service.errors import StoreError
 from service.store.db import write_options
 
 T = TypeVar("T")
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 10
 
 
 class Conflict(Exception):
@@ -57,15 +58,21 @@ def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, Any]
         conn.execute(ins.on_conflict_do_nothing(), rows)
 
 
-def retrying(engine: Engine, work: Callable[[Connection], T], *, what: str) -> T:
+def retrying(engine: Engine, work: Callable[[Connection], T], *, what: str, snapshot: bool = False) -> T:
     """Run ``work`` in a write transaction; rerun it on a unique-constraint race or a lock timeout.
 
-    Raises ``StoreError`` when it still fails after ``MAX_ATTEMPTS`` or on any other database error.
+    ``snapshot``: on PostgreSQL run at REPEATABLE READ, so every read of ``work`` sees one snapshot
+    (under READ COMMITTED a lookup ladder can miss a row in one step and see it in the next); a
+    concurrent write then surfaces as a serialization failure and the work is rerun. SQLite
+    serialises writers anyway. Raises ``StoreError`` when it still fails after ``MAX_ATTEMPTS`` or
+    on any other database error.
     """
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with engine.connect() as conn:
                 conn.execution_options(**write_options())
+                if snapshot and conn.dialect.name == "postgresql":
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     return work(conn)
         except (Conflict, IntegrityError, OperationalError) as exc:
@@ -73,7 +80,7 @@ def retrying(engine: Engine, work: Callable[[Connection], T], *, what: str) -> T
                 raise StoreError(f"{what}: {exc}") from exc
             if attempt == MAX_ATTEMPTS:
                 raise StoreError(f"{what}: still conflicting after {attempt} attempts: {exc}") from exc
-            time.sleep(0.005 * attempt)
+            time.sleep(random.uniform(0, 0.01 * attempt))  # jitter: racers do not collide again
         except SQLAlchemyError as exc:
             raise StoreError(f"{what}: {exc}") from exc
     raise AssertionError("unreachable")
