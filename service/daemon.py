@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from service.config import Settings
 from service.crawl import alarm
 from service.crawl.backfill import start_urls
-from service.crawl.discover import SteadyPaging, Validators, walk_issue, walk_list
+from service.crawl.discover import SteadyPaging, Validators, walk_issue, walk_lists
 from service.crawl.pipeline import Crawl, CycleStats
 from service.crawl.runner import drain, release_dead_leases
 from service.crawl.wiring import open_crawl, open_store
@@ -70,17 +70,12 @@ class Daemon:
         as a run. True when the site answered."""
         run_id = crawl.store.start_run("cycle", {"start_urls": start_urls(crawl)})
         crawl.run_id, crawl.stats = run_id, CycleStats()
-        errors: list[str] = []
-        answered = False
         paging = SteadyPaging(self.settings.schedule.max_list_pages)
-        for url in start_urls(crawl):
-            walk = await walk_list(url, settings=self.settings, fetcher=crawl.fetcher, frontier=crawl.store,
-                                   paging=paging, validators=self.validators)  # fmt: skip
-            crawl.count("list_pages", walk.pages)
-            crawl.count("discovered", walk.new)
-            answered = answered or walk.pages > 0
-            if walk.error:
-                errors.append(walk.error)
+        walk = await walk_lists(start_urls(crawl), settings=self.settings, fetcher=crawl.fetcher,
+                                frontier=crawl.store, paging=paging, validators=self.validators)  # fmt: skip
+        crawl.count("list_pages", walk.pages)
+        crawl.count("discovered", walk.new)
+        answered, errors = walk.answered, walk.errors
         await self.epaper(crawl)
         await drain(crawl, stop=self.stop)
         self.finish_cycle(crawl, run_id, ok=answered, error="; ".join(errors[:3]) or None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urljoin
 
-from service.crawl.discover import BackfillPaging, days, walk_issue, walk_list
+from service.crawl.discover import BackfillPaging, days, walk_issue, walk_lists
 from service.crawl.pipeline import Crawl
 from service.crawl.runner import drain, release_dead_leases
 
@@ -37,23 +37,13 @@ def start_urls(crawl: Crawl) -> list[str]:
 
 
 async def discover_site(crawl: Crawl, span: BackfillRange, stop: asyncio.Event) -> None:
-    """Page back through every start list, and through the channel lists linked from them, until
-    their articles are older than ``since``."""
-    paging = BackfillPaging(span.since)
-    queue = start_urls(crawl)
-    seen = set(queue)
-    first_level = set(queue)
-    while queue and not stop.is_set():
-        url = queue.pop(0)
-        walk = await walk_list(url, settings=crawl.settings, fetcher=crawl.fetcher, frontier=crawl.store, paging=paging)
-        crawl.count("list_pages", walk.pages)
-        crawl.count("discovered", walk.new)
-        crawl.count("list_failed", walk.failed)
-        if url in first_level:  # channel indexes linked from a start page are lists to walk too
-            for hub in walk.hubs:
-                if hub not in seen:
-                    seen.add(hub)
-                    queue.append(hub)
+    """Page back through every start list, and the channel lists linked from them, until their
+    articles are older than ``since``."""
+    walk = await walk_lists(start_urls(crawl), settings=crawl.settings, fetcher=crawl.fetcher,
+                            frontier=crawl.store, paging=BackfillPaging(span.since))  # fmt: skip
+    crawl.count("list_pages", walk.pages)
+    crawl.count("discovered", walk.new)
+    crawl.count("list_failed", walk.failed)
 
 
 async def discover_epaper(crawl: Crawl, span: BackfillRange, stop: asyncio.Event) -> None:

@@ -103,12 +103,12 @@ class Paging(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SteadyPaging:
-    """The daemon: go on only while a whole page was new, up to ``max_pages``."""
+    """The daemon: page on until a page brings no unseen article, up to ``max_pages``."""
 
     max_pages: int
 
     def follow(self, *, page_number: int, articles: int, new: int, dates: list[date]) -> bool:
-        return page_number < self.max_pages and articles > 0 and new == articles
+        return page_number < self.max_pages and new > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +180,11 @@ async def walk_list(
         try:
             response = await fetcher.fetch(url, etag=etag, last_modified=modified)
         except FetchError as exc:
-            log.warning("list page failed: %s", exc)
+            log.log(
+                logging.INFO if exc.reason == "robots_disallowed" else logging.WARNING,
+                "list page failed: %s",
+                exc,
+            )
             walk.failed += 1
             walk.error = str(exc)
             return walk
@@ -201,6 +205,50 @@ async def walk_list(
             return walk
         url = next_list_page(url, links.next_pages)
     return walk
+
+
+@dataclass
+class ListsWalk:
+    """What a walk over the start lists (and the channel lists they link) found."""
+
+    pages: int = 0
+    new: int = 0
+    failed: int = 0
+    answered: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+async def walk_lists(
+    starts: list[str],
+    *,
+    settings: Settings,
+    fetcher: Fetching,
+    frontier: Frontier,
+    paging: Paging,
+    validators: Validators | None = None,
+) -> ListsWalk:
+    """Walk every start list, then every channel list (hub) linked from a start page, each with
+    ``paging``. Channel lists found deeper are not followed: the start pages define the site's map."""
+    total = ListsWalk()
+    queue = list(dict.fromkeys(starts))
+    seen = set(queue)
+    first_level = set(queue)
+    while queue:
+        url = queue.pop(0)
+        walk = await walk_list(url, settings=settings, fetcher=fetcher, frontier=frontier, paging=paging,
+                               validators=validators)  # fmt: skip
+        total.pages += walk.pages
+        total.new += walk.new
+        total.failed += walk.failed
+        total.answered = total.answered or walk.pages > 0
+        if walk.error and url in first_level:
+            total.errors.append(walk.error)
+        if url in first_level:
+            for hub in walk.hubs:
+                if hub not in seen:
+                    seen.add(hub)
+                    queue.append(hub)
+    return total
 
 
 # --- the e-paper -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from service.crawl.pipeline import Crawl, process
 from service.errors import StoreError
+from service.store import leases
 from service.store.types import ClaimedUrl
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,10 @@ def release_dead_leases(crawl: Crawl) -> int:
     """Hand back the URLs leased by processes of this host that no longer run (a kill -9, a crash),
     so a restart does not wait for their leases to run out. Leases of other hosts expire by time."""
     host = socket.gethostname()
-    dead = [w for w in crawl.store.leased_workers() if w.startswith(host + ":") and not _alive(w)]
-    return crawl.store.release_leases(dead) if dead else 0
+    dead = [
+        w for w in leases.leased_workers(crawl.store.engine) if w.startswith(host + ":") and not _alive(w)
+    ]
+    return leases.release_leases(crawl.store.engine, dead) if dead else 0
 
 
 def _alive(worker: str) -> bool:
