@@ -1,0 +1,86 @@
+"""Migrations on both databases: from empty to head, and from the previous revision with data."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, insert, select
+
+from service.config import DatabaseSettings, DedupSettings
+from service.store import db
+from service.store.repo import Store
+from service.store.schema import article_versions, articles, metadata, simhash_index
+from service.text.simhash import band_keys, simhash, to_signed
+from tests.integration.store.builders import SEEN, chinese_text, make_article, tweak
+
+
+def fresh(db_url: str) -> Engine:
+    return db.make_engine(DatabaseSettings(url=db_url))
+
+
+def test_empty_database_to_head_matches_the_schema(db_url: str) -> None:
+    engine = fresh(db_url)
+    try:
+        assert db.current_revision(engine) is None
+        db.upgrade(engine)
+        db.upgrade(engine)  # idempotent
+        assert db.current_revision(engine) == db.head_revision() == "0002"
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_from_the_previous_revision_backfills_the_band_index(db_url: str) -> None:
+    engine = fresh(db_url)
+    # a fingerprint with the top bit set: negative as BIGINT, the case where SQL shifts could go wrong
+    text = next(t for t in (chinese_text(seed, n=1200) for seed in range(70, 200)) if simhash(t) >> 63)
+    fp = simhash(text)
+    try:
+        db.upgrade(engine, "0001")
+        assert db.current_revision(engine) == "0001"
+        with engine.begin() as conn:  # an archive written by the 0001 code: fingerprints, no index
+            article_id = conn.execute(
+                insert(articles)
+                .values(
+                    url_key="//www.jsw.com.cn/2026/0301/1.shtml",
+                    url="https://www.jsw.com.cn/2026/0301/1.shtml",
+                    version=1,
+                    content_hash="x",
+                    simhash=to_signed(fp),
+                    first_seen_at=SEEN,
+                    last_seen_at=SEEN,
+                    last_changed_at=SEEN,
+                )
+                .returning(articles.c.id)
+            ).scalar_one()
+            version_id = conn.execute(
+                insert(article_versions)
+                .values(
+                    article_id=article_id,
+                    version=1,
+                    version_hash="v",
+                    content_hash="x",
+                    simhash=to_signed(fp),
+                    title="t",
+                    body_text=text,
+                    data=make_article(text=text).to_json(),
+                    first_seen_at=SEEN,
+                    last_seen_at=SEEN,
+                )
+                .returning(article_versions.c.id)
+            ).scalar_one()
+            conn.execute(articles.update().values(current_version_id=version_id))
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(select(simhash_index.c.key, simhash_index.c.fingerprint)).all()
+        assert sorted(k for k, _ in rows) == sorted(band_keys(fp))
+        assert {f for _, f in rows} == {to_signed(fp)}
+        # the backfilled index serves the near-duplicate rung
+        near = make_article("https://www.jsw.com.cn/2026/0301/2.shtml", text=tweak(text, (3,)))
+        out = Store(engine, DedupSettings(simhash_max_distance=8)).store_article(
+            near, url_id=None, fetch_id=None, seen_at=SEEN
+        )
+        assert (out.kind, out.duplicate_of) == ("duplicate", article_id)
+    finally:
+        engine.dispose()

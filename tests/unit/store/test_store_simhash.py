@@ -1,0 +1,69 @@
+"""SimHash: deterministic, bit-identical on both paths, close for close texts, banded correctly."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.text import simhash as sh
+
+
+def cjk(seed: int, n: int) -> str:
+    rnd = random.Random(seed)
+    return "".join(chr(0x4E00 + rnd.randrange(0x51A5)) for _ in range(n))
+
+
+def test_deterministic_and_insensitive_to_whitespace_and_case() -> None:
+    text = cjk(1, 500)
+    spaced = " ".join(text[i : i + 7] for i in range(0, len(text), 7)) + "\n"
+    assert sh.simhash(text) == sh.simhash(text) == sh.simhash(spaced)
+    assert sh.simhash("ABC镇江def") == sh.simhash("abc镇江DEF")
+    assert sh.simhash("") == sh.simhash("  \n") == 0
+    assert 0 < sh.simhash("镇") < 2**64  # shorter than a shingle: one shingle
+
+
+@given(st.text(min_size=0, max_size=300), st.integers(min_value=1, max_value=8))
+def test_numpy_and_pure_paths_agree(text: str, k: int) -> None:
+    if sh.np is None:
+        pytest.skip("numpy is not installed: only the pure path exists")
+    fast = sh.simhash(text, k)
+    saved, sh.np = sh.np, None
+    try:
+        assert sh.simhash(text, k) == fast
+    finally:
+        sh.np = saved
+
+
+def test_small_edits_move_few_bits_unrelated_texts_many() -> None:
+    text = cjk(2, 2000)
+    edited = text[:900] + "的" + text[901:]
+    other = cjk(3, 2000)
+    assert sh.hamming(sh.simhash(text), sh.simhash(edited)) <= 6
+    assert sh.hamming(sh.simhash(text), sh.simhash(other)) >= 16
+
+
+def test_shingle_size_matters() -> None:
+    text = cjk(4, 400)
+    assert sh.simhash(text, 2) != sh.simhash(text, 5)
+
+
+@given(st.integers(min_value=0, max_value=2**64 - 1))
+def test_bands_and_signed_roundtrip(fp: int) -> None:
+    bands = sh.bands(fp)
+    assert len(bands) == sh.BANDS and all(0 <= b < 2**sh.BAND_BITS for b in bands)
+    assert sum(b << (sh.BAND_BITS * i) for i, b in enumerate(bands)) == fp
+    keys = sh.band_keys(fp)
+    assert [k >> sh.BAND_BITS for k in keys] == list(range(sh.BANDS))
+    assert -(2**63) <= sh.to_signed(fp) < 2**63 and sh.to_unsigned(sh.to_signed(fp)) == fp
+
+
+@given(st.integers(min_value=0, max_value=2**64 - 1), st.sets(st.integers(0, 63), max_size=3))
+def test_pigeonhole_within_three_bits_shares_a_band(fp: int, flips: set[int]) -> None:
+    other = fp
+    for bit in flips:
+        other ^= 1 << bit
+    assert sh.hamming(fp, other) == len(flips)
+    assert set(sh.band_keys(fp)) & set(sh.band_keys(other))
