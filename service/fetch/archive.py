@@ -155,7 +155,6 @@ class WarcArchive:
         self.gzip_level = gzip_level
         self.fsync = fsync
         self._lock = threading.Lock()
-        self._file: IO[bytes] | None = None
         self._name = ""
         self._size = 0
         self._seq = 0
@@ -189,39 +188,35 @@ class WarcArchive:
         req_bytes = _gzip_member(self._serializer.to_bytes(request), self.gzip_level)
         resp_bytes = _gzip_member(self._serializer.to_bytes(response), self.gzip_level)
         with self._lock:
-            fh = self._current_file()
+            if not self._name or self._size >= self.rotate_bytes:
+                self._start_file()
             offset = self._size + len(req_bytes)
-            fh.write(req_bytes + resp_bytes)
-            fh.flush()
-            if self.fsync:
-                os.fsync(fh.fileno())
+            # Opened per write (a few microseconds): nothing stays open to leak or to tear on exit.
+            with (self.directory / self._name).open("ab") as fh:
+                fh.write(req_bytes + resp_bytes)
+                if self.fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             self._size += len(req_bytes) + len(resp_bytes)
             return WarcRef(self._name, offset, len(resp_bytes), revisit)
 
     def close(self) -> None:
-        """Close the current file; the next write starts a new one."""
+        """Finish the current file; the next write starts a new one."""
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            self._name = ""
 
-    def _current_file(self) -> IO[bytes]:
-        if self._file is not None and self._size < self.rotate_bytes:
-            return self._file
-        if self._file is not None:
-            self._file.close()
+    def _start_file(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._seq += 1
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-        self._name = f"{self.prefix}-{stamp}-{self._seq:05d}-{os.getpid()}.warc.gz"
-        self._file = (self.directory / self._name).open("xb")
+        name = f"{self.prefix}-{stamp}-{self._seq:05d}-{os.getpid()}.warc.gz"
         info = self._serializer.create_warcinfo_record(
-            self._name, {"software": "jinshan-archiver", "format": "WARC File Format 1.0"}
+            name, {"software": "jinshan-archiver", "format": "WARC File Format 1.0"}
         )
         data = _gzip_member(self._serializer.to_bytes(info), self.gzip_level)
-        self._file.write(data)
-        self._size = len(data)
-        return self._file
+        with (self.directory / name).open("xb") as fh:
+            fh.write(data)
+        self._name, self._size = name, len(data)
 
     def _response_record(self, ex: Exchange, digest: str, *, revisit: bool) -> Any:
         headers = [(k, v) for k, v in ex.response_headers if k.lower() not in _DROPPED_HEADERS]
