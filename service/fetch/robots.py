@@ -24,6 +24,8 @@ from service.errors import PermanentFetchError, TransientFetchError
 #: The loader returns (status, body) of ``/robots.txt`` or raises a ``FetchError``.
 RobotsLoader = Callable[[str], Awaitable[tuple[int, bytes]]]
 
+#: Failures that mean "robots.txt could not be reached" (RFC 9309 "unreachable").
+_UNREACHABLE = frozenset({"timeout", "connect_error", "reset", "truncated"})
 #: RFC 9309 asks crawlers to parse at least 500 KiB.
 ROBOTS_MAX_BYTES = 512 * 1024
 
@@ -102,7 +104,9 @@ class RobotsCache:
         now = self._clock()
         try:
             status, body = await self._loader(key)
-        except TransientFetchError:
+        except TransientFetchError as exc:
+            if exc.reason not in _UNREACHABLE:
+                raise  # a hold on the host or a full disk says nothing about robots.txt: not cached
             return _Entry(None, now + self._hold, unavailable=True)
         except PermanentFetchError:
             # Refused redirect, too many hops, oversized: RFC 9309 calls these "unavailable" (4xx).

@@ -154,3 +154,24 @@ def test_cache_does_not_reload_while_fresh() -> None:
 
 def test_robots_url_keeps_scheme_host_and_port() -> None:
     assert robots_url("http://127.0.0.1:8080/a/b?c=1#d") == "http://127.0.0.1:8080/robots.txt"
+
+
+def test_a_hold_on_the_host_is_not_cached_as_robots_unavailable() -> None:
+    calls: list[int] = []
+
+    async def loader(url: str) -> tuple[int, bytes]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransientFetchError(url, "rate_limited", "host held off")
+        return 200, b"User-agent: *\nAllow: /\n"
+
+    cache = RobotsCache(loader, user_agent="jinshan-archiver/0.1", ttl_s=100, unreachable_hold_s=1000)
+
+    async def twice() -> bool:
+        with pytest.raises(TransientFetchError) as err:
+            await cache.rules("http://h/a")
+        assert err.value.reason == "rate_limited"
+        return (await cache.rules("http://h/a")).allowed
+
+    assert asyncio.run(twice()) is True
+    assert len(calls) == 2
