@@ -198,22 +198,61 @@ def export(
     config: ConfigOpt = None,
 ) -> None:
     """Articles out, one per line."""
-    settings_from(config)
-    not_built("export")
+    from service.errors import StoreError
+    from service.store.commands import run_export
+
+    settings = settings_from(config)
+    first = _date(since, "--since") if since else None
+    last = _date(until, "--until") if until else None
+    try:
+        n = run_export(settings, fmt=format, since=first, until=last, output=output)
+    except ValueError as exc:
+        fail(str(exc))
+    except StoreError as exc:
+        fail(str(exc))
+    if output is not None:
+        typer.echo(f"{n} articles written to {output}", err=True)
 
 
 @app.command()
-def stats(config: ConfigOpt = None) -> None:
+def stats(
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
+) -> None:
     """Counts, field fill rates, last runs, errors."""
-    settings_from(config)
-    not_built("stats")
+    import json
+
+    from rich.console import Console
+
+    from service.errors import StoreError
+    from service.store.commands import collect_stats, render_stats
+
+    settings = settings_from(config)
+    try:
+        result = collect_stats(settings)
+    except StoreError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        Console().print(render_stats(result))
 
 
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Apply database migrations."""
-    settings_from(config)
-    not_built("db upgrade")
+    from service.config import redact_url
+    from service.errors import StoreError
+    from service.store.commands import upgrade_database
+
+    settings = settings_from(config)
+    try:
+        before, after = upgrade_database(settings)
+    except StoreError as exc:
+        fail(str(exc))
+    where = redact_url(settings.database.url)
+    change = "already at" if before == after else f"{before or 'empty'} →"
+    typer.echo(f"{where}: {change} {after}")
 
 
 def main() -> None:
