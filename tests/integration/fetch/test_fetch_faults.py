@@ -223,3 +223,22 @@ def test_all_faults_at_once_end_in_defined_outcomes(server: FaultServer, tmp_pat
     assert not any("evil" in u or "/private" in u for u in archived)  # refusals are not
     back = read_response(tmp_path / after.warc.filename, after.warc.offset)
     assert back.body == HTML
+
+
+def test_robots_503_holds_the_host_and_crawl_delay_spaces_requests() -> None:
+    with FaultServer() as down, FaultServer() as slow:
+        down.robots_txt, down.robots_status = "", 503
+        err = fails(down, "/page/1", TransientFetchError, robots_unreachable_hold_s=120)
+        assert err.reason == "robots_unavailable" and down.hits["/page/1"] == 0
+        assert err.retry_at is not None and err.retry_at > datetime.now(UTC) + timedelta(seconds=100)
+
+        slow.robots_txt = "User-agent: *\nCrawl-delay: 0.2\n"
+
+        async def three() -> float:
+            async with Fetcher(fast_settings()) as f:
+                await f.fetch(slow.url("/page/0"))
+                start = time.monotonic()
+                await asyncio.gather(f.fetch(slow.url("/page/1")), f.fetch(slow.url("/page/2")))
+                return time.monotonic() - start
+
+        assert asyncio.run(three()) >= 0.35
