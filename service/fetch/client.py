@@ -342,7 +342,7 @@ class Fetcher:
             resp_headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw)
             if pages and 200 <= response.status_code < 300:
                 self._check_type(url, _header(resp_headers, "content-type"), response.status_code)
-            body = await self._read(url, response, resp_headers, max_bytes)
+            body = await self._read_any(url, response, resp_headers, max_bytes)
         finally:
             await response.aclose()
         hop = _Hop(url, response.status_code, resp_headers, body.data, body.raw, fetched_at, None)
@@ -352,6 +352,18 @@ class Fetcher:
         media = _media_type(content_type)
         if media and media not in self._html_types:
             raise PermanentFetchError(url, "not_html", media, status=status)
+
+    async def _read_any(
+        self, url: str, response: httpx.Response, headers: tuple[tuple[str, str], ...], max_bytes: int
+    ) -> Body:
+        """The body; for a non-2xx answer a body that cannot be read becomes empty instead of an
+        error, because there the status is the outcome (a 503 must stay a 503, not "too_large")."""
+        try:
+            return await self._read(url, response, headers, max_bytes)
+        except FetchError:
+            if 200 <= response.status_code < 300:
+                raise
+            return Body(raw=b"", data=b"")
 
     async def _read(
         self, url: str, response: httpx.Response, headers: tuple[tuple[str, str], ...], max_bytes: int

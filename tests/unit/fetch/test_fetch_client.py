@@ -482,3 +482,12 @@ def test_errors_after_a_redirect_name_the_requested_url() -> None:
         run(fetch_with(router, SITE + "/moved"))
     assert (err.value.url, err.value.reason, err.value.status) == (SITE + "/moved", "http_410", 410)
     assert SITE + "/gone" in err.value.detail
+
+
+def test_an_unreadable_error_body_keeps_the_status_as_the_outcome() -> None:
+    router = make_router()
+    router.get(PAGE).mock(return_value=html(503, body=b"x" * 5000, Retry_After="600"))
+    with pytest.raises(TransientFetchError) as err:
+        run(fetch_with(router, max_bytes=2048))
+    assert (err.value.reason, err.value.status) == ("http_5xx", 503)
+    assert err.value.retry_at is not None
