@@ -59,9 +59,12 @@ class TransientFetchError(FetchError):
         *,
         status: int | None = None,
         retry_at: datetime | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(url, reason, detail, status=status)
         self.retry_at = retry_at
+        #: False when no request left this process (the host is held off): not an attempt of the URL
+        self.sent = sent
 
 
 class PermanentFetchError(FetchError):

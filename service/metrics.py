@@ -7,7 +7,17 @@ are closed vocabularies (statuses, outcomes, field names, layers): never URLs, n
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# the *_created series double every counter for no use of ours
+disable_created_metrics()
 
 
 class Metrics:
@@ -16,6 +26,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # process_start_time_seconds, memory: restarts and leaks show
         self.fetches = Counter(
             "jinshan_fetches", "HTTP exchanges by status (or error reason).", ["status"], registry=r
         )

@@ -68,6 +68,8 @@ class Crawl:
     run_id: int | None = None
     stats: CycleStats = field(default_factory=CycleStats)
     rng: random.Random = field(default_factory=random.Random)
+    #: set when a host asked us to wait: workers pause until then instead of spinning on the frontier
+    defer_until: datetime | None = None
 
     def count(self, name: str, n: int = 1) -> None:
         self.stats.counts[name] += n
@@ -200,6 +202,12 @@ def _record_error(crawl: Crawl, item: ClaimedUrl, exc: Any, now: datetime) -> No
 
 
 def _transient(crawl: Crawl, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
+    if not exc.sent:  # the host is held off (Retry-After, robots.txt unreachable): wait, no attempt spent
+        due = exc.retry_at or now + timedelta(seconds=crawl.settings.fetch.retry_after_s)
+        crawl.store.finish_url(item.id, state="new", next_due_at=due, error=str(exc)[:500])
+        crawl.count("deferred")
+        crawl.defer_until = max(crawl.defer_until or due, due)
+        return "deferred"
     crawl.metrics.fetches.labels(status=exc.reason).inc()
     _record_error(crawl, item, exc, now)
     attempts = item.attempts + 1

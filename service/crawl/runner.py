@@ -9,6 +9,7 @@ started are handed back at once, and the one in flight is finished (or left to i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -22,6 +23,8 @@ from service.store.types import ClaimedUrl
 
 log = logging.getLogger(__name__)
 
+#: the longest a worker pauses for a held-off host; beyond it the URLs simply wait in the frontier
+MAX_PAUSE_S = 60.0
 #: URLs one worker claims at once: small, so a stop hands back little and workers share fairly
 CLAIM_BATCH = 4
 
@@ -106,7 +109,22 @@ async def _worker(
                 return processed
             await _one(crawl, item)
             processed += 1
+            await _pause_if_deferred(crawl, stop)
     return processed
+
+
+async def _pause_if_deferred(crawl: Crawl, stop: asyncio.Event) -> None:
+    """A host said "wait" (Retry-After, robots.txt unreachable): let it rest rather than claiming URL
+    after URL only to hand them back; a long wait is left to the frontier's due times instead."""
+    if crawl.defer_until is None:
+        return
+    wait = (crawl.defer_until - datetime.now(UTC)).total_seconds()
+    if wait <= 0:
+        crawl.defer_until = None
+        return
+    if wait <= MAX_PAUSE_S:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
 
 
 async def _one(crawl: Crawl, item: ClaimedUrl) -> None:

@@ -164,5 +164,5 @@ class HostGate:
             return
         if left > self._max_wait:
             retry_at = self._wall() + timedelta(seconds=left)
-            raise TransientFetchError(url, state.hold_reason, "host held off", retry_at=retry_at)
+            raise TransientFetchError(url, state.hold_reason, "host held off", retry_at=retry_at, sent=False)
         await asyncio.sleep(left)
