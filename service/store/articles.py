@@ -21,7 +21,7 @@ from service.model import CREDIT_ROLES, Article
 from service.store import dedup
 from service.store.dedup import Fingerprints, Match
 from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
-from service.store.sql import Conflict, insert_ignore
+from service.store.sql import Conflict, insert_ignore, insert_ignore_many
 from service.store.types import StoreOutcome
 from service.text.simhash import to_signed
 from service.urls import url_key
@@ -116,8 +116,11 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
     )
     if article_id is None:
         raise Conflict(f"article {ctx.key} or site id {a.site_id} appeared meanwhile")
-    _add_version(ctx, article_id)
-    _refresh_current(ctx.conn, article_id)
+    version_id = _add_version(ctx, article_id, number=1)
+    # the row was created with this version's values: only the pointer is missing
+    ctx.conn.execute(
+        update(articles).where(articles.c.id == article_id).values(current_version_id=version_id)
+    )
     if duplicate_of is None:
         dedup.index_fingerprint(ctx.conn, article_id, ctx.fps.simhash)
         return StoreOutcome("new", article_id, 1)
@@ -158,7 +161,7 @@ def _existing(ctx: _Ctx, match: Match) -> StoreOutcome:
     return StoreOutcome(kind, article_id, current)
 
 
-def _add_version(ctx: _Ctx, article_id: int) -> None:
+def _add_version(ctx: _Ctx, article_id: int, *, number: int = 0) -> int:
     a = ctx.article
     data = a.to_json()
     version_id = insert_ignore(
@@ -166,7 +169,7 @@ def _add_version(ctx: _Ctx, article_id: int) -> None:
         article_versions,
         {
             "article_id": article_id,
-            "version": 0,  # numbered by _refresh_current
+            "version": number,  # 0: numbered by _refresh_current
             "version_hash": ctx.fps.version_hash,
             "content_hash": ctx.fps.content_hash,
             "simhash": None if ctx.fps.simhash is None else to_signed(ctx.fps.simhash),
@@ -184,45 +187,50 @@ def _add_version(ctx: _Ctx, article_id: int) -> None:
         raise Conflict(f"version of article {article_id} appeared meanwhile")
     _add_credits(ctx.conn, article_id, version_id, a)
     _add_images(ctx.conn, article_id, version_id, a)
+    return version_id
 
 
 def _add_credits(conn: Connection, article_id: int, version_id: int, a: Article) -> None:
-    for role in CREDIT_ROLES:
-        for position, name in enumerate(getattr(a.credits, role)):
-            person_id = _person(conn, name)
-            insert_ignore(
-                conn,
-                credits,
-                {
-                    "article_id": article_id,
-                    "version_id": version_id,
-                    "person_id": person_id,
-                    "role": role,
-                    "position": position,
-                },
-            )
+    entries = [
+        (role, position, name)
+        for role in CREDIT_ROLES
+        for position, name in enumerate(getattr(a.credits, role))
+    ]
+    if not entries:
+        return
+    ids = _people(conn, {name for _, _, name in entries})
+    rows = [
+        {
+            "article_id": article_id,
+            "version_id": version_id,
+            "person_id": ids[name],
+            "role": role,
+            "position": pos,
+        }
+        for role, pos, name in entries
+    ]
+    insert_ignore_many(conn, credits, rows)
 
 
-def _person(conn: Connection, name: str) -> int:
-    new_id = insert_ignore(conn, people, {"name": name})
-    if new_id is not None:
-        return new_id
-    return int(conn.execute(select(people.c.id).where(people.c.name == name)).scalar_one())
+def _people(conn: Connection, names: set[str]) -> dict[str, int]:
+    """Person ids by name, creating the missing people (two statements whatever the count)."""
+    insert_ignore_many(conn, people, [{"name": n} for n in sorted(names)])
+    rows = conn.execute(select(people.c.name, people.c.id).where(people.c.name.in_(sorted(names))))
+    return {name: int(pid) for name, pid in rows}
 
 
 def _add_images(conn: Connection, article_id: int, version_id: int, a: Article) -> None:
-    for position, image in enumerate(a.images):
-        insert_ignore(
-            conn,
-            images,
-            {
-                "article_id": article_id,
-                "version_id": version_id,
-                "position": position,
-                "url": image.url,
-                "caption": image.caption,
-            },
-        )
+    rows = [
+        {
+            "article_id": article_id,
+            "version_id": version_id,
+            "position": p,
+            "url": i.url,
+            "caption": i.caption,
+        }
+        for p, i in enumerate(a.images)
+    ]
+    insert_ignore_many(conn, images, rows)
 
 
 def _refresh_current(conn: Connection, article_id: int) -> int:

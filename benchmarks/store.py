@@ -1,0 +1,224 @@
+"""Store benchmark: articles stored per second, and near-duplicate lookup time as the index grows.
+
+1. ``store_article`` for N articles (default 20,000: 85 % new, 10 % exact copies of an earlier one
+   under another URL, 5 % near copies with one character changed), on SQLite (a file, WAL) and on
+   PostgreSQL (a throwaway local server started like the test fixture: fsync off, so this measures
+   the store's work, not the disk). Texts are 800 random CJK characters, three credited people and
+   an image per article, like a typical 金山网 article.
+2. Near-duplicate lookups (``dedup.nearest``: band probes + Hamming) against 10k, 100k and 1M
+   fingerprints bulk-inserted into ``simhash_index``; half the queries have a fingerprint within 3
+   bits in the index. Mean time per lookup over Q queries.
+
+    .venv/bin/python benchmarks/store.py [--articles 20000] [--sizes 10000,100000,1000000]
+                                         [--queries 2000] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import Engine, text
+
+from service.config import DatabaseSettings, DedupSettings
+from service.model import Article, Credits, Image
+from service.store import db, dedup
+from service.store.repo import Store
+from service.text.simhash import band_keys, hamming, to_signed
+from tests.support.postgres import PostgresServer, create_database, find_bindir
+
+CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3500)]  # roughly the common-character range
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def workload(n: int, seed: int = 7) -> list[tuple[str, Article]]:
+    """(kind, article) pairs: kind is "new", "exact" or "near"; copies follow their original."""
+    rnd = random.Random(seed)
+    kinds = ["exact"] * (n // 10) + ["near"] * (n // 20)
+    kinds += ["new"] * (n - len(kinds))
+    rnd.shuffle(kinds)
+    originals: list[Article] = []
+    out: list[tuple[str, Article]] = []
+    for i, kind in enumerate(kinds):
+        url = f"https://www.jsw.com.cn/2026/0301/{2_000_000 + i}.shtml"
+        if kind == "new" or not originals:
+            body = "".join(rnd.choices(CJK, k=800))
+            a = _article(url, body, rnd)
+            originals.append(a)
+            out.append(("new", a))
+            continue
+        src = rnd.choice(originals)
+        body = src.normalized_text
+        if kind == "near":
+            p = rnd.randrange(len(body))
+            body = body[:p] + ("的" if body[p] != "的" else "了") + body[p + 1 :]
+        out.append((kind, _article(url, body, rnd, title=src.title)))
+    return out
+
+
+def _article(url: str, body: str, rnd: random.Random, title: str | None = None) -> Article:
+    names = [f"记者{rnd.randrange(300)}" for _ in range(3)]
+    return Article(
+        url=url,
+        title=title or "".join(rnd.choices(CJK, k=14)),
+        body_text="\n".join(body[i : i + 200] for i in range(0, len(body), 200)),
+        normalized_text=body,
+        published_at=T0,
+        credits=Credits(reporters=tuple(names[:2]), editors=(names[2],)),
+        images=(Image(url.replace(".shtml", ".jpg"), "图"),),
+    )
+
+
+def bench_upserts(engine: Engine, items: list[tuple[str, Article]]) -> dict[str, Any]:
+    store = Store(engine, DedupSettings())
+    outcomes: Counter[str] = Counter()
+    near_found = 0
+    start = time.perf_counter()
+    for i, (kind, article) in enumerate(items):
+        out = store.store_article(article, url_id=None, fetch_id=None, seen_at=T0 + timedelta(seconds=i))
+        outcomes[out.kind] += 1
+        near_found += kind == "near" and out.kind == "duplicate"
+    elapsed = time.perf_counter() - start
+    return {
+        "rate": len(items) / elapsed,
+        "elapsed": elapsed,
+        "outcomes": dict(outcomes),
+        "near_found": near_found,
+    }
+
+
+def fill_index(engine: Engine, total: int, fps: list[int]) -> None:
+    """Grow ``simhash_index`` to ``total`` fingerprints (article ids need not exist: no FK checks
+    matter for a lookup, so they are switched off for the bulk load on SQLite and dropped on
+    PostgreSQL)."""
+    rnd = random.Random(len(fps))
+    new = [rnd.getrandbits(64) for _ in range(total - len(fps))]
+    start_id = len(fps) + 1
+    fps.extend(new)
+    rows = [(k, to_signed(fp), start_id + i) for i, fp in enumerate(new) for k in band_keys(fp)]
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            cur.execute("PRAGMA foreign_keys=OFF")
+            cur.execute("BEGIN")
+            cur.executemany("INSERT INTO simhash_index (key, fingerprint, article_id) VALUES (?, ?, ?)", rows)
+            cur.execute("COMMIT")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("ANALYZE")
+        else:
+            cur.execute(
+                "ALTER TABLE simhash_index DROP CONSTRAINT IF EXISTS fk_simhash_index_article_id_articles"
+            )
+            with cur.copy("COPY simhash_index (key, fingerprint, article_id) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in rows:
+                    copy.write_row(row)
+            raw.commit()
+            cur.execute("VACUUM ANALYZE simhash_index")
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def bench_lookups(engine: Engine, fps: list[int], queries: int) -> tuple[float, float]:
+    """(mean µs per lookup, share of planted near fingerprints found)."""
+    rnd = random.Random(99)
+    qs: list[tuple[int, bool]] = []
+    for i in range(queries):
+        if i % 2:
+            fp = rnd.choice(fps)
+            for bit in rnd.sample(range(64), 3):
+                fp ^= 1 << bit
+            qs.append((fp, True))
+        else:
+            qs.append((rnd.getrandbits(64), False))
+    found = 0
+    with engine.connect() as conn:
+        for fp, _ in qs[:50]:  # warm the statement cache and the pages
+            dedup.nearest(conn, fp, 3)
+        start = time.perf_counter()
+        for fp, planted in qs:
+            hit = dedup.nearest(conn, fp, 3)
+            found += planted and hit is not None
+        elapsed = time.perf_counter() - start
+    assert all(hamming(a, a) == 0 for a in fps[:1])
+    return elapsed / queries * 1e6, found / (queries // 2)
+
+
+def databases(use_pg: bool) -> Iterator[tuple[str, Engine]]:
+    """Fresh migrated databases, one per call of the loop body: SQLite, then PostgreSQL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = db.make_engine(DatabaseSettings(url=f"sqlite:///{tmp}/bench.db"))
+        db.upgrade(engine)
+        yield "SQLite", engine
+        engine.dispose()
+    bindir = find_bindir() if use_pg else None
+    if bindir is None:
+        if use_pg:
+            print("PostgreSQL: no initdb/pg_ctl found, skipped", file=sys.stderr)
+        return
+    server = PostgresServer(bindir)
+    try:
+        server.start()
+        engine = db.make_engine(DatabaseSettings(url=create_database(server.url)))
+        db.upgrade(engine)
+        yield "PostgreSQL", engine
+        engine.dispose()
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    items = workload(args.articles)
+    planted = Counter(kind for kind, _ in items)
+    print(
+        f"workload: {args.articles} articles: {planted['new']} new, {planted['exact']} exact, {planted['near']} near"
+    )
+    print()
+    print(
+        "| database | articles/s | seconds | new | duplicate | unchanged/changed | near found | "
+        + " | ".join(f"lookup @{s // 1000}k µs" for s in sizes)
+        + " |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(sizes))
+    for name, engine in databases(not args.no_postgres):
+        up = bench_upserts(engine, items)
+        o = up["outcomes"]
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM simhash_index"))
+        fps: list[int] = []
+        cells = []
+        for size in sizes:
+            fill_index(engine, size, fps)
+            us, recall = bench_lookups(engine, fps, args.queries)
+            cells.append(f"{us:.1f} ({recall:.0%})")
+        print(
+            f"| {name} | {up['rate']:,.0f} | {up['elapsed']:.1f} | {o.get('new', 0)} | {o.get('duplicate', 0)} | "
+            f"{o.get('unchanged', 0) + o.get('changed', 0)} | {up['near_found']}/{planted['near']} | "
+            + " | ".join(cells)
+            + " |",
+            flush=True,
+        )
+    print()
+    print("lookup cells: mean µs per near-duplicate lookup (share of planted 3-bit neighbours found)")
+
+
+if __name__ == "__main__":
+    main()
