@@ -164,6 +164,8 @@ def _existing(ctx: _Ctx, match: Match) -> StoreOutcome:
 def _add_version(ctx: _Ctx, article_id: int, *, number: int = 0) -> int:
     a = ctx.article
     data = a.to_json()
+    # title and body have their own columns (diffs read them): not stored twice
+    del data["title"], data["body_text"]
     version_id = insert_ignore(
         ctx.conn,
         article_versions,

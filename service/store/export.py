@@ -67,6 +67,8 @@ def _page_query(since: date | None, until: date | None, last_id: int, page: int)
             articles.c.version,
             articles.c.first_seen_at,
             articles.c.last_changed_at,
+            article_versions.c.title,
+            article_versions.c.body_text,
             article_versions.c.data,
             original.c.url.label("duplicate_of_url"),
         )
@@ -95,6 +97,8 @@ def _aliases(conn: Any, ids: list[int]) -> dict[int, list[str]]:
 def _row(r: Any, aliases: list[str]) -> dict[str, Any]:
     data = dict(r.data)
     data["url"] = r.url
+    data["title"] = r.title
+    data["body_text"] = r.body_text
     data["aliases"] = aliases
     data["duplicate_of"] = r.duplicate_of_url
     data["version"] = r.version

@@ -28,7 +28,6 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
-    Index,
     Integer,
     MetaData,
     String,
@@ -231,6 +230,6 @@ simhash_index = Table(
     Column("key", Integer, primary_key=True, autoincrement=False),
     Column("fingerprint", BigInteger, primary_key=True, autoincrement=False),
     Column("article_id", Id, ForeignKey("articles.id"), primary_key=True, autoincrement=False),
+    # SQLite: the primary key is the table (no rowid b-tree beside it): one b-tree to write and probe
+    sqlite_with_rowid=False,
 )
-
-Index("ix_articles_content_hash", articles.c.content_hash)

@@ -53,7 +53,6 @@ def upgrade() -> None:
         sa.Column("last_changed_at", UtcDateTime, nullable=False),
         sa.Column("gone_at", UtcDateTime),
     )
-    op.create_index("ix_articles_content_hash", "articles", ["content_hash"])
     op.create_table(
         "urls",
         _id(),
@@ -151,6 +150,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("images", "credits", "people", "article_urls", "article_versions", "fetches", "urls"):
         op.drop_table(table)
-    op.drop_index("ix_articles_content_hash", "articles")
     op.drop_table("articles")
     op.drop_table("runs")

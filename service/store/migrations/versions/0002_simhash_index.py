@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("key", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("fingerprint", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("article_id", Id, sa.ForeignKey("articles.id"), primary_key=True, autoincrement=False),
+        sqlite_with_rowid=False,
     )
     op.execute(_BACKFILL)
 
