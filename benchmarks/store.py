@@ -124,7 +124,10 @@ def fill_index(engine: Engine, total: int, fps: list[int]) -> None:
                 for row in rows:
                     copy.write_row(row)
             raw.commit()
-            cur.execute("VACUUM ANALYZE simhash_index")
+            driver = raw.driver_connection
+            driver.autocommit = True  # type: ignore[union-attr]  # VACUUM refuses a transaction block
+            driver.execute("VACUUM ANALYZE simhash_index")  # type: ignore[union-attr]  # index-only scans
+            driver.autocommit = False  # type: ignore[union-attr]
         raw.commit()
     finally:
         raw.close()

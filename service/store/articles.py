@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from service.config import DedupSettings
 from service.model import CREDIT_ROLES, Article
@@ -216,9 +216,15 @@ def _add_credits(conn: Connection, article_id: int, version_id: int, a: Article)
 
 def _people(conn: Connection, names: set[str]) -> dict[str, int]:
     """Person ids by name, creating the missing people (two statements whatever the count)."""
-    insert_ignore_many(conn, people, [{"name": n} for n in sorted(names)])
-    rows = conn.execute(select(people.c.name, people.c.id).where(people.c.name.in_(sorted(names))))
-    return {name: int(pid) for name, pid in rows}
+    ordered = sorted(names)
+    insert_ignore_many(conn, people, [{"name": n} for n in ordered])
+    return {name: int(pid) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": ordered})}
+
+
+#: built once (SQLAlchemy reuses its compiled form); the name list is expanded at execution
+_PEOPLE_BY_NAME = select(people.c.name, people.c.id).where(
+    people.c.name.in_(bindparam("names", expanding=True))
+)
 
 
 def _add_images(conn: Connection, article_id: int, version_id: int, a: Article) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, literal, select, union_all
+from sqlalchemy import Connection, Select, bindparam, literal, select, union_all
 
 from service.config import DedupSettings
 from service.model import Article
@@ -70,21 +71,21 @@ def find_match(
     settings: DedupSettings,
     by_url: bool = True,
 ) -> Match | None:
-    """The first rung that matches, or None for a new article; ``by_url=False`` skips the URL rung."""
-    if by_url and (m := _by_url(conn, key)):
-        return m
-    if site_id:
-        row = conn.execute(select(articles.c.id).where(articles.c.site_id == site_id)).first()
-        if row:
-            return Match(int(row[0]), "site_id")
-    row = conn.execute(
-        select(article_versions.c.article_id)
-        .where(article_versions.c.content_hash == fps.content_hash)
-        .order_by(article_versions.c.article_id)
-        .limit(1)
-    ).first()
-    if row:
-        return Match(root_of(conn, int(row[0])), "content")
+    """The first rung that matches, or None for a new article; ``by_url=False`` skips the URL rung.
+
+    The exact rungs are one statement (four index probes), the near rung one more.
+    """
+    params = {"key": key, "site_id": site_id, "content_hash": fps.content_hash}
+    rows = [r for r in conn.execute(_EXACT_RUNGS, params) if by_url or r.rung > 2]
+    if rows:
+        rung, article_id, reason = min(rows, key=lambda r: (r.rung, r.article_id))
+        if rung == 1:
+            return Match(int(article_id), "url")
+        if rung == 2:
+            return Match(int(article_id), "alias", alias_reason=reason)
+        if rung == 3:
+            return Match(int(article_id), "site_id")
+        return Match(root_of(conn, int(article_id)), "content")
     if fps.simhash is not None:
         near = nearest(conn, fps.simhash, settings.simhash_max_distance)
         if near is not None:
@@ -94,25 +95,26 @@ def find_match(
 
 _MASK64 = (1 << 64) - 1
 
-_BY_URL = union_all(
-    select(articles.c.id, literal("url").label("reason")).where(articles.c.url_key == bindparam("key")),
-    select(article_urls.c.article_id, article_urls.c.reason).where(
-        article_urls.c.url_key == bindparam("key")
+
+def _rung(n: int, article_id: Any, reason: Any, condition: Any) -> Select[Any]:
+    return select(literal(n).label("rung"), article_id.label("article_id"), reason.label("reason")).where(
+        condition
+    )
+
+
+# rung 1 the article's own URL, 2 a recorded alias, 3 the site id (NULL matches nothing), 4 a
+# version with the same normalised text; built once, so SQLAlchemy reuses the compiled statement
+_EXACT_RUNGS = union_all(
+    _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
+    _rung(2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")),
+    _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
+    _rung(
+        4,
+        article_versions.c.article_id,
+        literal("content"),
+        article_versions.c.content_hash == bindparam("content_hash"),
     ),
 )
-
-
-def _by_url(conn: Connection, key: str) -> Match | None:
-    # one statement for both tables; an article's own URL wins over an alias
-    rows = conn.execute(_BY_URL, {"key": key}).all()
-    if not rows:
-        return None
-    article_id, reason = min(rows, key=lambda r: r[1] != "url")
-    return (
-        Match(int(article_id), "url")
-        if reason == "url"
-        else Match(int(article_id), "alias", alias_reason=reason)
-    )
 
 
 def has_content(conn: Connection, article_id: int, content_hash: str) -> bool:
