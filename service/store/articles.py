@@ -247,18 +247,20 @@ def _refresh_current(conn: Connection, article_id: int) -> int:
     Only sets of rows and min/max of times are used, so the result does not depend on the order
     in which fetches were replayed. ``last_changed_at`` is when the newest text first appeared.
     """
-    rows = conn.execute(
-        select(
-            article_versions.c.id,
-            article_versions.c.version,
-            article_versions.c.first_seen_at,
-            article_versions.c.last_seen_at,
-            article_versions.c.version_hash,
-            article_versions.c.content_hash,
-            article_versions.c.simhash,
-            article_versions.c.data,
-        ).where(article_versions.c.article_id == article_id)
-    ).all()
+    rows = list(
+        conn.execute(
+            select(
+                article_versions.c.id,
+                article_versions.c.version,
+                article_versions.c.first_seen_at,
+                article_versions.c.last_seen_at,
+                article_versions.c.version_hash,
+                article_versions.c.content_hash,
+                article_versions.c.simhash,
+                article_versions.c.data,
+            ).where(article_versions.c.article_id == article_id)
+        )
+    )
     rows.sort(key=lambda r: (r.first_seen_at, r.version_hash))
     for number, row in enumerate(rows, start=1):
         if row.version != number:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 try:  # numpy is an accelerator, not a requirement: the pure path gives the same fingerprints
     import numpy as np
 except ImportError:  # pragma: no cover - exercised by forcing the pure path in tests
-    np = None
+    np = None  # type: ignore[assignment]
 
 BITS = 64
 BANDS = 4
