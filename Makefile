@@ -34,6 +34,9 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python benchmarks/extract.py
+	$(BIN)/python benchmarks/fetch.py
+	$(BIN)/python benchmarks/store.py
+	$(BIN)/python benchmarks/crawl.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

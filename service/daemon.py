@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from service.config import Settings
 from service.crawl import alarm
 from service.crawl.backfill import start_urls
-from service.crawl.discover import SteadyPaging, Validators, walk_issue, walk_lists
+from service.crawl.discover import SteadyPaging, Validators, next_poll_minutes, walk_issue, walk_lists
 from service.crawl.pipeline import Crawl, CycleStats
 from service.crawl.runner import drain, release_dead_leases
 from service.crawl.wiring import open_crawl, open_store
@@ -52,6 +52,9 @@ class Daemon:
         self.validators = Validators()
         self.issues_done: set[tuple[str, str]] = set()
         self.crawl: Crawl | None = None
+        self.known_hubs: list[str] = []
+        self.hubs_walked_at: float | None = None
+        self.poll_minutes = settings.schedule.poll_minutes
 
     # --- health ----------------------------------------------------------------------------------
 
@@ -65,21 +68,36 @@ class Daemon:
 
     # --- jobs ------------------------------------------------------------------------------------
 
-    async def cycle(self, crawl: Crawl) -> bool:
-        """One discovery cycle (start lists, today's e-paper) and the drain of what is due; recorded
-        as a run. True when the site answered."""
+    async def cycle(self, crawl: Crawl, *, full: bool = False) -> bool:
+        """One discovery cycle and the drain of what is due; recorded as a run. True when the site
+        answered. The start lists are read every cycle; the channel lists they link only when
+        ``full``, when ``schedule.hub_every_minutes`` passed, or when a start page was entirely new
+        (it may have scrolled past articles we never saw)."""
+        sched = self.settings.schedule
         run_id = crawl.store.start_run("cycle", {"start_urls": start_urls(crawl)})
         crawl.run_id, crawl.stats = run_id, CycleStats()
-        paging = SteadyPaging(self.settings.schedule.max_list_pages)
-        walk = await walk_lists(start_urls(crawl), settings=self.settings, fetcher=crawl.fetcher,
-                                frontier=crawl.store, paging=paging, validators=self.validators)  # fmt: skip
-        crawl.count("list_pages", walk.pages)
-        crawl.count("discovered", walk.new)
-        answered, errors = walk.answered, walk.errors
+        paging = SteadyPaging(sched.max_list_pages)
+        common: dict[str, Any] = {"settings": self.settings, "fetcher": crawl.fetcher, "frontier": crawl.store,
+                                  "paging": paging, "validators": self.validators}  # fmt: skip
+        walk = await walk_lists(start_urls(crawl), follow_hubs=False, **common)
+        self.known_hubs = walk.hubs or self.known_hubs
+        due = (
+            self.hubs_walked_at is None
+            or time.monotonic() - self.hubs_walked_at >= sched.hub_every_minutes * 60
+        )
+        new, pages = walk.new, walk.pages
+        if self.known_hubs and (full or due or walk.saturated):
+            hubs = await walk_lists(self.known_hubs, follow_hubs=False, **common)
+            new, pages = new + hubs.new, pages + hubs.pages
+            self.hubs_walked_at = time.monotonic()
+        crawl.count("list_pages", pages)
+        crawl.count("discovered", new)
         await self.epaper(crawl)
         await drain(crawl, stop=self.stop)
-        self.finish_cycle(crawl, run_id, ok=answered, error="; ".join(errors[:3]) or None)
-        return answered
+        self.finish_cycle(crawl, run_id, ok=walk.answered, error="; ".join(walk.errors[:3]) or None)
+        self.poll_minutes = next_poll_minutes(self.poll_minutes, new, least=sched.poll_minutes,
+                                              most=sched.max_poll_minutes, target=sched.target_new_per_poll)  # fmt: skip
+        return walk.answered
 
     async def epaper(self, crawl: Crawl) -> None:
         """Today's issue once it should be online, and yesterday's (late pages), once each."""
@@ -137,7 +155,7 @@ class Daemon:
             release_dead_leases(crawl)
             self.crawl = crawl
             self._install_signals()
-            await self.cycle(crawl)
+            await self.cycle(crawl, full=True)
 
     async def run_forever(self) -> None:
         store = open_store(self.settings)
@@ -179,12 +197,7 @@ class Daemon:
         }
         now = datetime.now(UTC)
         scheduler.add_job(
-            self._guard(self.cycle, crawl),
-            "interval",
-            minutes=sched.poll_minutes,
-            id="discover",
-            next_run_time=now,
-            **common,
+            self._guard(self._discover, crawl, scheduler), "date", run_date=now, id="discover", **common
         )
         scheduler.add_job(self._guard(self.epaper, crawl), "interval", hours=1, id="epaper", **common)
         scheduler.add_job(
@@ -199,6 +212,16 @@ class Daemon:
         finally:
             scheduler.shutdown(wait=False)
             await self._let_inflight_finish()
+
+    async def _discover(self, crawl: Crawl, scheduler: AsyncIOScheduler) -> None:
+        """A cycle, then the next one booked after the adaptive interval (see ``next_poll_minutes``)."""
+        try:
+            await self.cycle(crawl)
+        finally:
+            if not self.stop.is_set():
+                at = datetime.now(UTC) + timedelta(minutes=self.poll_minutes)
+                scheduler.add_job(self._guard(self._discover, crawl, scheduler), "date", run_date=at, id="discover",
+                                  replace_existing=True, max_instances=1, misfire_grace_time=self.settings.schedule.misfire_grace_s)  # fmt: skip
 
     async def _drain(self, crawl: Crawl) -> None:
         await drain(crawl, stop=self.stop)

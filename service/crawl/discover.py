@@ -151,6 +151,8 @@ class ListWalk:
     hubs: list[str] = field(default_factory=list)
     last_page: str | None = None
     error: str | None = None
+    #: every article link of the first page was unseen: the list may have moved past what we saw
+    saturated: bool = False
 
 
 @dataclass
@@ -197,6 +199,8 @@ async def walk_list(
             validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         new = frontier.add_urls(article_urls(links, found_on=url, due_at=due))
+        if walk.pages == 1:
+            walk.saturated = bool(links.articles) and new == len(links.articles)
         walk.articles += len(links.articles)
         walk.new += new
         walk.hubs.extend(h.url for h in links.hubs)
@@ -215,7 +219,10 @@ class ListsWalk:
     new: int = 0
     failed: int = 0
     answered: bool = False
+    saturated: bool = False
     errors: list[str] = field(default_factory=list)
+    #: channel lists linked from the start pages (whether or not they were walked)
+    hubs: list[str] = field(default_factory=list)
 
 
 async def walk_lists(
@@ -226,9 +233,10 @@ async def walk_lists(
     frontier: Frontier,
     paging: Paging,
     validators: Validators | None = None,
+    follow_hubs: bool = True,
 ) -> ListsWalk:
-    """Walk every start list, then every channel list (hub) linked from a start page, each with
-    ``paging``. Channel lists found deeper are not followed: the start pages define the site's map."""
+    """Walk every start list, then (``follow_hubs``) every channel list linked from a start page,
+    each with ``paging``. Lists found deeper are not followed: the start pages define the site's map."""
     total = ListsWalk()
     queue = list(dict.fromkeys(starts))
     seen = set(queue)
@@ -244,11 +252,27 @@ async def walk_lists(
         if walk.error and url in first_level:
             total.errors.append(walk.error)
         if url in first_level:
+            total.saturated = total.saturated or walk.saturated
             for hub in walk.hubs:
                 if hub not in seen:
                     seen.add(hub)
-                    queue.append(hub)
+                    total.hubs.append(hub)
+                    if follow_hubs:
+                        queue.append(hub)
     return total
+
+
+def next_poll_minutes(current: float, new: int, *, least: float, most: float, target: int) -> float:
+    """The next discovery interval: shorter when a poll found ``target`` or more new articles, longer
+    when it found none, in proportion between; so the requests spent on list pages stay near one per
+    ``target`` new articles whatever the site's pace, within [``least``, ``most``] minutes."""
+    if new >= target:
+        factor = 2 / 3
+    elif new == 0:
+        factor = 1.5
+    else:
+        factor = min(1.5, max(2 / 3, target / new / 2))
+    return min(most, max(least, current * factor))
 
 
 # --- the e-paper -----------------------------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""Crawl benchmark: the real ``jinshan backfill`` against a generated replica on 127.0.0.1, and a
+simulated day of the real daemon polling a replica where articles keep appearing.
+
+1. Backfill, politeness lifted, SQLite, archiving on: articles per second and peak RSS of the
+   backfill process (VmHWM), for 5,000 and 20,000 articles (a fresh database each).
+2. Steady state: ``jinshan run`` with its schedule compressed (1 simulated minute = 1 real second,
+   ``--scale``), articles published at random every few simulated minutes, the replica answering
+   conditional requests. Reports HTTP requests per new article (everything the daemon asked for:
+   robots.txt, list pages, e-paper, articles) and full re-downloads of unchanged pages.
+
+    .venv/bin/python benchmarks/crawl.py [--sizes 5000,20000] [--day-minutes 1440] [--skip-backfill]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.replica.control import ReplicaProcess  # noqa: E402
+from tests.e2e.replica.settings import toml  # noqa: E402
+
+LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False, "timeout_s": 10.0}
+
+
+def jinshan(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "service.cli", *args, "--config", str(config)]
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def backfill(n: int, tmp: Path) -> dict[str, float]:
+    with ReplicaProcess("--seed", "5", "--articles", str(n), "--days", str(max(30, n // 200)),
+                        "--epaper-days", "0", "--old", "0", "--log-size", "1000") as replica:  # fmt: skip
+        config = tmp / f"bf{n}.toml"
+        config.write_text(toml(replica.base_url, {
+            "database": {"url": f"sqlite:///{tmp / f'bf{n}.db'}"}, "archive": {"path": str(tmp / f"warc{n}")},
+            "fetch": LIFTED, "web": {"listen": ""}, "log": {"level": "WARNING"}, "epaper": {"enabled": False},
+        }))  # fmt: skip
+        start = time.perf_counter()
+        proc = subprocess.Popen(jinshan(config, "backfill", "--since", "2000-01-01"), cwd=tmp,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, peak_rss_mb(proc.pid))
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start
+        err = proc.stderr.read() if proc.stderr else ""
+        if proc.returncode != 0:
+            raise SystemExit(f"backfill failed: {err[-2000:]}")
+        stored = sum(1 for _ in subprocess.run(jinshan(config, "export"), capture_output=True, text=True, cwd=tmp,
+                                               env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.splitlines())  # fmt: skip
+    return {"articles": n, "stored": stored, "seconds": elapsed, "per_s": stored / elapsed, "peak_mb": peak}
+
+
+def steady_day(tmp: Path, day_minutes: int, scale: float, seed: int) -> dict[str, float]:
+    """``day_minutes`` simulated minutes; one simulated minute lasts ``scale`` real seconds."""
+    rng = random.Random(seed)
+    with ReplicaProcess("--seed", "9", "--articles", "300", "--epaper-days", "0", "--old", "0") as replica:
+        config = tmp / "day.toml"
+        minute = scale / 60  # one simulated minute, in real minutes
+        config.write_text(toml(replica.base_url, {
+            "database": {"url": f"sqlite:///{tmp / 'day.db'}"}, "archive": {"path": str(tmp / "warcday")},
+            "fetch": {"requests_per_second": 50.0, "concurrency": 2}, "web": {"listen": ""},
+            "epaper": {"enabled": False}, "log": {"level": "WARNING"},
+            "schedule": {"poll_minutes": 10 * minute, "max_poll_minutes": 60 * minute, "hub_every_minutes": 60 * minute,
+                         "drain_seconds": 30 * scale, "revisit_hours": [24.0 * 365]},
+        }))  # fmt: skip
+        # the archive starts complete: the day measures steady polling, not the first catch-up
+        subprocess.run(jinshan(config, "run", "--once"), cwd=tmp, check=True, capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+        replica.clear_requests()
+        daemon = subprocess.Popen(jinshan(config, "run"), cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+        published = 0
+        try:
+            start = time.monotonic()
+            next_at = rng.expovariate(1 / 6.0)  # a new article every 6 simulated minutes on average
+            while (elapsed_min := (time.monotonic() - start) / scale) < day_minutes:
+                if elapsed_min >= next_at:
+                    replica.publish(1)
+                    published += 1
+                    next_at += rng.expovariate(1 / 6.0)
+                time.sleep(min(0.05, scale / 4))
+            time.sleep(70 * scale)  # let the last poll (at most max_poll_minutes away) happen
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=20)
+        requests = replica.requests()
+    full = [
+        r
+        for r in requests
+        if r["status"] == 200 and r["if_none_match"] is None and r["path"] != "/robots.txt"
+    ]
+    revisits_200 = [r for r in requests if r["status"] == 200 and r["if_none_match"]]
+    return {"published": published, "requests": len(requests), "per_article": len(requests) / max(published, 1),
+            "not_modified": sum(1 for r in requests if r["status"] == 304), "full_redownloads": len(revisits_200),
+            "first_downloads": len(full)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="5000,20000")
+    parser.add_argument("--day-minutes", type=int, default=1440, help="simulated minutes of steady polling")
+    parser.add_argument("--scale", type=float, default=0.1, help="real seconds per simulated minute")
+    parser.add_argument("--skip-backfill", action="store_true")
+    parser.add_argument("--skip-day", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="jinshan-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        if not args.skip_backfill:
+            print("Backfill of a generated replica on 127.0.0.1 (politeness lifted, SQLite, WARC on)\n")
+            print("| articles | stored | seconds | articles/s | peak RSS MB |\n|---:|---:|---:|---:|---:|")
+            for n in (int(x) for x in args.sizes.split(",")):
+                r = backfill(n, tmp)
+                print(
+                    f"| {n:,} | {r['stored']:,.0f} | {r['seconds']:.1f} | {r['per_s']:.0f} | {r['peak_mb']:.0f} |",
+                    flush=True,
+                )
+        if not args.skip_day:
+            r = steady_day(tmp, args.day_minutes, args.scale, seed=3)
+            print(
+                f"\nSteady polling, {args.day_minutes} simulated minutes ({args.day_minutes * args.scale:.0f} s real)\n"
+            )
+            print(
+                "| new articles | HTTP requests | requests per new article | 304 answers | full re-downloads of unchanged pages |"
+            )
+            print("|---:|---:|---:|---:|---:|")
+            print(
+                f"| {r['published']:.0f} | {r['requests']:.0f} | {r['per_article']:.2f} | {r['not_modified']:.0f} | {r['full_redownloads']:.0f} |"
+            )
+            print(json.dumps(r), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
