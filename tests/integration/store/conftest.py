@@ -8,8 +8,6 @@ server can be started, failed instead under ``JINSHAN_TEST_REQUIRE_POSTGRES=1``)
 from __future__ import annotations
 
 import functools
-import importlib
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,15 +18,9 @@ from service.config import DatabaseSettings, DedupSettings, Settings, load_setti
 from service.store import db
 from service.store.repo import Store
 from service.urls import canonical_url
+from tests.support.postgres import postgres_db_url, postgres_url
 
-# `python -m pytest` (the Makefile) puts the repository on sys.path, a bare `pytest` does not;
-# `pythonpath = ["."]` under [tool.pytest.ini_options] would make these lines unnecessary.
-_ROOT = str(Path(__file__).resolve().parents[3])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-_pg = importlib.import_module("tests.support.postgres")
-postgres_url = _pg.postgres_url
-postgres_db_url = _pg.postgres_db_url
+__all__ = ["postgres_db_url", "postgres_url"]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
