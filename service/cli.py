@@ -115,6 +115,11 @@ def backfill(
         str | None, typer.Option(help="Last date, YYYY-MM-DD (inclusive); default today.")
     ] = None,
     source: Annotated[str, typer.Option(help="site, epaper or all.")] = "all",
+    workers: Annotated[
+        int,
+        typer.Option(min=1, max=16, help="Processes that fetch at once; they share the politeness limits."),
+    ] = 1,
+    drain_only: Annotated[bool, typer.Option("--drain-only", hidden=True)] = False,
     config: ConfigOpt = None,
     log_format: LogFormatOpt = None,
 ) -> None:
@@ -135,7 +140,8 @@ def backfill(
     if last < first:
         fail("--until is before --since")
     try:
-        code = asyncio.run(run_backfill_command(settings, BackfillRange(first, last, source)))
+        span = BackfillRange(first, last, source, discover=not drain_only)
+        code = asyncio.run(run_backfill_command(settings, span, workers=1 if drain_only else workers))
     except Exception as exc:
         if _is_database_error(exc):
             _database_failure(exc, settings)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from urllib.parse import urljoin
@@ -29,6 +29,8 @@ class BackfillRange:
     since: date
     until: date
     source: str = "all"
+    #: False for a helper process that only drains what the main backfill discovered
+    discover: bool = True
 
 
 def start_urls(crawl: Crawl) -> list[str]:
@@ -63,17 +65,21 @@ async def run_backfill(
     *,
     stop: asyncio.Event,
     on_progress: Callable[[Crawl], None] | None = None,
+    after_discovery: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Discover, then drain the range; progress reported through ``on_progress`` every second."""
+    """Discover, then drain the range; progress reported through ``on_progress`` every second.
+    ``after_discovery`` runs between the two (the command starts its helper processes there)."""
     released = release_dead_leases(crawl)
     if released:
         log.info("released %d URLs leased by processes that are gone", released)
     ticker = asyncio.create_task(_tick(crawl, on_progress, stop)) if on_progress else None
     try:
-        if span.source in ("site", "all"):
+        if span.discover and span.source in ("site", "all"):
             await discover_site(crawl, span, stop)
-        if span.source in ("epaper", "all") and crawl.settings.epaper.enabled:
+        if span.discover and span.source in ("epaper", "all") and crawl.settings.epaper.enabled:
             await discover_epaper(crawl, span, stop)
+        if after_discovery is not None:
+            await after_discovery()
         await drain(crawl, stop=stop, published_between=(span.since, span.until))
     finally:
         if ticker:

@@ -7,7 +7,10 @@ Exit code: 0 when the backfill finished (URLs that failed stay in the frontier a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
+import os
 import signal
 import sys
 import time
@@ -42,29 +45,89 @@ def summary(counts: dict[str, int]) -> str:
     return " ".join(f"{k}={counts.get(k, 0)}" for k in _SHOWN)
 
 
-async def run_backfill_command(settings: Settings, span: BackfillRange) -> int:
+def share_politeness(settings: Settings, workers: int) -> Settings:
+    """Settings for one of ``workers`` processes: politeness state is per process, so each gets its
+    share of the per-host rate and of the requests in flight, and together they stay within them."""
+    if workers <= 1:
+        return settings
+    fetch = settings.fetch.model_copy(update={
+        "requests_per_second": settings.fetch.requests_per_second / workers,
+        "concurrency": max(1, math.ceil(settings.fetch.concurrency / workers)),
+    })  # fmt: skip
+    return settings.model_copy(update={"fetch": fetch})
+
+
+async def _start_helpers(
+    settings: Settings, span: BackfillRange, workers: int
+) -> list[asyncio.subprocess.Process]:
+    """``workers - 1`` processes that drain the same range from the shared frontier."""
+    mine = share_politeness(settings, workers).fetch
+    env = {**os.environ, "JINSHAN_FETCH__REQUESTS_PER_SECOND": repr(mine.requests_per_second),
+           "JINSHAN_FETCH__CONCURRENCY": str(mine.concurrency)}  # fmt: skip
+    args = ["-m", "service.cli", "backfill", "--since", span.since.isoformat(), "--until", span.until.isoformat(),
+            "--source", span.source, "--drain-only"]  # fmt: skip
+    if len(settings.source_files) > 1:
+        args += ["--config", settings.source_files[-1]]
+    return [
+        await asyncio.create_subprocess_exec(
+            sys.executable, *args, env=env, stdout=asyncio.subprocess.DEVNULL
+        )
+        for _ in range(workers - 1)
+    ]
+
+
+async def run_backfill_command(settings: Settings, span: BackfillRange, *, workers: int = 1) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with open_crawl(settings) as crawl:
+    helpers: list[asyncio.subprocess.Process] = []
+
+    async def start_helpers() -> None:
+        if workers > 1 and not stop.is_set():
+            helpers.extend(await _start_helpers(settings, span, workers))
+
+    async with open_crawl(share_politeness(settings, workers)) as crawl:
+        kind = "backfill" if span.discover else "backfill-worker"
         params = {"since": span.since.isoformat(), "until": span.until.isoformat(), "source": span.source}
-        crawl.run_id = crawl.store.start_run("backfill", params)
-        reporter = _Reporter(crawl)
+        crawl.run_id = crawl.store.start_run(kind, params)
+        reporter = _Reporter(crawl) if span.discover else None
         try:
-            with reporter:
-                await run_backfill(crawl, span, stop=stop, on_progress=reporter.update)
+            with reporter or contextlib.nullcontext():
+                await run_backfill(crawl, span, stop=stop, on_progress=reporter.update if reporter else None,
+                                   after_discovery=start_helpers)  # fmt: skip
+            await _wait_helpers(helpers, stop)
         except BaseException as exc:
+            for helper in helpers:
+                if helper.returncode is None:
+                    helper.terminate()
             crawl.store.finish_run(
                 crawl.run_id, status="failed", counters=dict(crawl.stats.counts), error=repr(exc)[:500]
             )
             raise
         status = "interrupted" if stop.is_set() else "ok"
         crawl.store.finish_run(crawl.run_id, status=status, counters=dict(crawl.stats.counts))
-        pending = crawl.store.frontier_counts()
-        print(f"backfill {status}: {summary(dict(crawl.stats.counts))}; frontier: "
-              + " ".join(f"{k}={v}" for k, v in pending.items() if v), file=sys.stderr)  # fmt: skip
+        if span.discover:
+            pending = crawl.store.frontier_counts()
+            print(f"backfill {status}: {summary(dict(crawl.stats.counts))}; frontier: "
+                  + " ".join(f"{k}={v}" for k, v in pending.items() if v), file=sys.stderr)  # fmt: skip
     return 130 if stop.is_set() else 0
+
+
+async def _wait_helpers(helpers: list[asyncio.subprocess.Process], stop: asyncio.Event) -> None:
+    """Wait for the helper processes; a stop is passed on to them."""
+    while any(h.returncode is None for h in helpers):
+        if stop.is_set():
+            for helper in helpers:
+                if helper.returncode is None:
+                    helper.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(h.wait() for h in helpers)), timeout=0.5)
+    for helper in helpers:
+        if helper.returncode not in (0, 130):
+            log.error(
+                "a backfill worker process exited with %s; its URLs stay in the frontier", helper.returncode
+            )
 
 
 class _Reporter:

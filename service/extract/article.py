@@ -152,9 +152,21 @@ def _marker(tree: LexborHTMLParser, page_text: str, profile: SiteProfile) -> tup
     return None
 
 
+def _may_contain(raw: bytes, markers: tuple[str, ...]) -> bool:
+    """A cheap byte search before any parsing: most pages carry none of the markers in any encoding."""
+    for marker in markers:
+        for encoding in ("utf-8", "gb18030"):
+            try:
+                if marker.encode(encoding) in raw:
+                    return True
+            except UnicodeEncodeError:
+                continue
+    return False
+
+
 def block_marker(raw: bytes, content_type: str | None, profile: SiteProfile) -> str | None:
     """The block/captcha marker a page carries, if it is a block page (for the fetcher's check)."""
-    if not raw.strip():
+    if not raw.strip() or not _may_contain(raw, profile.block_markers):
         return None
     tree = LexborHTMLParser(decode_html(raw, content_type).text)
     page_text = tree.body.text(separator="\n") if tree.body is not None else ""
@@ -331,15 +343,21 @@ def _credits(page_text: str, parts: BodyParts, traditional: bool, fields: dict[s
 # --- articles over several pages -----------------------------------------------------------------
 
 
+_ARTICLE_ID = re.compile(r"/(\d+)(?:_\d+)?\.shtml$")
+_PAGE_HREF = re.compile(r"""href\s*=\s*["']?((?:[^"'\s>]*/)?(\d+)_\d+\.shtml)""")
+
+
 def next_page_urls(html: str, url: str) -> tuple[str, ...]:
     """Absolute URLs of the further pages of a split article (``<id>_2.shtml`` …), in page order,
     only those after this page."""
-    m = re.search(r"/(\d+)(?:_\d+)?\.shtml$", url)
-    if not m:
+    m = _ARTICLE_ID.search(url)
+    if not m or "_" not in html:
         return ()
     here = page_number(url)
     found: dict[int, str] = {}
-    for href in re.findall(rf"""href\s*=\s*["']?((?:[^"'\s>]*/)?{m.group(1)}_\d+\.shtml)""", html):
+    for href, article_id in _PAGE_HREF.findall(html):
+        if article_id != m.group(1):
+            continue
         target = absolute(url, href)
         n = page_number(target)
         if n > here:
