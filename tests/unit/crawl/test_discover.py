@@ -1,0 +1,109 @@
+"""Discovery decisions as plain functions: link classification, paging rules, poll interval, dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from service.config import load_settings
+from service.crawl.alarm import evaluate, from_counters, to_counters
+from service.crawl.discover import (
+    BackfillPaging,
+    SteadyPaging,
+    classify,
+    days,
+    issue_url,
+    next_list_page,
+    next_poll_minutes,
+)
+from service.extract.listing import page_links
+from service.model import Link
+
+SETTINGS = load_settings(environ={})
+
+LIST_PAGE = """<html><body>
+<a href="/">首页</a> <a href="/news/zjxw/index.shtml">镇江新闻</a> <a href="http://bbs.jsw.com.cn/">金山论坛</a>
+<ul><li><a href="/2026/1125/1963001.shtml">镇江召开会议</a></li>
+<li><a href="https://www.jsw.com.cn/2026/1124/1962990.shtml?from=app">西津渡夜游</a></li>
+<li><a href="http://news.jsw.com.cn/zjnews/2012-10/15/content_1005008.htm">旧闻</a></li>
+<li><a href="https://www.example.com/2026/1125/1.shtml">外站</a></li></ul>
+<a href="index_2.shtml">2</a> <a href="index_2.shtml">下一页</a>
+<a href="http://szb.jsw.com.cn/ZJRB/PC/layout/202611/25/node_01.html">数字报</a>
+<a href="javascript:void(0)">打印</a></body></html>"""
+
+
+def test_links_are_sorted_by_pattern_within_allowed_hosts() -> None:
+    url = "https://www.jsw.com.cn/news/zjxw/index.shtml"
+    links = classify(page_links(LIST_PAGE.encode(), url), SETTINGS)
+    assert [link.url for link in links.articles] == [
+        "https://www.jsw.com.cn/2026/1125/1963001.shtml",
+        "https://www.jsw.com.cn/2026/1124/1962990.shtml?from=app",
+        "http://news.jsw.com.cn/zjnews/2012-10/15/content_1005008.htm",
+    ]
+    assert "https://www.jsw.com.cn/news/zjxw/index.shtml" in [h.url for h in links.hubs]
+    assert [n.url for n in links.next_pages] == ["https://www.jsw.com.cn/news/zjxw/index_2.shtml"]
+    assert [p.url for p in links.epaper_pages] == [
+        "http://szb.jsw.com.cn/ZJRB/PC/layout/202611/25/node_01.html"
+    ]
+    every = [
+        link.url
+        for group in (links.articles, links.hubs, links.next_pages, links.epaper_pages)
+        for link in group
+    ]
+    assert not any("bbs.jsw.com.cn" in u or "example.com" in u for u in every)
+
+
+def test_next_list_page_goes_forward_only() -> None:
+    nexts = [
+        Link("https://x/news/index_3.shtml"),
+        Link("https://x/news/index_2.shtml"),
+        Link("https://x/news/index.shtml"),
+    ]
+    assert next_list_page("https://x/news/index.shtml", nexts) == "https://x/news/index_2.shtml"
+    assert next_list_page("https://x/news/index_3.shtml", nexts) is None
+
+
+def test_steady_paging_stops_at_a_page_with_nothing_new() -> None:
+    rule = SteadyPaging(max_pages=10)
+    assert rule.follow(page_number=1, articles=20, new=3, dates=[])
+    assert not rule.follow(page_number=2, articles=20, new=0, dates=[])
+    assert not rule.follow(page_number=10, articles=20, new=20, dates=[])
+
+
+def test_backfill_paging_stops_when_the_page_is_older_than_since() -> None:
+    rule = BackfillPaging(since=date(2026, 10, 1))
+    assert rule.follow(page_number=5, articles=20, new=0, dates=[date(2026, 10, 3), date(2026, 9, 28)])
+    assert not rule.follow(page_number=6, articles=20, new=20, dates=[date(2026, 9, 30)])
+    assert not rule.follow(page_number=6, articles=0, new=0, dates=[])
+
+
+def test_poll_interval_adapts_within_bounds() -> None:
+    kw = {"least": 10.0, "most": 60.0, "target": 5}
+    assert next_poll_minutes(10, 0, **kw) == 15
+    assert next_poll_minutes(60, 0, **kw) == 60
+    assert next_poll_minutes(30, 8, **kw) == 20
+    assert next_poll_minutes(10, 9, **kw) == 10
+    assert 10 <= next_poll_minutes(20, 2, **kw) <= 30
+
+
+def test_epaper_issue_url_and_days() -> None:
+    assert (
+        issue_url(SETTINGS, "ZJRB", date(2024, 6, 3))
+        == "http://szb.jsw.com.cn/ZJRB/PC/layout/202406/03/node_01.html"
+    )
+    assert days(date(2024, 6, 1), date(2024, 6, 3)) == [date(2024, 6, 3), date(2024, 6, 2), date(2024, 6, 1)]
+
+
+def test_template_alarm_fires_on_a_drop_and_on_a_generic_takeover() -> None:
+    history = [{"title": 1.0, "reporters": 0.9, "generic_share": 0.05}] * 5
+    alarm = SETTINGS.alarm
+    assert (
+        evaluate({"title": 1.0, "reporters": 0.85, "generic_share": 0.06}, history, alarm, articles=50) == []
+    )
+    assert evaluate({"title": 1.0, "reporters": 0.3, "generic_share": 0.06}, history, alarm, articles=50) == [
+        "reporters"
+    ]
+    assert evaluate({"title": 1.0, "reporters": 0.9, "generic_share": 0.6}, history, alarm, articles=50) == [
+        "generic_share"
+    ]
+    assert evaluate({"title": 0.0}, history, alarm, articles=2) == []  # too few articles to judge
+    assert from_counters(to_counters({"title": 0.875})) == {"title": 0.875}
