@@ -61,7 +61,9 @@ def canonical_url(
     if strip_page:
         path = _PAGE_SUFFIX.sub(r"\2", path) if _is_article_page_path(path) else path
     drop = {p.lower() for p in drop_params}
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in drop))
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in drop)
+    )
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
