@@ -38,6 +38,8 @@ EXPORT_FIELDS = (
     "version",
     "first_seen_at",
     "last_changed_at",
+    # an extension of the contract: when the article started answering 404/410 (it is never deleted)
+    "gone_at",
 )
 PAGE = 500
 
@@ -67,6 +69,7 @@ def _page_query(since: date | None, until: date | None, last_id: int, page: int)
             articles.c.version,
             articles.c.first_seen_at,
             articles.c.last_changed_at,
+            articles.c.gone_at,
             article_versions.c.title,
             article_versions.c.body_text,
             article_versions.c.data,
@@ -104,6 +107,7 @@ def _row(r: Any, aliases: list[str]) -> dict[str, Any]:
     data["version"] = r.version
     data["first_seen_at"] = r.first_seen_at.isoformat()
     data["last_changed_at"] = r.last_changed_at.isoformat()
+    data["gone_at"] = r.gone_at.isoformat() if r.gone_at else None
     return {key: data.get(key) for key in EXPORT_FIELDS}
 
 

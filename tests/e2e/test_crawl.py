@@ -103,10 +103,12 @@ def test_kill_9_then_resume_gives_the_same_archive(
 def test_run_once_then_edits_deletions_and_new_articles(
     tmp_path: Path, replica: Replica, server: ReplicaServer, database_url: str
 ) -> None:
-    # first revisit 4 s after publication, so the second poll looks at the fresh articles again
+    # pages print the time to the minute: publish on a minute boundary and revisit 5 s from now
+    start = datetime.now(UTC)
+    published = start.replace(second=0, microsecond=0)
+    revisit_s = (start - published).total_seconds() + 5
     archiver = Archiver(write_config(tmp_path, server.base_url, database_url,
-                                     schedule={"revisit_hours": [4 / 3600, 24.0]}), tmp_path)  # fmt: skip
-    published = datetime.now(UTC)
+                                     schedule={"revisit_hours": [revisit_s / 3600, 24.0]}), tmp_path)  # fmt: skip
     fresh = server.publish(4, at=published)
     first = archiver.run("run", "--once")
     assert first.returncode == 0, first.stderr
@@ -118,7 +120,7 @@ def test_run_once_then_edits_deletions_and_new_articles(
     )
     server.delete(fresh[1])
     newer = server.publish(2)
-    time.sleep(max(0.0, 4.5 - (datetime.now(UTC) - published).total_seconds()))
+    time.sleep(max(0.0, 5.5 - (datetime.now(UTC) - start).total_seconds()))
     second = archiver.run("run", "--once")
     assert second.returncode == 0, second.stderr
     rows = by_url(archiver.export())

@@ -21,7 +21,7 @@ ARTICLE_JSON_FIELDS = (
     "url", "site_id", "title", "subtitle", "published_at", "channel", "source", "lead", "body_text",
     "images", *CREDIT_ROLES, "fields_from",
 )  # fmt: skip
-STORAGE_FIELDS = ("aliases", "duplicate_of", "version", "first_seen_at", "last_changed_at")
+STORAGE_FIELDS = ("aliases", "duplicate_of", "version", "first_seen_at", "last_changed_at", "gone_at")
 
 
 def fill(store: Store, n: int, *, day0: int = 1) -> None:
