@@ -10,7 +10,7 @@
    bits in the index. Mean time per lookup over Q queries.
 
     .venv/bin/python benchmarks/store.py [--articles 20000] [--sizes 10000,100000,1000000]
-                                         [--queries 2000] [--no-postgres]
+                                         [--queries 2000] [--no-postgres] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -158,19 +158,30 @@ def bench_lookups(engine: Engine, fps: list[int], queries: int) -> tuple[float, 
     return elapsed / queries * 1e6, found / (queries // 2)
 
 
-def databases(use_pg: bool) -> Iterator[tuple[str, Engine]]:
+def databases(use_pg: bool, use_sqlite: bool = True) -> Iterator[tuple[str, Engine]]:
     """Fresh migrated databases, one per call of the loop body: SQLite, then PostgreSQL."""
+    if use_sqlite:
+        yield from _sqlite()
+    yield from _postgres(use_pg)
+
+
+def _sqlite() -> Iterator[tuple[str, Engine]]:
     with tempfile.TemporaryDirectory() as tmp:
         engine = db.make_engine(DatabaseSettings(url=f"sqlite:///{tmp}/bench.db"))
         db.upgrade(engine)
         yield "SQLite", engine
         engine.dispose()
+
+
+def _postgres(use_pg: bool) -> Iterator[tuple[str, Engine]]:
     bindir = find_bindir() if use_pg else None
     if bindir is None:
         if use_pg:
             print("PostgreSQL: no initdb/pg_ctl found, skipped", file=sys.stderr)
         return
-    server = PostgresServer(bindir)
+    server = PostgresServer(
+        bindir, settings={"shared_buffers": "512MB"}
+    )  # the 1M index fits, as in production
     try:
         server.start()
         engine = db.make_engine(DatabaseSettings(url=create_database(server.url)))
@@ -187,6 +198,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     items = workload(args.articles)
@@ -201,7 +213,7 @@ def main() -> None:
         + " |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(sizes))
-    for name, engine in databases(not args.no_postgres):
+    for name, engine in databases(not args.no_postgres, not args.no_sqlite):
         up = bench_upserts(engine, items)
         o = up["outcomes"]
         with engine.begin() as conn:

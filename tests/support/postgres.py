@@ -74,8 +74,10 @@ def _as_user_prefix() -> list[str]:
 class PostgresServer:
     """One server in its own temporary directory; ``start`` then ``stop`` (which deletes it all)."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, settings: dict[str, str] | None = None) -> None:
         self.bindir = bindir
+        #: extra server settings (``-c name=value``), e.g. shared_buffers for a benchmark
+        self.settings = settings or {}
         self.root = Path(tempfile.mkdtemp(prefix="jinshan-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -111,6 +113,7 @@ class PostgresServer:
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
         )
+        opts += "".join(f" -c {k}={v}" for k, v in self.settings.items())
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
