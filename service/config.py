@@ -62,6 +62,7 @@ class SiteSettings(_Section):
     article_url_pattern: str
     hub_url_pattern: str
     drop_query_params: tuple[str, ...] = ()
+    follow_article_links: bool = True
 
     _re = field_validator("article_url_pattern", "hub_url_pattern")(_check_regex)
 

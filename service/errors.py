@@ -5,6 +5,7 @@
     ├── FetchError           the network did not give us a usable response
     │   ├── TransientFetchError   worth retrying later (timeout, reset, 5xx, 429, robots unreachable)
     │   └── PermanentFetchError   retrying will not help (404, refused host, too large, not HTML)
+    │       └── Redirected        a redirect the caller chose not to follow (it has the target)
     ├── ContentError         a response arrived but is not something we store
     │   └── NotAnArticle     list page, block page, "not found" served with 200, empty body…
     └── StoreError           the database refused a write or cannot be reached
@@ -69,6 +70,14 @@ class TransientFetchError(FetchError):
 
 class PermanentFetchError(FetchError):
     """Retrying the same request will not help (refused host, 404, too large, wrong type)."""
+
+
+class Redirected(PermanentFetchError):
+    """The server redirected to ``target`` and the caller chose not to follow (it has that page)."""
+
+    def __init__(self, url: str, target: str, *, status: int | None = None) -> None:
+        super().__init__(url, "redirected", target, status=status)
+        self.target = target
 
 
 class ContentError(JinshanError):

@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.config import Settings
-from service.errors import NotAnArticle, PermanentFetchError, TransientFetchError
+from service.crawl.discover import article_urls, classify
+from service.errors import NotAnArticle, PermanentFetchError, Redirected, TransientFetchError
 from service.extract import extract_article, join_parts
+from service.extract.listing import page_links
 from service.metrics import Metrics
 from service.model import Article
 from service.store.repo import Store
@@ -108,7 +110,10 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
             etag=item.etag if conditional else None,
             last_modified=item.last_modified if conditional else None,
             previous_digest=item.payload_digest,
+            follow=lambda target: crawl.store.article_for_url(target) is None,
         )
+    except Redirected as exc:
+        return _known_target(crawl, item, exc, now)
     except TransientFetchError as exc:
         return _transient(crawl, item, exc, now)
     except PermanentFetchError as exc:
@@ -142,12 +147,25 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
     outcome = crawl.store.store_article(
         article, url_id=item.id, fetch_id=fetch_id, seen_at=response.fetched_at
     )
+    if response.redirects and crawl.store.key(item.url) != crawl.store.key(article.url):
+        crawl.store.add_alias(outcome.article_id, item.url, reason="redirect", seen_at=response.fetched_at)
+    if crawl.settings.site.follow_article_links:
+        _harvest(crawl, item, response)
     crawl.metrics.articles.labels(outcome=outcome.kind).inc()
     crawl.count(outcome.kind)
     crawl.store.finish_url(item.id, state="done", next_due_at=revisit(article.published_at), status=response.status,
                            etag=response.etag, last_modified=response.last_modified,
                            payload_digest=response.payload_digest, reset_attempts=True)  # fmt: skip
     return outcome.kind
+
+
+def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> None:
+    """Article links on an article page (related lists, 上一篇/下一篇) go to the frontier: they reach
+    articles that no list page shows any more."""
+    links = classify(page_links(response.body, response.url, response.content_type), crawl.settings)
+    if links.articles:
+        found = crawl.store.add_urls(article_urls(links, found_on=item.url, due_at=datetime.now(UTC)))
+        crawl.count("discovered_on_articles", found)
 
 
 def _published_hint(item: ClaimedUrl) -> datetime | None:
@@ -199,6 +217,19 @@ def _record_error(crawl: Crawl, item: ClaimedUrl, exc: Any, now: datetime) -> No
         item.id, status=exc.status, fetched_at=now, warc_file=None, warc_offset=None, warc_length=None,
         payload_digest=None, error=str(exc)[:500], elapsed_s=None, run_id=crawl.run_id,
     )  # fmt: skip
+
+
+def _known_target(crawl: Crawl, item: ClaimedUrl, exc: Redirected, now: datetime) -> str:
+    """The URL redirects to an article we already have: record the address, download nothing."""
+    crawl.metrics.fetches.labels(status=str(exc.status)).inc()
+    article_id = crawl.store.article_for_url(exc.target)
+    if article_id is not None:
+        crawl.store.add_alias(article_id, item.url, reason="redirect", seen_at=now)
+    crawl.count("alias")
+    crawl.store.finish_url(
+        item.id, state="done", next_due_at=None, status=exc.status, error=f"redirects to {exc.target}"
+    )
+    return "alias"
 
 
 def _transient(crawl: Crawl, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:

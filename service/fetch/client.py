@@ -26,7 +26,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from service.config import Settings
-from service.errors import FetchError, PermanentFetchError, TransientFetchError
+from service.errors import FetchError, PermanentFetchError, Redirected, TransientFetchError
 from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
 from service.fetch.politeness import HostGate, backoff_delay, parse_retry_after
@@ -162,8 +162,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         previous_digest: str | None = None,
+        follow: Callable[[str], bool] | None = None,
     ) -> Response:
         """GET ``url`` politely; a ``Response`` for 2xx and 304, a ``FetchError`` for the rest.
+
+        ``follow(target)`` is asked before each redirect hop; False stops there with ``Redirected``
+        (the crawl uses it not to download again a page it already has under its canonical URL).
 
         ``etag``/``last_modified`` (from the last Response of this URL) make the request
         conditional; ``previous_digest`` (its ``payload_digest``) turns an unchanged body into a
@@ -176,7 +180,7 @@ class Fetcher:
         attempt = 0
         while True:
             try:
-                return await self._fetch_once(url, headers, previous_digest)
+                return await self._fetch_once(url, headers, previous_digest, follow)
             except TransientFetchError as exc:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
@@ -209,7 +213,13 @@ class Fetcher:
 
     # --- one attempt: redirects, then judgement ----------------------------------------------
 
-    async def _fetch_once(self, url: str, headers: dict[str, str], previous_digest: str | None) -> Response:
+    async def _fetch_once(
+        self,
+        url: str,
+        headers: dict[str, str],
+        previous_digest: str | None,
+        follow: Callable[[str], bool] | None = None,
+    ) -> Response:
         chain: list[str] = []
         current = url
         while True:
@@ -220,6 +230,8 @@ class Fetcher:
                 return self._judge(url, hop, tuple(chain))
             chain.append(current)
             current = self._next_hop(url, current, location, chain)
+            if follow is not None and not follow(current):
+                raise Redirected(url, current, status=hop.status)
 
     def _next_hop(self, url: str, current: str, location: str, chain: list[str]) -> str:
         target = urljoin(current, location.strip()).split("#", 1)[0]
@@ -408,7 +420,9 @@ def _about(url: str, exc: FetchError) -> FetchError:
         return exc
     detail = f"at {exc.url}" + (f": {exc.detail}" if exc.detail else "")
     if isinstance(exc, TransientFetchError):
-        return TransientFetchError(url, exc.reason, detail, status=exc.status, retry_at=exc.retry_at)
+        return TransientFetchError(
+            url, exc.reason, detail, status=exc.status, retry_at=exc.retry_at, sent=exc.sent
+        )
     return PermanentFetchError(url, exc.reason, detail, status=exc.status)
 
 

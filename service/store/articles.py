@@ -322,6 +322,33 @@ def _alias(ctx: _Ctx, match: Match) -> None:
     )
 
 
+def article_for_key(conn: Connection, key: str) -> int | None:
+    """The article whose own URL or alias has ``key``."""
+    found = conn.execute(select(articles.c.id).where(articles.c.url_key == key)).scalar()
+    if found is None:
+        found = conn.execute(select(article_urls.c.article_id).where(article_urls.c.url_key == key)).scalar()
+    return int(found) if found is not None else None
+
+
+def add_alias(
+    conn: Connection, article_id: int, url: str, key: str, *, reason: str, seen_at: datetime
+) -> bool:
+    """Record ``url`` as another address of ``article_id`` (e.g. one that redirects to it), unless it
+    is the article's own URL or already known; True when added."""
+    own = conn.execute(select(articles.c.id).where(articles.c.url_key == key)).scalar()
+    if own is not None:
+        return False
+    row = {
+        "article_id": article_id,
+        "url_key": key,
+        "url": url,
+        "reason": reason,
+        "distance": None,
+        "first_seen_at": seen_at,
+    }
+    return insert_ignore(conn, article_urls, row) is not None
+
+
 def mark_gone(conn: Connection, key: str, at: datetime) -> bool:
     """Flag the article at URL key ``key`` (or with it as alias) as gone; never deletes. Found?"""
     article_id = conn.execute(select(articles.c.id).where(articles.c.url_key == key)).scalar()

@@ -73,13 +73,13 @@ def _add_chunk(conn: Connection, rows: list[dict[str, Any]]) -> int:
         if r["url_key"] in existing
     ]
     if earlier:
-        # only a pending URL moves: a finished one (due_at NULL) is not resurrected by rediscovery,
-        # and a leased one keeps its lease
+        # only a URL never fetched moves: rediscovery must not pull a planned revisit forward, cut a
+        # retry's backoff short, resurrect a finished URL (due_at NULL) or break a lease
         conn.execute(
             update(urls)
             .where(
                 urls.c.url_key == bindparam("k"),
-                urls.c.state != "fetching",
+                urls.c.state == "new",
                 urls.c.due_at > bindparam("d"),
             )
             .values(due_at=bindparam("d"), updated_at=bindparam("now")),

@@ -204,6 +204,21 @@ class Store:
             snapshot=True,
         )
 
+    def article_for_url(self, url: str) -> int | None:
+        """The article stored under ``url``, as its own URL or as an alias; None when unknown."""
+        key = self.key(url)
+        with self.engine.connect() as conn:
+            return articles.article_for_key(conn, key)
+
+    def add_alias(self, article_id: int, url: str, *, reason: str, seen_at: datetime) -> bool:
+        """``url`` is another address of the article (it redirected there); True when newly recorded."""
+        canon, key = self.canonicalize(url), self.key(url)
+        return retrying(
+            self.engine,
+            lambda c: articles.add_alias(c, article_id, canon, key, reason=reason, seen_at=aware(seen_at)),
+            what="add_alias",
+        )
+
     def mark_gone(self, url: str, at: datetime) -> bool:
         """The page at ``url`` answered 404/410: flag its article gone (never deleted), and the URL
         "gone". True when an article was found."""

@@ -130,8 +130,8 @@ def test_run_once_then_edits_deletions_and_new_articles(
     assert rows[fresh[1]]["gone_at"], "a deleted article is marked gone, never deleted"
     assert rows[fresh[2]]["version"] == 1 and rows[fresh[2]]["gone_at"] is None
     # an unchanged page is asked for conditionally and answered 304, never downloaded twice
-    name = fresh[2].rsplit("/", 1)[1]
-    visits = [r for r in server.requests if r.path.endswith(name)]
+    path = "/" + fresh[2].split("/", 3)[3]
+    visits = [r for r in server.requests if r.path == path]
     assert [v.status for v in visits] == [200, 304] and visits[1].if_none_match
 
 
