@@ -188,11 +188,26 @@ def parse(
 @app.command()
 def reparse(
     since: Annotated[str | None, typer.Option(help="Only articles published on or after this date.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on or before this date.")] = None,
     config: ConfigOpt = None,
+    log_format: LogFormatOpt = None,
 ) -> None:
-    """Re-extract stored articles from the WARC archive with today's extractor."""
-    settings_from(config)
-    not_built("reparse")
+    """Re-extract stored articles from the WARC archive with today's extractor and profiles.
+
+    Makes a new version only where the extracted article changed; fetches nothing; resumable.
+    """
+    from service.crawl.progress import run_reparse_command
+
+    settings = _configure(config, log_format)
+    first = _date(since, "--since") if since else None
+    last = _date(until, "--until") if until else None
+    try:
+        code = run_reparse_command(settings, since=first, until=last)
+    except Exception as exc:
+        if _is_database_error(exc):
+            _database_failure(exc, settings)
+        raise
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -26,6 +26,8 @@ from service.store.types import ClaimedUrl
 
 log = logging.getLogger(__name__)
 
+#: pages of one split article fetched at most (a pager loop must not run away)
+MAX_PAGES = 20
 #: the fields whose fill rates the template-change alarm watches
 WATCHED_FIELDS = ("title", "published_at", "body_text", "reporters", "editors")
 
@@ -128,7 +130,7 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
         crawl.store.finish_url(item.id, state="done", next_due_at=revisit(_published_hint(item)), status=304)
         return "unchanged"
     try:
-        article = await _extract_all(crawl, response)
+        article = await _extract_all(crawl, item, response)
     except TransientFetchError as exc:  # a further page of a split article failed: the whole URL retries
         return _transient(crawl, item, exc, now)
     except PermanentFetchError as exc:
@@ -176,18 +178,20 @@ def _published_hint(item: ClaimedUrl) -> datetime | None:
     return at_midnight(item.published_on)
 
 
-async def _extract_all(crawl: Crawl, response: Any) -> Article:
-    """The article of a response, with the further pages of a split article fetched and joined."""
+async def _extract_all(crawl: Crawl, item: ClaimedUrl, response: Any) -> Article:
+    """The article of a response, with the further pages of a split article fetched (and recorded
+    under the same frontier URL, so ``reparse`` finds them) and joined."""
     profile = crawl.settings.profile
     day = response.fetched_at.date()
     first = extract_article(
         response.body, response.url, profile=profile, content_type=response.content_type, fetched_on=day
     )
     rest = []
-    for url in first.next_pages[:20]:
+    for url in first.next_pages[:MAX_PAGES]:
         more = await crawl.fetcher.fetch(url)
         crawl.metrics.fetches.labels(status=str(more.status)).inc()
         crawl.count("fetched")
+        _record(crawl, item, more, error=None)
         rest.append(
             extract_article(
                 more.body, more.url, profile=profile, content_type=more.content_type, fetched_on=day

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
 import signal
 import sys
 import time
+from datetime import date
 from typing import Any
 
 from rich.console import Console
@@ -167,3 +169,52 @@ class _Reporter:
         elif time.monotonic() - self.last_log >= LOG_EVERY_S:
             self.last_log = time.monotonic()
             log.info("backfill progress: %s", summary(counts))
+
+
+def run_reparse_command(settings: Settings, *, since: date | None, until: date | None) -> int:
+    """``jinshan reparse``: a progress bar on a terminal, the counts at the end; 130 when interrupted."""
+    from service.crawl.reparse import reparse
+    from service.crawl.wiring import open_store
+
+    stopped = False
+
+    def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopped
+        stopped = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    store = open_store(settings)
+    bar: Progress | None = None
+    task: Any = None
+    last_log = 0.0
+
+    def report(progress: Any) -> None:
+        nonlocal bar, task, last_log
+        done = sum(progress.counts.values())
+        line = " ".join(f"{k}={progress.counts.get(k, 0)}" for k in ("unchanged", "changed", "failed"))
+        if sys.stderr.isatty():
+            if bar is None:
+                bar = Progress(TextColumn("[bold]reparse"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                               TextColumn("{task.fields[counts]}"), TimeRemainingColumn(), console=Console(stderr=True))  # fmt: skip
+                bar.start()
+                task = bar.add_task("reparse", total=progress.total, counts="")
+            bar.update(task, completed=done, counts=line)
+        elif time.monotonic() - last_log >= LOG_EVERY_S:
+            last_log = time.monotonic()
+            log.info("reparse progress: %d/%d %s", done, progress.total, line)
+
+    try:
+        result = reparse(
+            settings, store, since=since, until=until, should_stop=lambda: stopped, on_progress=report
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    counts = result.counts
+    status = "interrupted" if stopped else "done"
+    print(f"reparse {status}: unchanged={counts.get('unchanged', 0)} changed={counts.get('changed', 0)} "
+          f"failed={counts.get('failed', 0)}", file=sys.stderr)  # fmt: skip
+    print(json.dumps({"status": status, **{k: counts.get(k, 0) for k in ("unchanged", "changed", "failed")}}))
+    return 130 if stopped else 0
