@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
