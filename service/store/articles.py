@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from service.config import DedupSettings
 from service.model import CREDIT_ROLES, Article
-from service.store import dedup
+from service.store import dedup, search
 from service.store.dedup import Fingerprints, Match
 from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
 from service.store.sql import Conflict, insert_ignore, insert_ignore_many
@@ -70,6 +70,8 @@ def store(
         if match.reason == "site_id":
             _alias(ctx, match)
         outcome = _existing(ctx, match)
+    # every branch above may have set or moved the current version: the one place that sees them all
+    search.index_current(conn, outcome.article_id)
     if url_id is not None:
         conn.execute(update(urls).where(urls.c.id == url_id).values(article_id=outcome.article_id))
     return outcome

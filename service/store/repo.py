@@ -9,7 +9,7 @@ database. Database errors surface as ``StoreError``; bad arguments as ``ValueErr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -17,13 +17,14 @@ from sqlalchemy import Engine, update
 
 from service.config import DedupSettings
 from service.model import Article
-from service.store import articles, export, frontier, runs, stats
+from service.store import articles, export, frontier, runs, search, stats
 from service.store.schema import runs as runs_table
+from service.store.search import SearchHit, SearchQuery
 from service.store.sql import aware, retrying, utcnow
 from service.store.types import ClaimedUrl, NewUrl, StoreOutcome
 from service.urls import canonical_url, url_key
 
-__all__ = ["ClaimedUrl", "NewUrl", "Store", "StoreOutcome"]
+__all__ = ["ClaimedUrl", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
 
 
 class Store:
@@ -288,3 +289,29 @@ class Store:
         """Counts (articles, versions, duplicates, gone), field fill rates, frontier states, last
         runs, frequent errors; the database URL with its password redacted."""
         return stats.collect(self.engine)
+
+    # --- search ----------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        credits: Mapping[str, str] | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """Articles whose current title or body contains every space-separated term of ``query``
+        (best match first, then newest), or, without a query, all articles matching the filters
+        (newest first). ``credits`` maps a role of ``model.CREDIT_ROLES`` ("reporters",
+        "photographers", "editors", …) to an exact name; ``since``/``until`` filter on the
+        publication date, inclusive. Raises ``ValueError`` for bad options (no query and no credit
+        filter, a reversed range, an unknown role, a limit out of 1..1000), ``StoreError``."""
+        q = SearchQuery.build(query, since=since, until=until, credits=credits, limit=limit)
+        with self.engine.connect() as conn:
+            return search.search(conn, q)
+
+    def reindex(self) -> int:
+        """Rebuild the search index from the current versions, in batches (constant memory, the
+        daemon may keep writing); how many documents it holds. Raises ``StoreError``."""
+        return search.reindex(self.engine)

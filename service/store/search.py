@@ -1,0 +1,438 @@
+"""Full-text search over the current version of each article (titles and bodies, Chinese included).
+
+Place in the flow: a side index of the store. ``articles.store`` calls ``index_current`` in the
+transaction that stores an article, so the index always holds the current version's text;
+``reindex`` rebuilds it from ``article_versions``; ``search`` reads it. Nothing here parses HTML.
+
+Chinese has no spaces between words, so word tokenizers do not work; both databases index
+character trigrams instead, and a query term matches as a substring:
+
+- SQLite: ``search_documents`` is an FTS5 table with the ``trigram`` tokenizer (SQLite ≥ 3.34),
+  rowid = article id, ranked by ``bm25`` with the title weighted ×4. Where migration 0003 found no
+  trigram tokenizer it is an ordinary table and every term is scanned with ``instr`` (logged once).
+- PostgreSQL: ``search_documents`` is a table with GIN ``gin_trgm_ops`` indexes on title and body,
+  matched with ``ILIKE``. pg_trgm only extracts trigrams from CJK text when the database's
+  LC_CTYPE is a UTF-8 locale (e.g. ``C.UTF-8``), not under ``C``: there the answers are the same
+  but the index cannot help (logged once).
+
+Trigrams cannot find a term shorter than 3 characters (镇江): such terms are matched by ``instr``
+(SQLite) or ``ILIKE`` (PostgreSQL) over the same indexed text: correct, but a scan. Not ``LIKE`` on
+SQLite: FTS5 claims LIKE constraints for itself and, up to at least 3.40, returns no rows for a
+pattern of 1–2 CJK characters (it counts bytes, not characters). All terms of a query (separated
+by spaces) must occur, each in the title or the body. Without bm25 the score counts occurrences
+(title ×4). Traditional characters are not converted: the archive stores Simplified text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    column,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from service.errors import StoreError
+from service.model import CREDIT_ROLES
+from service.store.schema import article_versions, articles, credits, people
+from service.store.sql import retrying
+
+log = logging.getLogger(__name__)
+
+TABLE = "search_documents"
+#: SQLite's first release with the FTS5 trigram tokenizer
+TRIGRAM_SQLITE = (3, 34, 0)
+#: shorter terms have no trigram to look up: they are scanned
+MIN_TRIGRAM = 3
+#: one title occurrence weighs as much as this many body occurrences
+TITLE_WEIGHT = 4.0
+SNIPPET_CHARS = 60
+REINDEX_BATCH = 1000
+MAX_LIMIT = 1000
+CST = timezone(timedelta(hours=8))
+
+# The physical table differs per dialect (FTS5 has no declared id column, its id is the rowid),
+# so lightweight ``table()`` constructs name only what the queries use.
+_SQLITE_DOCS = table(TABLE, column("rowid"), column("version_id"), column("title"), column("body"))
+_PG_DOCS = table(TABLE, column("article_id"), column("version_id"), column("title"), column("body"))
+
+# (re)fill the documents of articles lo..hi from their current versions: one statement, so the
+# text never passes through Python (the reindex stays in constant memory whatever the batch)
+_FILL = (
+    "INSERT INTO search_documents ({id}, version_id, title, body) "
+    "SELECT a.id, v.id, v.title, v.body_text FROM articles a "
+    "JOIN article_versions v ON v.id = a.current_version_id WHERE a.id BETWEEN :lo AND :hi"
+)
+_CLEAR = "DELETE FROM search_documents WHERE {id} BETWEEN :lo AND :hi"
+
+Segments = tuple[tuple[str, bool], ...]
+"""Text cut into runs; True marks a run that matched a query term."""
+
+
+def _id_name(conn: Connection) -> str:
+    return "rowid" if conn.dialect.name == "sqlite" else "article_id"
+
+
+def _docs(conn: Connection) -> Any:
+    return _SQLITE_DOCS if conn.dialect.name == "sqlite" else _PG_DOCS
+
+
+# --- keeping the index current -----------------------------------------------------------------
+
+
+def index_current(conn: Connection, article_id: int) -> bool:
+    """Make the search document of ``article_id`` its current version's text, in the caller's
+    transaction; True when it was (re)written, False when it already was current.
+
+    Two primary-key probes when nothing changed (the common revisit), so calling it on every store
+    is cheap.
+    """
+    docs = _docs(conn)
+    doc_id = docs.c[_id_name(conn)]
+    current = conn.execute(select(articles.c.current_version_id).where(articles.c.id == article_id)).scalar()
+    indexed = conn.execute(select(docs.c.version_id).where(doc_id == article_id)).scalar()
+    if current is None or current == indexed:
+        return False
+    _refill(conn, article_id, article_id)
+    return True
+
+
+def _refill(conn: Connection, lo: int, hi: int) -> int:
+    """Replace the documents of article ids lo..hi; how many were written."""
+    name = _id_name(conn)
+    conn.execute(text(_CLEAR.format(id=name)), {"lo": lo, "hi": hi})
+    return int(conn.execute(text(_FILL.format(id=name)), {"lo": lo, "hi": hi}).rowcount)
+
+
+def reindex(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
+    """Rebuild the whole index from the current versions; how many documents it holds.
+
+    Walks article ids in batches, each in its own short write transaction, so memory is constant,
+    the daemon can keep storing between batches (a concurrent store indexes its own article in its
+    own transaction, so no batch can leave a stale document), and an interrupted rebuild simply
+    leaves the batches not yet done as they were. Raises ``StoreError``.
+    """
+    total, last = 0, 0
+    while True:
+        written, last_id = retrying(engine, lambda c, lo=last: _reindex_batch(c, lo, batch), what="reindex")
+        if last_id is None:
+            break
+        total, last = total + written, last_id
+    retrying(engine, lambda c: _finish(c, last), what="reindex")
+    return total
+
+
+def _reindex_batch(conn: Connection, after: int, batch: int) -> tuple[int, int | None]:
+    ids = (
+        conn.execute(select(articles.c.id).where(articles.c.id > after).order_by(articles.c.id).limit(batch))
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return 0, None
+    # the range starts just after the previous batch, so documents of vanished ids go too
+    return _refill(conn, after + 1, ids[-1]), ids[-1]
+
+
+def _finish(conn: Connection, last: int) -> None:
+    conn.execute(text(f"DELETE FROM {TABLE} WHERE {_id_name(conn)} > :last"), {"last": last})
+    if _mode(conn) == "fts5":
+        # merge the b-trees the rebuild left behind: later queries read one segment
+        conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('optimize')"))
+
+
+# --- which engine we have ----------------------------------------------------------------------
+
+_MODES: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def _mode(conn: Connection) -> str:
+    """Mode "fts5" or "scan" (SQLite: the table's SQL says which one 0003 could create), "trgm"
+    (PostgreSQL); looked up once per engine, and a degraded set-up is logged then."""
+    mode = _MODES.get(conn.engine)
+    if mode is None:
+        mode = _MODES[conn.engine] = _detect(conn)
+    return mode
+
+
+def _detect(conn: Connection) -> str:
+    if conn.dialect.name != "sqlite":
+        if not conn.execute(text("SELECT show_trgm('镇江市')")).scalar():
+            log.warning(
+                "search: pg_trgm finds no trigrams in Chinese text under this database's LC_CTYPE "
+                "(C?): results stay correct, but every search scans; create the database with a "
+                "UTF-8 locale such as C.UTF-8 for indexed search"
+            )
+        return "trgm"
+    sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": TABLE}).scalar()
+    if sql is None:
+        raise StoreError("the database has no search index: run `jinshan db upgrade`")
+    if "fts5" in sql.lower():
+        if sqlite3.sqlite_version_info < TRIGRAM_SQLITE:
+            raise StoreError(
+                f"the search index needs SQLite ≥ 3.34 (FTS5 trigram), this is {sqlite3.sqlite_version}"
+            )
+        return "fts5"
+    log.warning(
+        "search: the index was built without the FTS5 trigram tokenizer (SQLite %s at migration; "
+        "needs ≥ 3.34): every search scans the archive; `jinshan db reindex` does not change this",
+        sqlite3.sqlite_version,
+    )
+    return "scan"
+
+
+# --- searching ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What to look for: ``terms`` (all must occur), filters, and how many results at most."""
+
+    terms: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    #: role (``model.CREDIT_ROLES``, e.g. "reporters") → exact person name
+    credits: Mapping[str, str] = field(default_factory=dict)
+    limit: int = 20
+
+    @classmethod
+    def build(
+        cls,
+        query: str | None,
+        *,
+        since: date | None = None,
+        until: date | None = None,
+        credits: Mapping[str, str] | None = None,
+        limit: int = 20,
+    ) -> SearchQuery:
+        """Split ``query`` on spaces (ASCII or ideographic) and check the options; ``ValueError``
+        says which one is wrong."""
+        terms = tuple(dict.fromkeys((query or "").split()))
+        wanted = {role: name.strip() for role, name in (credits or {}).items() if name and name.strip()}
+        for role in wanted:
+            if role not in CREDIT_ROLES:
+                raise ValueError(f"unknown credit role {role!r}; expected one of {', '.join(CREDIT_ROLES)}")
+        if not terms and not wanted:
+            raise ValueError("give a query, or a credit filter such as --reporter NAME")
+        if since and until and since > until:
+            raise ValueError("--since is after --until")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"--limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        return cls(terms, since, until, wanted, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One result: the article, its current title with the matches marked, a snippet of the body
+    around the first match, and the score (higher is better; None without a query)."""
+
+    article_id: int
+    url: str
+    title: str
+    published_at: datetime | None
+    score: float | None
+    title_marks: Segments
+    snippet: Segments
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` line: matches wrapped in 【】, the date in +08:00 like the article JSON."""
+        return {
+            "url": self.url,
+            "title": self.title,
+            "published_at": self.published_at.astimezone(CST).isoformat() if self.published_at else None,
+            "snippet": render(self.snippet, "【", "】"),
+            "score": self.score,
+        }
+
+    def to_markup(self) -> str:
+        """Rich console markup: title, date, URL, then the snippet, matches in bold yellow."""
+        from rich.markup import escape
+
+        when = self.published_at.astimezone(CST).strftime("%Y-%m-%d %H:%M") if self.published_at else "—"
+        title = render(self.title_marks, "[bold yellow]", "[/]", escape)
+        return (
+            f"[bold]{title}[/]  [dim]{when}[/]\n[blue]{escape(self.url)}[/]\n"
+            f"{render(self.snippet, '[bold yellow]', '[/]', escape)}"
+        )
+
+
+def search(conn: Connection, query: SearchQuery) -> list[SearchHit]:
+    """The articles matching ``query``: best match first (then newest), or newest first when there
+    are no terms. Raises ``StoreError`` when the index is missing."""
+    stmt = (
+        select(
+            articles.c.id,
+            articles.c.url,
+            articles.c.published_at,
+            article_versions.c.title,
+            article_versions.c.body_text,
+        )
+        .join(article_versions, article_versions.c.id == articles.c.current_version_id)
+        .limit(query.limit)
+    )
+    stmt = _filters(stmt, query)
+    newest = (articles.c.published_at.desc().nulls_last(), articles.c.id.desc())
+    if query.terms:
+        score = _match_score(conn, query.terms)
+        docs = _docs(conn)
+        stmt = stmt.join(docs, docs.c[_id_name(conn)] == articles.c.id)
+        stmt = stmt.where(*_match_conditions(conn, query.terms)).add_columns(score.label("score"))
+        stmt = stmt.order_by(score.desc(), *newest)
+    else:
+        stmt = stmt.add_columns(literal(None).label("score")).order_by(*newest)
+    pattern = _pattern(query.terms)
+    return [_hit(row, pattern) for row in conn.execute(stmt)]
+
+
+def _filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
+    if query.since is not None:
+        stmt = stmt.where(articles.c.published_on >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(articles.c.published_on <= query.until)
+    for role, name in query.credits.items():
+        credited = (
+            select(credits.c.article_id, credits.c.version_id)
+            .join(people, people.c.id == credits.c.person_id)
+            .where(people.c.name == name, credits.c.role == role)
+        )
+        # both: "id IN" lets the planner start from the person (people.name and credits.person_id
+        # are indexed) instead of scanning articles; "current version IN" drops old versions' credits
+        stmt = stmt.where(
+            articles.c.id.in_(credited.with_only_columns(credits.c.article_id)),
+            articles.c.current_version_id.in_(credited.with_only_columns(credits.c.version_id)),
+        )
+    return stmt
+
+
+def _match_conditions(conn: Connection, terms: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    docs, mode = _docs(conn), _mode(conn)
+    out: list[ColumnElement[bool]] = []
+    if mode == "fts5":
+        long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM]
+        if long_terms:
+            out.append(text(f"{TABLE} MATCH :fts").bindparams(fts=_fts_query(long_terms)))
+        terms = tuple(t for t in terms if len(t) < MIN_TRIGRAM)
+    for t in terms:
+        out.append(or_(_contains(conn, docs.c.title, t), _contains(conn, docs.c.body, t)))
+    return out
+
+
+def _fts_query(terms: list[str]) -> str:
+    # each term a quoted FTS5 string (a " inside doubled): operators in user text stay literal
+    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _contains(conn: Connection, col: Any, term: str) -> ColumnElement[bool]:
+    if conn.dialect.name == "sqlite":
+        # instr, not LIKE: see the module docstring (FTS5 answers short CJK LIKE patterns wrongly)
+        return func.instr(func.lower(col), func.lower(literal(term))) > 0
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return col.ilike(f"%{escaped}%", escape="\\")
+
+
+def _match_score(conn: Connection, terms: tuple[str, ...]) -> ColumnElement[Any]:
+    docs = _docs(conn)
+    if _mode(conn) == "fts5" and any(len(t) >= MIN_TRIGRAM for t in terms):
+        # bm25 is better when smaller (negative); weights follow the column order title, body
+        return -func.bm25(literal_column(TABLE), TITLE_WEIGHT, 1.0)
+    parts = [TITLE_WEIGHT * _occurrences(docs.c.title, t) + _occurrences(docs.c.body, t) for t in terms]
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
+
+
+def _occurrences(col: Any, term: str) -> ColumnElement[Any]:
+    """How often ``term`` occurs in ``col`` (case-insensitive for ASCII), in SQL on both databases."""
+    low = func.lower(literal(term))
+    return (func.length(col) - func.length(func.replace(func.lower(col), low, ""))) / float(len(term))
+
+
+# --- snippets ----------------------------------------------------------------------------------
+
+
+def _pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    # longest first, so a term that contains another is marked whole
+    alternatives = sorted(terms, key=len, reverse=True)
+    return re.compile("|".join(re.escape(t) for t in alternatives), re.IGNORECASE)
+
+
+def mark(text_: str, pattern: re.Pattern[str] | None) -> Segments:
+    """``text_`` cut into runs, the matches of ``pattern`` flagged True."""
+    if pattern is None:
+        return ((text_, False),) if text_ else ()
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for m in pattern.finditer(text_):
+        if m.start() > pos:
+            out.append((text_[pos : m.start()], False))
+        out.append((m.group(), True))
+        pos = m.end()
+    if pos < len(text_):
+        out.append((text_[pos:], False))
+    return tuple(out)
+
+
+def snippet(body: str, pattern: re.Pattern[str] | None, width: int = SNIPPET_CHARS) -> Segments:
+    """About ``width`` characters of ``body`` (whitespace collapsed) centred on its first match, the
+    body's start when nothing matches there (e.g. a title-only match); "…" where text was cut."""
+    flat = " ".join(body.split())
+    first = pattern.search(flat) if pattern else None
+    start = 0
+    if first is not None:
+        start = max(0, min(first.start() - (width - len(first.group())) // 2, len(flat) - width))
+    end = min(len(flat), max(start + width, first.end() if first else 0))
+    runs = list(mark(flat[start:end], pattern))
+    if start > 0:
+        runs.insert(0, ("…", False))
+    if end < len(flat):
+        runs.append(("…", False))
+    return tuple(runs)
+
+
+def render(runs: Segments, open_: str, close: str, escape: Callable[[str], str] = lambda s: s) -> str:
+    """The runs as one string, matches wrapped in ``open_`` … ``close``, other text ``escape``d."""
+    return "".join(f"{open_}{escape(t)}{close}" if hit else escape(t) for t, hit in runs)
+
+
+def _hit(row: Any, pattern: re.Pattern[str] | None) -> SearchHit:
+    return SearchHit(
+        article_id=int(row.id),
+        url=row.url,
+        title=row.title,
+        published_at=row.published_at,
+        score=None if row.score is None else float(row.score),
+        title_marks=mark(row.title, pattern),
+        snippet=snippet(row.body_text, pattern),
+    )
+
+
+__all__ = [
+    "SearchHit",
+    "SearchQuery",
+    "index_current",
+    "mark",
+    "reindex",
+    "render",
+    "search",
+    "snippet",
+]
