@@ -259,6 +259,51 @@ def stats(
         Console().print(render_stats(result))
 
 
+@app.command("search")
+def search_command(
+    query: Annotated[
+        str | None, typer.Argument(help="Words to find (all of them; optional with a credit filter).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
+    reporter: Annotated[str | None, typer.Option(help="Only articles by this reporter.")] = None,
+    photographer: Annotated[
+        str | None, typer.Option(help="Only articles with photos by this person.")
+    ] = None,
+    editor: Annotated[str | None, typer.Option(help="Only articles edited by this person.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line, for scripts.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Full-text search of the current titles and bodies: best match first, or newest first
+    when only filters are given."""
+    import json
+
+    from rich.console import Console
+
+    from service.errors import StoreError
+    from service.store.commands import open_store
+
+    settings = settings_from(config)
+    names = {"reporters": reporter, "photographers": photographer, "editors": editor}
+    first = _date(since, "--since") if since else None
+    last = _date(until, "--until") if until else None
+    try:
+        with open_store(settings) as store:
+            credits = {role: name for role, name in names.items() if name}
+            hits = store.search(query, since=first, until=last, credits=credits, limit=limit)
+    except (ValueError, StoreError) as exc:
+        fail(str(exc))
+    console = Console(highlight=False)
+    for hit in hits:
+        if as_json:
+            typer.echo(json.dumps(hit.to_json(), ensure_ascii=False))
+        else:
+            console.print(hit.to_markup(), "")
+    if not hits:
+        typer.echo("no matching articles", err=True)
+
+
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Apply database migrations."""
@@ -274,6 +319,21 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     where = redact_url(settings.database.url)
     change = "already at" if before == after else f"{before or 'empty'} →"
     typer.echo(f"{where}: {change} {after}")
+
+
+@db_app.command("reindex")
+def db_reindex(config: ConfigOpt = None) -> None:
+    """Rebuild the search index from the current version of every article."""
+    from service.errors import StoreError
+    from service.store.commands import open_store
+
+    settings = settings_from(config)
+    try:
+        with open_store(settings) as store:
+            n = store.reindex()
+    except StoreError as exc:
+        fail(str(exc))
+    typer.echo(f"search index rebuilt: {n} documents")
 
 
 def main() -> None:

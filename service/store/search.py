@@ -25,6 +25,7 @@ by spaces) must occur, each in the title or the body. Without bm25 the score cou
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sqlite3
@@ -131,15 +132,16 @@ def reindex(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
     """
     total, last = 0, 0
     while True:
-        written, last_id = retrying(engine, lambda c, lo=last: _reindex_batch(c, lo, batch), what="reindex")
+        step = functools.partial(_reindex_batch, after=last, batch=batch)
+        written, last_id = retrying(engine, step, what="reindex")
         if last_id is None:
             break
         total, last = total + written, last_id
-    retrying(engine, lambda c: _finish(c, last), what="reindex")
+    retrying(engine, functools.partial(_finish, last=last), what="reindex")
     return total
 
 
-def _reindex_batch(conn: Connection, after: int, batch: int) -> tuple[int, int | None]:
+def _reindex_batch(conn: Connection, *, after: int, batch: int) -> tuple[int, int | None]:
     ids = (
         conn.execute(select(articles.c.id).where(articles.c.id > after).order_by(articles.c.id).limit(batch))
         .scalars()
@@ -151,7 +153,7 @@ def _reindex_batch(conn: Connection, after: int, batch: int) -> tuple[int, int |
     return _refill(conn, after + 1, ids[-1]), ids[-1]
 
 
-def _finish(conn: Connection, last: int) -> None:
+def _finish(conn: Connection, *, last: int) -> None:
     conn.execute(text(f"DELETE FROM {TABLE} WHERE {_id_name(conn)} > :last"), {"last": last})
     if _mode(conn) == "fts5":
         # merge the b-trees the rebuild left behind: later queries read one segment
@@ -276,7 +278,7 @@ class SearchHit:
 def search(conn: Connection, query: SearchQuery) -> list[SearchHit]:
     """The articles matching ``query``: best match first (then newest), or newest first when there
     are no terms. Raises ``StoreError`` when the index is missing."""
-    stmt = (
+    stmt: Select[Any] = (
         select(
             articles.c.id,
             articles.c.url,
@@ -327,7 +329,8 @@ def _match_conditions(conn: Connection, terms: tuple[str, ...]) -> list[ColumnEl
     if mode == "fts5":
         long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM]
         if long_terms:
-            out.append(text(f"{TABLE} MATCH :fts").bindparams(fts=_fts_query(long_terms)))
+            match = literal_column(TABLE).op("MATCH", is_comparison=True)(_fts_query(long_terms))
+            out.append(match)
         terms = tuple(t for t in terms if len(t) < MIN_TRIGRAM)
     for t in terms:
         out.append(or_(_contains(conn, docs.c.title, t), _contains(conn, docs.c.body, t)))
@@ -344,7 +347,8 @@ def _contains(conn: Connection, col: Any, term: str) -> ColumnElement[bool]:
         # instr, not LIKE: see the module docstring (FTS5 answers short CJK LIKE patterns wrongly)
         return func.instr(func.lower(col), func.lower(literal(term))) > 0
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return col.ilike(f"%{escaped}%", escape="\\")
+    found: ColumnElement[bool] = col.ilike(f"%{escaped}%", escape="\\")
+    return found
 
 
 def _match_score(conn: Connection, terms: tuple[str, ...]) -> ColumnElement[Any]:
