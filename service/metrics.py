@@ -17,7 +17,7 @@ from prometheus_client import (
 )
 
 # the *_created series double every counter for no use of ours
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:

@@ -123,7 +123,10 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
     crawl.metrics.fetches.labels(status=str(response.status)).inc()
     crawl.count("fetched")
     fetch_id = _record(crawl, item, response, error=None)
-    revisit = lambda published: next_revisit(published, now, crawl.settings.schedule.revisit_hours)  # noqa: E731
+
+    def revisit(published: datetime | None) -> datetime | None:
+        return next_revisit(published, now, crawl.settings.schedule.revisit_hours)
+
     if response.not_modified:
         crawl.metrics.articles.labels(outcome="unchanged").inc()
         crawl.count("unchanged")

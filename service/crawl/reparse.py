@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -42,7 +42,7 @@ class _Missing(JinshanError):
     """No archived response holds this article (archiving was off, or the WARC file is gone)."""
 
 
-def resume_point(store: Store, params: dict[str, object]) -> int:
+def resume_point(store: Store, params: Mapping[str, object]) -> int:
     """The last article id of the newest unfinished reparse with the same range, else 0."""
     for run in store.last_runs(20):
         if run.get("kind") != "reparse" or run.get("params") != params:

@@ -72,17 +72,17 @@ def decode_html(raw: bytes, content_type: str | None = None) -> Decoded:
             return Decoded(text, enc, "bom", text.count("\ufffd"))
     candidates = [(header_charset(content_type), "header"), (meta_charset(raw), "meta")]
     permissive: list[tuple[str, str]] = []
-    for enc, method in candidates:
-        if enc is None:
+    for declared, method in candidates:
+        if declared is None:
             continue
-        if enc in _PERMISSIVE:
-            permissive.append((enc, method))
+        if declared in _PERMISSIVE:
+            permissive.append((declared, method))
             continue
-        if (text := _strict(raw, enc)) is not None:
-            return Decoded(text, enc, method)
-    for enc in ("utf-8", "gb18030"):
-        if (text := _strict(raw, enc)) is not None:
-            return Decoded(text, enc, enc)
+        if (decoded := _strict(raw, declared)) is not None:
+            return Decoded(decoded, declared, method)
+    for guess in ("utf-8", "gb18030"):
+        if (decoded := _strict(raw, guess)) is not None:
+            return Decoded(decoded, guess, guess)
     for enc, method in permissive:
         return Decoded(raw.decode(enc), enc, method)
     return _fallback(raw)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -47,11 +48,11 @@ def count(engine: Engine, *, since: date | None, until: date | None, after_id: i
         return int(conn.execute(q).scalar() or 0)
 
 
-def _dated(q: object, since: date | None, until: date | None) -> object:
+def _dated(q: Any, since: date | None, until: date | None) -> Any:
     if since is not None:
-        q = q.where(articles.c.published_on >= since)  # type: ignore[attr-defined]
+        q = q.where(articles.c.published_on >= since)
     if until is not None:
-        q = q.where(articles.c.published_on <= until)  # type: ignore[attr-defined]
+        q = q.where(articles.c.published_on <= until)
     return q
 
 
@@ -70,7 +71,7 @@ def sources(
             until,
         )
         with engine.connect() as conn:
-            rows = conn.execute(q).all()  # type: ignore[call-overload]
+            rows = conn.execute(q).all()
             ids = [r.id for r in rows]
             found: dict[int, list[ArchivedFetch]] = {}
             if ids:
