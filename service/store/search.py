@@ -67,6 +67,8 @@ TITLE_WEIGHT = 4.0
 SNIPPET_CHARS = 60
 REINDEX_BATCH = 1000
 MAX_LIMIT = 1000
+#: the GIN indexes migration 0003 creates on PostgreSQL
+PG_INDEXES = ("ix_search_documents_title_trgm", "ix_search_documents_body_trgm")
 CST = timezone(timedelta(hours=8))
 
 # The physical table differs per dialect (FTS5 has no declared id column, its id is the rowid),
@@ -158,6 +160,12 @@ def _finish(conn: Connection, *, last: int) -> None:
     if _mode(conn) == "fts5":
         # merge the b-trees the rebuild left behind: later queries read one segment
         conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('optimize')"))
+    elif conn.dialect.name == "postgresql":
+        # the rebuilt rows sit in the GIN pending lists (scanned linearly by every query) and the
+        # planner has no statistics yet: measured 63 ms a query instead of 1.2 ms (5,000 articles) until autovacuum came by
+        for index in PG_INDEXES:
+            conn.execute(text("SELECT gin_clean_pending_list(CAST(:i AS regclass))"), {"i": index})
+        conn.execute(text(f"ANALYZE {TABLE}"))
 
 
 # --- which engine we have ----------------------------------------------------------------------
