@@ -14,8 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.config import DedupSettings
+from service.errors import StoreError
 from service.model import Article
 from service.store import articles, export, frontier, runs, search, stats
 from service.store.schema import runs as runs_table
@@ -308,8 +310,11 @@ class Store:
         publication date, inclusive. Raises ``ValueError`` for bad options (no query and no credit
         filter, a reversed range, an unknown role, a limit out of 1..1000), ``StoreError``."""
         q = SearchQuery.build(query, since=since, until=until, credits=credits, limit=limit)
-        with self.engine.connect() as conn:
-            return search.search(conn, q)
+        try:
+            with self.engine.connect() as conn:
+                return search.search(conn, q)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"search: {exc}") from exc
 
     def reindex(self) -> int:
         """Rebuild the search index from the current versions, in batches (constant memory, the

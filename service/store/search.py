@@ -162,7 +162,8 @@ def _finish(conn: Connection, *, last: int) -> None:
         conn.execute(text(f"INSERT INTO {TABLE}({TABLE}) VALUES ('optimize')"))
     elif conn.dialect.name == "postgresql":
         # the rebuilt rows sit in the GIN pending lists (scanned linearly by every query) and the
-        # planner has no statistics yet: measured 63 ms a query instead of 1.2 ms (5,000 articles) until autovacuum came by
+        # planner has no statistics yet: 63 ms a query instead of 1.2 ms (5,000 articles, measured)
+        # until autovacuum would come by
         for index in PG_INDEXES:
             conn.execute(text("SELECT gin_clean_pending_list(CAST(:i AS regclass))"), {"i": index})
         conn.execute(text(f"ANALYZE {TABLE}"))

@@ -22,7 +22,7 @@ from tests.integration.store.builders import CST, SEEN, chinese_text, make_artic
 from tests.support.postgres import _admin, drop_database
 
 #: characters the queries below look for: kept out of the random filler so nothing matches by chance
-RESERVED = set("西津渡古街镇江市民游客金山寺文化节焦山碑林北固山公园鎮5Gg新旧")
+RESERVED = set("西津渡古街镇江市民游客金山寺文化节焦山碑林北固山公园鎮5Gg新旧达标")
 
 
 def filler(seed: int, n: int = 300) -> str:
@@ -120,6 +120,17 @@ def test_ascii_terms_ignore_case(store: Store) -> None:
     put(store, 6, title="镇江建成5G基站", body=filler(11), day=6)
     assert [h.title for h in store.search("5g")] == ["镇江建成5G基站"]
     assert [h.title for h in store.search("5G基站")] == ["镇江建成5G基站"]
+    assert [h.title for h in store.search("5g基站")] == ["镇江建成5G基站"]
+    assert [h.title for h in store.search("建成5G", credits={"reporters": "张三"})] == ["镇江建成5G基站"]
+
+
+def test_query_syntax_is_taken_literally(store: Store, archive: dict[str, int]) -> None:
+    # FTS5 operators, quotes and LIKE wildcards in the user's words are plain characters
+    for query in ('西津渡" OR "金山', "西津渡*", "NOT 西津渡", "%镇%", "_镇", 'a"b', "NEAR(西津渡)"):
+        assert store.search(query) == [], query
+    put(store, 9, title="100%达标", body=filler(12), day=9)
+    assert [h.title for h in store.search("100%")] == ["100%达标"]
+    assert [h.title for h in store.search("0%")] == ["100%达标"]
 
 
 def test_traditional_text_is_not_converted(store: Store, archive: dict[str, int]) -> None:
