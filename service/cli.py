@@ -299,7 +299,7 @@ def search_command(
         if as_json:
             typer.echo(json.dumps(hit.to_json(), ensure_ascii=False))
         else:
-            console.print(hit.to_markup(), "")
+            console.print(hit.to_markup() + "\n")
     if not hits:
         typer.echo("no matching articles", err=True)
 
