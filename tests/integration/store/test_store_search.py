@@ -4,8 +4,11 @@ the index kept current by the store, reindex, migration 0003 on an existing arch
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -60,6 +63,10 @@ def put(
 
 @pytest.fixture()
 def archive(store: Store) -> dict[str, int]:
+    return fill(store)
+
+
+def fill(store: Store) -> dict[str, int]:
     """Five articles with known words in known places; their ids by a short name."""
     return {
         # the term in the title and twice in the body
@@ -87,10 +94,6 @@ def archive(store: Store) -> dict[str, int]:
         "beigu_old": put(store, 4, title="春天", body=filler(7) + "北固山公园" + filler(8), day=2),
         "beigu_new": put(store, 5, title="秋天", body=filler(9) + "北固山公园" + filler(10), day=4),
     }
-
-
-def urls(hits: list[search.SearchHit]) -> list[str]:
-    return [h.url for h in hits]
 
 
 def ids(hits: list[search.SearchHit]) -> list[int]:
@@ -404,3 +407,51 @@ def test_short_terms_alone_on_the_index_table(store: Store, archive: dict[str, i
         for term, n in (("镇江", 2), ("市", 1), ("西津渡", 2)):
             q = select(func.count()).select_from(docs).where(search._contains(conn, docs.c.body, term))
             assert conn.execute(q).scalar() == n, term
+
+
+@pytest.mark.postgres
+def test_postgres_under_a_c_locale_says_the_index_cannot_help(
+    postgres_db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = db.make_engine(DatabaseSettings(url=postgres_db_url))  # the test server's locale is C
+    try:
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT show_trgm('镇江市')")).scalar():
+                pytest.skip("this server's LC_CTYPE lets pg_trgm index Chinese (not the C locale)")
+        store = Store(engine, DedupSettings())
+        archive = fill(store)
+        with caplog.at_level(logging.WARNING, logger="service.store.search"):
+            assert ids(store.search("西津渡")) == [archive["xijindu"], archive["jiaoshan"]]
+            store.search("镇江")
+        assert caplog.text.count("pg_trgm finds no trigrams in Chinese text") == 1  # once per engine
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_without_the_trigram_tokenizer_scans_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = db.make_engine(DatabaseSettings(url=f"sqlite:///{tmp_path / 'old.db'}"))
+    try:
+        with monkeypatch.context() as m:  # what migration 0003 sees on a SQLite before 3.34
+            m.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+            db.upgrade(engine)
+        with engine.connect() as conn:
+            sql = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'search_documents'")).scalar()
+        assert sql is not None and "fts5" not in sql.lower()
+        store = Store(engine, DedupSettings())
+        archive = fill(store)
+        with caplog.at_level(logging.WARNING, logger="service.store.search"):
+            hits = store.search("西津渡")
+        assert "without the FTS5 trigram tokenizer" in caplog.text
+        # the same answers, ranked by occurrences (title ×4) instead of bm25
+        assert ids(hits) == [archive["xijindu"], archive["jiaoshan"]]
+        assert [h.score for h in hits] == [4 + 2, 1]
+        assert sorted(ids(store.search("镇江"))) == sorted([archive["xijindu"], archive["jinshan"]])
+        assert ids(store.search("北固山")) == [archive["beigu_new"], archive["beigu_old"]]
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM search_documents"))
+        assert store.reindex() == 5 and len(store.search("西津渡")) == 2
+    finally:
+        engine.dispose()
