@@ -2,7 +2,8 @@
 
 A thin facade: each method opens one short transaction (writes rerun on a unique-key race, see
 ``sql.retrying``) and delegates to the module that owns the rows: ``frontier`` (urls, fetches),
-``articles`` (dedup, versions, aliases, credits, images), ``runs``, ``export``, ``stats``.
+``articles`` (dedup, versions, aliases, credits, images), ``search`` (full-text index), ``runs``,
+``export``, ``stats``.
 Every write is an idempotent upsert, safe to replay and safe with several processes on the same
 database. Database errors surface as ``StoreError``; bad arguments as ``ValueError``.
 """
@@ -212,6 +213,13 @@ class Store:
         key = self.key(url)
         with self.engine.connect() as conn:
             return articles.article_for_key(conn, key)
+
+    def articles_by_site_id(self, site_ids: Collection[str]) -> dict[str, int]:
+        """The stored articles among ``site_ids`` (the site's own article ids), id → article id."""
+        if not site_ids:
+            return {}
+        with self.engine.connect() as conn:
+            return articles.by_site_ids(conn, list(site_ids))
 
     def add_alias(self, article_id: int, url: str, *, reason: str, seen_at: datetime) -> bool:
         """``url`` is another address of the article (it redirected there); True when newly recorded."""
