@@ -81,7 +81,7 @@ def steady_day(tmp: Path, day_minutes: int, scale: float, seed: int) -> dict[str
             "database": {"url": f"sqlite:///{tmp / 'day.db'}"}, "archive": {"path": str(tmp / "warcday")},
             "fetch": {"requests_per_second": 50.0, "concurrency": 2}, "web": {"listen": ""},
             "epaper": {"enabled": False}, "log": {"level": "WARNING"},
-            "schedule": {"poll_minutes": 10 * minute, "max_poll_minutes": 60 * minute, "hub_every_minutes": 60 * minute,
+            "schedule": {"poll_minutes": 10 * minute, "max_poll_minutes": 60 * minute, "hub_every_minutes": 720 * minute,
                          "drain_seconds": 30 * scale, "revisit_hours": [24.0 * 365]},
         }))  # fmt: skip
         # the archive starts complete: the day measures steady polling, not the first catch-up
@@ -105,15 +105,31 @@ def steady_day(tmp: Path, day_minutes: int, scale: float, seed: int) -> dict[str
             daemon.terminate()
             daemon.wait(timeout=20)
         requests = replica.requests()
-    full = [
-        r
-        for r in requests
-        if r["status"] == 200 and r["if_none_match"] is None and r["path"] != "/robots.txt"
-    ]
-    revisits_200 = [r for r in requests if r["status"] == 200 and r["if_none_match"]]
+        if os.environ.get("BENCH_DEBUG"):
+            import sqlite3
+
+            rows = sqlite3.connect(tmp / "day.db").execute(
+                "select started_at, counters from runs where kind='cycle' order by id").fetchall()
+            for started, counters in rows:
+                c = json.loads(counters)
+                print(started[11:19], c.get("list_pages"), c.get("discovered"), c.get("new"), file=sys.stderr)
+    seen: set[str] = set()
+    unconditional_again = 0
+    for r in requests:
+        if r["status"] == 200:
+            if r["path"] in seen and not r["if_none_match"] and not r["if_modified_since"]:
+                unconditional_again += 1  # a page we had, downloaded again without asking if it changed
+            seen.add(r["path"])
+    kinds: dict[str, int] = {}
+    for r in requests:
+        kind = ("robots" if r["path"] == "/robots.txt" else "list" if r["path"].endswith("/") or "index" in r["path"]
+                else f"article {r['status']}")  # fmt: skip
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print("requests by kind:", dict(sorted(kinds.items())), file=sys.stderr)
     return {"published": published, "requests": len(requests), "per_article": len(requests) / max(published, 1),
-            "not_modified": sum(1 for r in requests if r["status"] == 304), "full_redownloads": len(revisits_200),
-            "first_downloads": len(full)}  # fmt: skip
+            "not_modified": sum(1 for r in requests if r["status"] == 304),
+            "changed_lists": sum(1 for r in requests if r["status"] == 200 and r["if_none_match"]),
+            "full_redownloads": unconditional_again}  # fmt: skip
 
 
 def main() -> None:
@@ -141,11 +157,12 @@ def main() -> None:
                 f"\nSteady polling, {args.day_minutes} simulated minutes ({args.day_minutes * args.scale:.0f} s real)\n"
             )
             print(
-                "| new articles | HTTP requests | requests per new article | 304 answers | full re-downloads of unchanged pages |"
+                "| new articles | HTTP requests | requests per new article | 304 answers | lists that changed (200 to a conditional request) | unconditional re-downloads |"
             )
-            print("|---:|---:|---:|---:|---:|")
+            print("|---:|---:|---:|---:|---:|---:|")
             print(
-                f"| {r['published']:.0f} | {r['requests']:.0f} | {r['per_article']:.2f} | {r['not_modified']:.0f} | {r['full_redownloads']:.0f} |"
+                f"| {r['published']:.0f} | {r['requests']:.0f} | {r['per_article']:.2f} | {r['not_modified']:.0f} | "
+                f"{r['changed_lists']:.0f} | {r['full_redownloads']:.0f} |"
             )
             print(json.dumps(r), file=sys.stderr)
 

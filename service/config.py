@@ -121,8 +121,8 @@ class ScheduleSettings(_Section):
     timezone: str = "Asia/Shanghai"
     poll_minutes: float = Field(10, gt=0)
     max_poll_minutes: float = Field(60, gt=0)
-    target_new_per_poll: int = Field(5, ge=1)
-    hub_every_minutes: float = Field(60, gt=0)
+    target_new_per_poll: int = Field(10, ge=1)
+    hub_every_minutes: float = Field(720, gt=0)
     max_list_pages: int = Field(10, ge=1)
     revisit_hours: tuple[float, ...] = (1, 6, 24, 168)
     drain_seconds: float = Field(30, gt=0)

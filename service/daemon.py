@@ -77,7 +77,7 @@ class Daemon:
         run_id = crawl.store.start_run("cycle", {"start_urls": start_urls(crawl)})
         crawl.run_id, crawl.stats = run_id, CycleStats()
         paging = SteadyPaging(sched.max_list_pages)
-        common: dict[str, Any] = {"settings": self.settings, "fetcher": crawl.fetcher, "frontier": crawl.store,
+        common: dict[str, Any] = {"settings": self.settings, "fetcher": crawl.fetcher, "frontier": crawl.frontier,
                                   "paging": paging, "validators": self.validators}  # fmt: skip
         walk = await walk_lists(start_urls(crawl), follow_hubs=False, **common)
         self.known_hubs = walk.hubs or self.known_hubs
@@ -111,7 +111,7 @@ class Daemon:
                 if (paper, day.isoformat()) in self.issues_done:
                     continue
                 walk = await walk_issue(
-                    self.settings, paper, day, fetcher=crawl.fetcher, frontier=crawl.store
+                    self.settings, paper, day, fetcher=crawl.fetcher, frontier=crawl.frontier
                 )
                 crawl.count("epaper_pages", walk.pages)
                 crawl.count("discovered", walk.new)

@@ -42,7 +42,7 @@ async def discover_site(crawl: Crawl, span: BackfillRange, stop: asyncio.Event) 
     """Page back through every start list, and the channel lists linked from them, until their
     articles are older than ``since``."""
     walk = await walk_lists(start_urls(crawl), settings=crawl.settings, fetcher=crawl.fetcher,
-                            frontier=crawl.store, paging=BackfillPaging(span.since))  # fmt: skip
+                            frontier=crawl.frontier, paging=BackfillPaging(span.since))  # fmt: skip
     crawl.count("list_pages", walk.pages)
     crawl.count("discovered", walk.new)
     crawl.count("list_failed", walk.failed)
@@ -53,7 +53,9 @@ async def discover_epaper(crawl: Crawl, span: BackfillRange, stop: asyncio.Event
         for paper in crawl.settings.epaper.papers:
             if stop.is_set():
                 return
-            walk = await walk_issue(crawl.settings, paper, day, fetcher=crawl.fetcher, frontier=crawl.store)
+            walk = await walk_issue(
+                crawl.settings, paper, day, fetcher=crawl.fetcher, frontier=crawl.frontier
+            )
             crawl.count("epaper_pages", walk.pages)
             crawl.count("discovered", walk.new)
             crawl.count("epaper_failed", walk.failed)

@@ -98,17 +98,23 @@ def article_urls(
 
 
 class Paging(Protocol):
-    def follow(self, *, page_number: int, articles: int, new: int, dates: list[date]) -> bool: ...
+    def follow(
+        self, *, page_number: int, articles: int, new: int, dates: list[date], oldest_new: bool
+    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
 class SteadyPaging:
-    """The daemon: page on until a page brings no unseen article, up to ``max_pages``."""
+    """The daemon: page on while a page brings unseen articles down to its oldest link, up to
+    ``max_pages`` (a page whose last link is already known ends the walk: the next holds no news)."""
 
     max_pages: int
 
-    def follow(self, *, page_number: int, articles: int, new: int, dates: list[date]) -> bool:
-        return page_number < self.max_pages and new > 0
+    def follow(
+        self, *, page_number: int, articles: int, new: int, dates: list[date], oldest_new: bool
+    ) -> bool:
+        # lists run newest first: once the oldest link of a page is known, older pages hold nothing new
+        return page_number < self.max_pages and new > 0 and oldest_new
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,9 @@ class BackfillPaging:
     since: date
     max_pages: int = 100_000
 
-    def follow(self, *, page_number: int, articles: int, new: int, dates: list[date]) -> bool:
+    def follow(
+        self, *, page_number: int, articles: int, new: int, dates: list[date], oldest_new: bool
+    ) -> bool:
         if page_number >= self.max_pages or articles == 0:
             return False
         if dates:
@@ -198,14 +206,18 @@ async def walk_list(
         if validators is not None:
             validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
-        new = frontier.add_urls(article_urls(links, found_on=url, due_at=due))
+        found = article_urls(links, found_on=url, due_at=due)
+        oldest_new = bool(found) and frontier.add_urls(found[-1:]) == 1
+        new = frontier.add_urls(found[:-1]) + int(oldest_new)
         if walk.pages == 1:
             walk.saturated = bool(links.articles) and new == len(links.articles)
         walk.articles += len(links.articles)
         walk.new += new
         walk.hubs.extend(h.url for h in links.hubs)
         dates = [d for link in links.articles if (d := date_from_path(link.url))]
-        if not paging.follow(page_number=page_index(url), articles=len(links.articles), new=new, dates=dates):
+        more = paging.follow(page_number=page_index(url), articles=len(links.articles), new=new, dates=dates,
+                             oldest_new=oldest_new)  # fmt: skip
+        if not more:
             return walk
         url = next_list_page(url, links.next_pages)
     return walk
@@ -263,15 +275,10 @@ async def walk_lists(
 
 
 def next_poll_minutes(current: float, new: int, *, least: float, most: float, target: int) -> float:
-    """The next discovery interval: shorter when a poll found ``target`` or more new articles, longer
-    when it found none, in proportion between; so the requests spent on list pages stay near one per
-    ``target`` new articles whatever the site's pace, within [``least``, ``most``] minutes."""
-    if new >= target:
-        factor = 2 / 3
-    elif new == 0:
-        factor = 1.5
-    else:
-        factor = min(1.5, max(2 / 3, target / new / 2))
+    """The next discovery interval, in proportion to how far the last poll was from ``target`` new
+    articles (at most ×1.5 or ×2/3 a step), within [``least``, ``most``] minutes: list pages then cost
+    about one request per ``target`` new articles whatever the site's pace."""
+    factor = 1.5 if new == 0 else min(1.5, max(2 / 3, target / new))
     return min(most, max(least, current * factor))
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from service.config import Settings
 from service.crawl.discover import article_urls, classify
+from service.crawl.frontier import Frontier
 from service.errors import NotAnArticle, PermanentFetchError, Redirected, TransientFetchError
 from service.extract import extract_article, join_parts
 from service.extract.listing import page_links
@@ -72,8 +73,15 @@ class Crawl:
     run_id: int | None = None
     stats: CycleStats = field(default_factory=CycleStats)
     rng: random.Random = field(default_factory=random.Random)
+    #: take article links from article pages (the backfill does; the daemon's lists already show news)
+    harvest: bool = False
     #: set when a host asked us to wait: workers pause until then instead of spinning on the frontier
     defer_until: datetime | None = None
+
+    @property
+    def frontier(self) -> Frontier:
+        """Where discovery puts URLs: the store's frontier, with aliases of known articles resolved."""
+        return Frontier(self.store, self.settings.profile)
 
     def count(self, name: str, n: int = 1) -> None:
         self.stats.counts[name] += n
@@ -154,7 +162,7 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
     )
     if response.redirects and crawl.store.key(item.url) != crawl.store.key(article.url):
         crawl.store.add_alias(outcome.article_id, item.url, reason="redirect", seen_at=response.fetched_at)
-    if crawl.settings.site.follow_article_links:
+    if crawl.harvest and crawl.settings.site.follow_article_links:
         _harvest(crawl, item, response)
     crawl.metrics.articles.labels(outcome=outcome.kind).inc()
     crawl.count(outcome.kind)
@@ -169,7 +177,7 @@ def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> None:
     articles that no list page shows any more."""
     links = classify(page_links(response.body, response.url, response.content_type), crawl.settings)
     if links.articles:
-        found = crawl.store.add_urls(article_urls(links, found_on=item.url, due_at=datetime.now(UTC)))
+        found = crawl.frontier.add_urls(article_urls(links, found_on=item.url, due_at=datetime.now(UTC)))
         crawl.count("discovered_on_articles", found)
 
 

@@ -90,6 +90,7 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
             helpers.extend(await _start_helpers(settings, span, workers))
 
     async with open_crawl(share_politeness(settings, workers)) as crawl:
+        crawl.harvest = True
         kind = "backfill" if span.discover else "backfill-worker"
         params = {"since": span.since.isoformat(), "until": span.until.isoformat(), "source": span.source}
         crawl.run_id = crawl.store.start_run(kind, params)

@@ -324,6 +324,11 @@ def _alias(ctx: _Ctx, match: Match) -> None:
     )
 
 
+def by_site_ids(conn: Connection, site_ids: list[str]) -> dict[str, int]:
+    rows = conn.execute(select(articles.c.site_id, articles.c.id).where(articles.c.site_id.in_(site_ids)))
+    return {str(site_id): int(article_id) for site_id, article_id in rows}
+
+
 def article_for_key(conn: Connection, key: str) -> int | None:
     """The article whose own URL or alias has ``key``."""
     found = conn.execute(select(articles.c.id).where(articles.c.url_key == key)).scalar()

@@ -62,18 +62,21 @@ def test_next_list_page_goes_forward_only() -> None:
     assert next_list_page("https://x/news/index_3.shtml", nexts) is None
 
 
-def test_steady_paging_stops_at_a_page_with_nothing_new() -> None:
+def test_steady_paging_stops_where_the_list_reaches_known_articles() -> None:
     rule = SteadyPaging(max_pages=10)
-    assert rule.follow(page_number=1, articles=20, new=3, dates=[])
-    assert not rule.follow(page_number=2, articles=20, new=0, dates=[])
-    assert not rule.follow(page_number=10, articles=20, new=20, dates=[])
+    assert rule.follow(page_number=1, articles=20, new=3, dates=[], oldest_new=True)
+    assert not rule.follow(page_number=1, articles=20, new=3, dates=[], oldest_new=False)
+    assert not rule.follow(page_number=2, articles=20, new=0, dates=[], oldest_new=False)
+    assert not rule.follow(page_number=10, articles=20, new=20, dates=[], oldest_new=True)
 
 
 def test_backfill_paging_stops_when_the_page_is_older_than_since() -> None:
     rule = BackfillPaging(since=date(2026, 10, 1))
-    assert rule.follow(page_number=5, articles=20, new=0, dates=[date(2026, 10, 3), date(2026, 9, 28)])
-    assert not rule.follow(page_number=6, articles=20, new=20, dates=[date(2026, 9, 30)])
-    assert not rule.follow(page_number=6, articles=0, new=0, dates=[])
+    assert rule.follow(
+        page_number=5, articles=20, new=0, dates=[date(2026, 10, 3), date(2026, 9, 28)], oldest_new=False
+    )
+    assert not rule.follow(page_number=6, articles=20, new=20, dates=[date(2026, 9, 30)], oldest_new=True)
+    assert not rule.follow(page_number=6, articles=0, new=0, dates=[], oldest_new=False)
 
 
 def test_poll_interval_adapts_within_bounds() -> None:

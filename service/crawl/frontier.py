@@ -1,0 +1,43 @@
+"""The frontier as discovery sees it: the store's ``add_urls``, with known articles recognised first.
+
+A link whose URL carries the id of an article we already have (the same CmsTop id under another date
+folder, a redirecting alias) is that article: its URL is recorded as an alias at once and nothing is
+fetched, so related lists full of aliases cost no requests. The id comes from the site profile's URL
+patterns (``site_id`` of the templates), the same rung the store deduplicates on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from service.config import SiteProfile
+from service.extract.profile import choose_template, site_id
+from service.store.repo import Store
+from service.store.types import NewUrl
+
+
+class Frontier:
+    """``add_urls`` for discovery: new URLs go to the store, aliases of stored articles are recorded."""
+
+    def __init__(self, store: Store, profile: SiteProfile) -> None:
+        self.store = store
+        self.profile = profile
+
+    def add_urls(self, urls: Iterable[NewUrl]) -> int:
+        items = list(urls)
+        ids = {item.url: self._site_id(item.url) for item in items}
+        known = self.store.articles_by_site_id({i for i in ids.values() if i})
+        fresh = []
+        now = datetime.now(UTC)
+        for item in items:
+            article_id = known.get(ids[item.url] or "")
+            if article_id is None:
+                fresh.append(item)
+            elif self.store.article_for_url(item.url) is None:
+                self.store.add_alias(article_id, item.url, reason="site_id", seen_at=now)
+        return self.store.add_urls(fresh) if fresh else 0
+
+    def _site_id(self, url: str) -> str | None:
+        template, groups = choose_template(url, "", self.profile)
+        return site_id(template, groups)
