@@ -94,6 +94,7 @@ class Daemon:
         crawl.count("discovered", new)
         await self.epaper(crawl)
         await drain(crawl, stop=self.stop)
+        crawl.store.refresh_search()
         self.finish_cycle(crawl, run_id, ok=walk.answered, error="; ".join(walk.errors[:3]) or None)
         self.poll_minutes = next_poll_minutes(self.poll_minutes, new, least=sched.poll_minutes,
                                               most=sched.max_poll_minutes, target=sched.target_new_per_poll)  # fmt: skip
@@ -228,6 +229,7 @@ class Daemon:
 
     async def _maintain(self, crawl: Crawl, lock: LeaderLock) -> None:
         self.refresh_gauges(crawl)
+        crawl.store.refresh_search()
         if not lock.still_held():
             log.error("lost the scheduler lock (database session gone); stopping")
             self.stop.set()

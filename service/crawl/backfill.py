@@ -83,6 +83,7 @@ async def run_backfill(
         if after_discovery is not None:
             await after_discovery()
         await drain(crawl, stop=stop, published_between=(span.since, span.until))
+        crawl.store.refresh_search()
     finally:
         if ticker:
             ticker.cancel()

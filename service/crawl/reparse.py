@@ -85,6 +85,7 @@ def reparse(
     except BaseException:
         store.finish_run(run_id, status="failed", counters=_counters(progress))
         raise
+    store.refresh_search()
     store.finish_run(run_id, status=status, counters=_counters(progress))
     return progress
 

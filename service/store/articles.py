@@ -71,7 +71,7 @@ def store(
             _alias(ctx, match)
         outcome = _existing(ctx, match)
     # every branch above may have set or moved the current version: the one place that sees them all
-    search.index_current(conn, outcome.article_id)
+    search.note_pending(conn, outcome.article_id)
     if url_id is not None:
         conn.execute(update(urls).where(urls.c.id == url_id).values(article_id=outcome.article_id))
     return outcome

@@ -318,11 +318,20 @@ class Store:
         publication date, inclusive. Raises ``ValueError`` for bad options (no query and no credit
         filter, a reversed range, an unknown role, a limit out of 1..1000), ``StoreError``."""
         q = SearchQuery.build(query, since=since, until=until, credits=credits, limit=limit)
+        self.refresh_search()
         try:
             with self.engine.connect() as conn:
                 return search.search(conn, q)
         except SQLAlchemyError as exc:
             raise StoreError(f"search: {exc}") from exc
+
+    def refresh_search(self) -> int:
+        """Index the articles stored or changed since the last refresh (``store_article`` only notes
+        them, to keep the write path fast); how many documents were rewritten. Raises ``StoreError``."""
+        try:
+            return search.refresh_pending(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"search index refresh: {exc}") from exc
 
     def reindex(self) -> int:
         """Rebuild the search index from the current versions, in batches (constant memory, the

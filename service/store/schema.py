@@ -78,6 +78,14 @@ def _id() -> Column[int]:
     return Column("id", Id, primary_key=True, autoincrement=True)
 
 
+#: articles whose search document may be stale (see service/store/search.py, migration 0004)
+search_pending = Table(
+    "search_pending",
+    metadata,
+    Column("article_id", Id, primary_key=True, autoincrement=False),
+)
+
+
 runs = Table(
     "runs",
     metadata,

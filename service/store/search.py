@@ -43,6 +43,7 @@ from sqlalchemy import (
     Engine,
     Select,
     column,
+    delete,
     func,
     literal,
     literal_column,
@@ -55,8 +56,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import StoreError
 from service.model import CREDIT_ROLES
-from service.store.schema import article_versions, articles, credits, people
-from service.store.sql import retrying
+from service.store.schema import article_versions, articles, credits, people, search_pending
+from service.store.sql import insert_ignore, retrying
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,25 @@ def _docs(conn: Connection) -> Any:
 
 
 # --- keeping the index current -----------------------------------------------------------------
+
+
+def note_pending(conn: Connection, article_id: int) -> None:
+    """Note that ``article_id``'s search document may be stale; ``refresh_pending`` brings it up to
+    date. One primary-key insert, in the caller's transaction, so the write path stays cheap."""
+    insert_ignore(conn, search_pending, {"article_id": article_id})
+
+
+def refresh_pending(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
+    """Index every noted article (in batches, each its own short transaction); how many documents
+    were rewritten. Safe to run from several processes at once."""
+    rewritten = 0
+    while True:
+        with engine.begin() as conn:
+            ids = [int(i) for i in conn.execute(select(search_pending.c.article_id).limit(batch)).scalars()]
+            if not ids:
+                return rewritten
+            rewritten += sum(1 for article_id in ids if index_current(conn, article_id))
+            conn.execute(delete(search_pending).where(search_pending.c.article_id.in_(ids)))
 
 
 def index_current(conn: Connection, article_id: int) -> bool:

@@ -1,5 +1,5 @@
 """Search on both databases: matching (3+ and 1–2 character terms), filters, ordering, snippets,
-the index kept current by the store, reindex, migration 0003 on an existing archive, the CLI."""
+the index kept current by the store, reindex, migrations 0003/0004 on an existing archive, the CLI."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ def put(
         published_at=datetime(2026, 3, day, 9, 0, tzinfo=CST),
         credits=Credits(reporters=reporters, photographers=photographers, editors=editors),
     )
-    return store.store_article(article, url_id=None, fetch_id=None, seen_at=seen).article_id
+    article_id = store.store_article(article, url_id=None, fetch_id=None, seen_at=seen).article_id
+    store.refresh_search()  # as the daemon does after each drain (``store_article`` only notes the change)
+    return article_id
 
 
 @pytest.fixture()
@@ -314,7 +316,7 @@ def test_upgrade_from_0002_makes_existing_articles_searchable(db_url: str) -> No
         assert db.current_revision(engine) == "0002"
         assert not any(t.startswith("search_documents") for t in inspect(engine).get_table_names())
         db.upgrade(engine)
-        assert db.current_revision(engine) == "0003"
+        assert db.current_revision(engine) == db.head_revision()
         assert ids(store.search("西津渡")) == [first]
         assert ids(store.search("镇江")) == [second]  # only the current version was indexed
         assert ids(store.search("北固山")) == [first]
@@ -455,3 +457,11 @@ def test_sqlite_without_the_trigram_tokenizer_scans_and_says_so(
         assert store.reindex() == 5 and len(store.search("西津渡")) == 2
     finally:
         engine.dispose()
+
+
+def test_store_only_notes_the_change_and_search_catches_up(store: Store) -> None:
+    article = make_article(url_of(40), text=filler(40) + "焦山碑林" + filler(41), title="焦山碑林")
+    out = store.store_article(article, url_id=None, fetch_id=None, seen_at=SEEN)
+    assert search_rows(store.engine) == 0  # the write path did not index
+    assert ids(store.search("焦山碑林")) == [out.article_id]  # a search refreshes first
+    assert search_rows(store.engine) == 1 and store.refresh_search() == 0
