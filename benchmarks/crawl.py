@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,29 +47,47 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def backfill(n: int, tmp: Path) -> dict[str, float]:
-    with ReplicaProcess("--seed", "5", "--articles", str(n), "--days", str(max(30, n // 200)),
+def children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def backfill(n: int, tmp: Path, workers: int = 1) -> dict[str, float]:
+    days = max(30, n // 200)  # dated up to today: the backfill's --until defaults to today
+    start = (datetime.now(UTC).date() - timedelta(days=days)).isoformat()
+    with ReplicaProcess("--seed", "5", "--articles", str(n), "--days", str(days), "--start", start,
                         "--epaper-days", "0", "--old", "0", "--log-size", "1000") as replica:  # fmt: skip
         config = tmp / f"bf{n}.toml"
         config.write_text(toml(replica.base_url, {
-            "database": {"url": f"sqlite:///{tmp / f'bf{n}.db'}"}, "archive": {"path": str(tmp / f"warc{n}")},
+            "database": {"url": f"sqlite:///{tmp / f'bf{n}w{workers}.db'}"}, "archive": {"path": str(tmp / f"warc{n}w{workers}")},
             "fetch": LIFTED, "web": {"listen": ""}, "log": {"level": "WARNING"}, "epaper": {"enabled": False},
         }))  # fmt: skip
         start = time.perf_counter()
-        proc = subprocess.Popen(jinshan(config, "backfill", "--since", "2000-01-01"), cwd=tmp,
+        proc = subprocess.Popen(jinshan(config, "backfill", "--since", "2000-01-01", "--workers", str(workers)), cwd=tmp,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-        peak = 0.0
+        peaks: dict[int, float] = {}
         while proc.poll() is None:
-            peak = max(peak, peak_rss_mb(proc.pid))
+            for pid in (proc.pid, *children(proc.pid)):
+                peaks[pid] = max(peaks.get(pid, 0.0), peak_rss_mb(pid))
             time.sleep(0.2)
+        peak = max(peaks.values(), default=0.0)  # per process: the helper workers are processes of their own
         elapsed = time.perf_counter() - start
         err = proc.stderr.read() if proc.stderr else ""
         if proc.returncode != 0:
             raise SystemExit(f"backfill failed: {err[-2000:]}")
         stored = sum(1 for _ in subprocess.run(jinshan(config, "export"), capture_output=True, text=True, cwd=tmp,
                                                env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout.splitlines())  # fmt: skip
-    return {"articles": n, "stored": stored, "seconds": elapsed, "per_s": stored / elapsed, "peak_mb": peak}
+    return {
+        "articles": n,
+        "workers": workers,
+        "stored": stored,
+        "seconds": elapsed,
+        "per_s": stored / elapsed,
+        "peak_mb": peak,
+    }
 
 
 def steady_day(tmp: Path, day_minutes: int, scale: float, seed: int) -> dict[str, float]:
@@ -108,8 +127,11 @@ def steady_day(tmp: Path, day_minutes: int, scale: float, seed: int) -> dict[str
         if os.environ.get("BENCH_DEBUG"):
             import sqlite3
 
-            rows = sqlite3.connect(tmp / "day.db").execute(
-                "select started_at, counters from runs where kind='cycle' order by id").fetchall()
+            rows = (
+                sqlite3.connect(tmp / "day.db")
+                .execute("select started_at, counters from runs where kind='cycle' order by id")
+                .fetchall()
+            )
             for started, counters in rows:
                 c = json.loads(counters)
                 print(started[11:19], c.get("list_pages"), c.get("discovered"), c.get("new"), file=sys.stderr)
@@ -137,6 +159,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="5000,20000")
     parser.add_argument("--day-minutes", type=int, default=1440, help="simulated minutes of steady polling")
     parser.add_argument("--scale", type=float, default=0.1, help="real seconds per simulated minute")
+    parser.add_argument("--workers", default="1,2", help="backfill processes to compare")
     parser.add_argument("--skip-backfill", action="store_true")
     parser.add_argument("--skip-day", action="store_true")
     args = parser.parse_args()
@@ -144,13 +167,13 @@ def main() -> None:
         tmp = Path(tmpdir)
         if not args.skip_backfill:
             print("Backfill of a generated replica on 127.0.0.1 (politeness lifted, SQLite, WARC on)\n")
-            print("| articles | stored | seconds | articles/s | peak RSS MB |\n|---:|---:|---:|---:|---:|")
+            print("| articles | workers | stored | seconds | articles/s | peak RSS MB per process |")
+            print("|---:|---:|---:|---:|---:|---:|")
             for n in (int(x) for x in args.sizes.split(",")):
-                r = backfill(n, tmp)
-                print(
-                    f"| {n:,} | {r['stored']:,.0f} | {r['seconds']:.1f} | {r['per_s']:.0f} | {r['peak_mb']:.0f} |",
-                    flush=True,
-                )
+                for w in (int(x) for x in args.workers.split(",")):
+                    r = backfill(n, tmp, w)
+                    print(f"| {n:,} | {w} | {r['stored']:,.0f} | {r['seconds']:.1f} | {r['per_s']:.0f} | {r['peak_mb']:.0f} |",
+                          flush=True)  # fmt: skip
         if not args.skip_day:
             r = steady_day(tmp, args.day_minutes, args.scale, seed=3)
             print(

@@ -31,11 +31,11 @@ class Frontier:
         fresh = []
         now = datetime.now(UTC)
         for item in items:
-            article_id = known.get(ids[item.url] or "")
-            if article_id is None:
+            found = known.get(ids[item.url] or "")
+            if found is None:
                 fresh.append(item)
-            elif self.store.article_for_url(item.url) is None:
-                self.store.add_alias(article_id, item.url, reason="site_id", seen_at=now)
+            elif found[1] != self.store.key(item.url):  # another address of a stored article
+                self.store.add_alias(found[0], item.url, reason="site_id", seen_at=now)
         return self.store.add_urls(fresh) if fresh else 0
 
     def _site_id(self, url: str) -> str | None:

@@ -324,9 +324,11 @@ def _alias(ctx: _Ctx, match: Match) -> None:
     )
 
 
-def by_site_ids(conn: Connection, site_ids: list[str]) -> dict[str, int]:
-    rows = conn.execute(select(articles.c.site_id, articles.c.id).where(articles.c.site_id.in_(site_ids)))
-    return {str(site_id): int(article_id) for site_id, article_id in rows}
+def by_site_ids(conn: Connection, site_ids: list[str]) -> dict[str, tuple[int, str]]:
+    rows = conn.execute(
+        select(articles.c.site_id, articles.c.id, articles.c.url_key).where(articles.c.site_id.in_(site_ids))
+    )
+    return {str(site_id): (int(article_id), str(key)) for site_id, article_id, key in rows}
 
 
 def article_for_key(conn: Connection, key: str) -> int | None:

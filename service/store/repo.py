@@ -214,8 +214,9 @@ class Store:
         with self.engine.connect() as conn:
             return articles.article_for_key(conn, key)
 
-    def articles_by_site_id(self, site_ids: Collection[str]) -> dict[str, int]:
-        """The stored articles among ``site_ids`` (the site's own article ids), id → article id."""
+    def articles_by_site_id(self, site_ids: Collection[str]) -> dict[str, tuple[int, str]]:
+        """The stored articles among ``site_ids`` (the site's own article ids): site id → (article
+        id, URL key of the article's own URL)."""
         if not site_ids:
             return {}
         with self.engine.connect() as conn:

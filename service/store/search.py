@@ -111,16 +111,23 @@ def note_pending(conn: Connection, article_id: int) -> None:
 
 
 def refresh_pending(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
-    """Index every noted article (in batches, each its own short transaction); how many documents
-    were rewritten. Safe to run from several processes at once."""
+    """Index every noted article (in batches, each its own short write transaction, so SQLite takes
+    the write lock up front); how many documents were rewritten. Safe from several processes."""
+
+    def one_batch(conn: Connection) -> tuple[int, int]:
+        ids = [int(i) for i in conn.execute(select(search_pending.c.article_id).limit(batch)).scalars()]
+        if not ids:
+            return 0, 0
+        done = sum(1 for article_id in ids if index_current(conn, article_id))
+        conn.execute(delete(search_pending).where(search_pending.c.article_id.in_(ids)))
+        return len(ids), done
+
     rewritten = 0
     while True:
-        with engine.begin() as conn:
-            ids = [int(i) for i in conn.execute(select(search_pending.c.article_id).limit(batch)).scalars()]
-            if not ids:
-                return rewritten
-            rewritten += sum(1 for article_id in ids if index_current(conn, article_id))
-            conn.execute(delete(search_pending).where(search_pending.c.article_id.in_(ids)))
+        taken, done = retrying(engine, one_batch, what="search refresh")
+        rewritten += done
+        if taken == 0:
+            return rewritten
 
 
 def index_current(conn: Connection, article_id: int) -> bool:
