@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,10 @@ from service.store.types import ClaimedUrl
 
 log = logging.getLogger(__name__)
 
+#: hrefs that can be article pages at all (the harvest resolves and classifies only these)
+PAGE_HREF = re.compile(r"\.s?html?(?:[?#]|$)", re.IGNORECASE)
+#: how many harvested URLs are remembered before the memory starts over
+HARVEST_MEMORY = 200_000
 #: pages of one split article fetched at most (a pager loop must not run away)
 MAX_PAGES = 20
 #: the fields whose fill rates the template-change alarm watches
@@ -75,6 +80,8 @@ class Crawl:
     rng: random.Random = field(default_factory=random.Random)
     #: take article links from article pages (the backfill does; the daemon's lists already show news)
     harvest: bool = False
+    #: article URLs already handed to the frontier by the harvest (bounded by HARVEST_MEMORY)
+    harvested: set[str] = field(default_factory=set)
     #: set when a host asked us to wait: workers pause until then instead of spinning on the frontier
     defer_until: datetime | None = None
 
@@ -130,12 +137,12 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
         return _permanent(crawl, item, exc, now)
     crawl.metrics.fetches.labels(status=str(response.status)).inc()
     crawl.count("fetched")
-    fetch_id = _record(crawl, item, response, error=None)
 
     def revisit(published: datetime | None) -> datetime | None:
         return next_revisit(published, now, crawl.settings.schedule.revisit_hours)
 
     if response.not_modified:
+        _record(crawl, item, response, error=None)
         crawl.metrics.articles.labels(outcome="unchanged").inc()
         crawl.count("unchanged")
         crawl.store.finish_url(item.id, state="done", next_due_at=revisit(_published_hint(item)), status=304)
@@ -150,6 +157,7 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
         crawl.metrics.not_articles.labels(reason=exc.reason).inc()
         crawl.count("not_article")
         log.info("not an article (%s): %s", exc.reason, item.url)
+        _record(crawl, item, response, error=f"not_article: {exc.reason}")
         crawl.store.finish_url(item.id, state="not_article", next_due_at=None, error=f"not_article: {exc.reason}",
                                status=response.status, etag=response.etag, last_modified=response.last_modified,
                                payload_digest=response.payload_digest)  # fmt: skip
@@ -157,28 +165,36 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
     crawl.stats.observe(article)
     for name, layer in article.fields_from.items():
         crawl.metrics.layers.labels(field=name, layer=layer.split(":")[0]).inc()
-    outcome = crawl.store.store_article(
-        article, url_id=item.id, fetch_id=fetch_id, seen_at=response.fetched_at
-    )
+    # the fetch, the article and the URL's new state in one transaction: the common path, one commit
+    outcome = crawl.store.store_fetched(article, url_id=item.id, fetch=_fetch_values(crawl, response, error=None),
+                                        next_due_at=revisit(article.published_at), etag=response.etag,
+                                        last_modified=response.last_modified)  # fmt: skip
     if response.redirects and crawl.store.key(item.url) != crawl.store.key(article.url):
         crawl.store.add_alias(outcome.article_id, item.url, reason="redirect", seen_at=response.fetched_at)
     if crawl.harvest and crawl.settings.site.follow_article_links:
         _harvest(crawl, item, response)
     crawl.metrics.articles.labels(outcome=outcome.kind).inc()
     crawl.count(outcome.kind)
-    crawl.store.finish_url(item.id, state="done", next_due_at=revisit(article.published_at), status=response.status,
-                           etag=response.etag, last_modified=response.last_modified,
-                           payload_digest=response.payload_digest, reset_attempts=True)  # fmt: skip
     return outcome.kind
 
 
 def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> None:
     """Article links on an article page (related lists, 上一篇/下一篇) go to the frontier: they reach
     articles that no list page shows any more."""
-    links = classify(page_links(response.body, response.url, response.content_type), crawl.settings)
-    if links.articles:
-        found = crawl.frontier.add_urls(article_urls(links, found_on=item.url, due_at=datetime.now(UTC)))
-        crawl.count("discovered_on_articles", found)
+    links = classify(
+        page_links(response.body, response.url, response.content_type, href_filter=PAGE_HREF), crawl.settings
+    )
+    # related lists repeat the same popular articles: a URL handed to the frontier once is not again
+    fresh = [
+        u
+        for u in article_urls(links, found_on=item.url, due_at=datetime.now(UTC))
+        if u.url not in crawl.harvested
+    ]
+    if len(crawl.harvested) > HARVEST_MEMORY:
+        crawl.harvested.clear()
+    crawl.harvested.update(u.url for u in fresh)
+    if fresh:
+        crawl.count("discovered_on_articles", crawl.frontier.add_urls(fresh))
 
 
 def _published_hint(item: ClaimedUrl) -> datetime | None:
@@ -211,20 +227,24 @@ async def _extract_all(crawl: Crawl, item: ClaimedUrl, response: Any) -> Article
     return join_parts(first, rest)
 
 
-def _record(crawl: Crawl, item: ClaimedUrl, response: Any, *, error: str | None) -> int:
+def _fetch_values(crawl: Crawl, response: Any, *, error: str | None) -> dict[str, Any]:
+    """The keyword arguments of ``Store.record_fetch`` for a response."""
     warc = response.warc
-    return crawl.store.record_fetch(
-        item.id,
-        status=response.status,
-        fetched_at=response.fetched_at,
-        warc_file=warc.filename if warc else None,
-        warc_offset=warc.offset if warc else None,
-        warc_length=warc.length if warc else None,
-        payload_digest=response.payload_digest,
-        error=error,
-        elapsed_s=None,
-        run_id=crawl.run_id,
-    )
+    return {
+        "status": response.status,
+        "fetched_at": response.fetched_at,
+        "warc_file": warc.filename if warc else None,
+        "warc_offset": warc.offset if warc else None,
+        "warc_length": warc.length if warc else None,
+        "payload_digest": response.payload_digest,
+        "error": error,
+        "elapsed_s": None,
+        "run_id": crawl.run_id,
+    }
+
+
+def _record(crawl: Crawl, item: ClaimedUrl, response: Any, *, error: str | None) -> int:
+    return crawl.store.record_fetch(item.id, **_fetch_values(crawl, response, error=error))
 
 
 def _record_error(crawl: Crawl, item: ClaimedUrl, exc: Any, now: datetime) -> None:

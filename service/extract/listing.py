@@ -21,9 +21,13 @@ NEXT_PAGE_TEXTS = ("下一页", "下页", "后页", "next", "Next", "›", "»",
 _SKIP_SCHEMES = re.compile(r"^(?:javascript|mailto|tel|data):", re.IGNORECASE)
 
 
-def page_links(raw: bytes, url: str, content_type: str | None = None) -> list[Link]:
+def page_links(
+    raw: bytes, url: str, content_type: str | None = None, *, href_filter: re.Pattern[str] | None = None
+) -> list[Link]:
     """Every ``<a href>`` of the page, absolute, fragment dropped, in page order, each URL once
-    (its first text kept). Links whose text says "next page" have kind ``next_page``."""
+    (its first text kept). Links whose text says "next page" have kind ``next_page``.
+    ``href_filter``: only hrefs it matches (searched in the raw attribute) are kept, before any
+    resolving: a cheap cut when the caller wants one kind of link only."""
     tree = LexborHTMLParser(decode_html(raw, content_type).text)
     base = url
     if (base_node := tree.css_first("base[href]")) is not None:
@@ -32,6 +36,8 @@ def page_links(raw: bytes, url: str, content_type: str | None = None) -> list[Li
     for node in tree.css("a[href]"):
         href = (node.attributes.get("href") or "").strip()
         if not href or href.startswith("#") or _SKIP_SCHEMES.match(href):
+            continue
+        if href_filter is not None and not href_filter.search(href):
             continue
         target = absolute(base, href)
         text = clean_spaces(node.text(deep=True))

@@ -231,6 +231,35 @@ class Store:
             what="add_alias",
         )
 
+    def store_fetched(
+        self,
+        article: Article,
+        *,
+        url_id: int,
+        fetch: Mapping[str, Any],
+        next_due_at: datetime | None,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> StoreOutcome:
+        """``record_fetch`` + ``store_article`` + ``finish_url(state="done")`` in one transaction:
+        the common path of the crawl, one commit instead of three. ``fetch`` holds the keyword
+        arguments of ``record_fetch``; the article counts as seen at ``fetch["fetched_at"]``."""
+        seen_at = aware(fetch["fetched_at"])
+        values = {**fetch, "fetched_at": seen_at}
+        fields = {"error": None, "last_status": fetch.get("status"), "etag": etag, "last_modified": last_modified,
+                  "payload_digest": fetch.get("payload_digest")}  # fmt: skip
+        now = utcnow()
+
+        def work(c: Any) -> StoreOutcome:
+            fetch_id = frontier.record_fetch(c, url_id, dict(values))
+            outcome = articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
+                                     fetch_id=fetch_id, seen_at=seen_at)  # fmt: skip
+            frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
+                                fields=dict(fields))  # fmt: skip
+            return outcome
+
+        return retrying(self.engine, work, what="store_fetched", snapshot=True)
+
     def mark_gone(self, url: str, at: datetime) -> bool:
         """The page at ``url`` answered 404/410: flag its article gone (never deleted), and the URL
         "gone". True when an article was found."""
