@@ -20,16 +20,16 @@ from service.crawl.discover import article_urls, classify
 from service.crawl.frontier import Frontier
 from service.errors import NotAnArticle, PermanentFetchError, Redirected, TransientFetchError
 from service.extract import extract_article, join_parts
-from service.extract.listing import page_links
+from service.extract.listing import page_hrefs
 from service.metrics import Metrics
-from service.model import Article
+from service.model import Article, Link
 from service.store.repo import Store
 from service.store.types import ClaimedUrl
 
 log = logging.getLogger(__name__)
 
 #: hrefs that can be article pages at all (the harvest resolves and classifies only these)
-PAGE_HREF = re.compile(r"\.s?html?(?:[?#]|$)", re.IGNORECASE)
+PAGE_HREF = re.compile(rb"\.s?html?(?:[?#]|$)", re.IGNORECASE)
 #: how many harvested URLs are remembered before the memory starts over
 HARVEST_MEMORY = 200_000
 #: pages of one split article fetched at most (a pager loop must not run away)
@@ -181,9 +181,8 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
 def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> None:
     """Article links on an article page (related lists, 上一篇/下一篇) go to the frontier: they reach
     articles that no list page shows any more."""
-    links = classify(
-        page_links(response.body, response.url, response.content_type, href_filter=PAGE_HREF), crawl.settings
-    )
+    hrefs = page_hrefs(response.body, response.url, href_filter=PAGE_HREF)
+    links = classify((Link(u) for u in hrefs), crawl.settings)
     # related lists repeat the same popular articles: a URL handed to the frontier once is not again
     fresh = [
         u

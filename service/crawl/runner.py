@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 #: the longest a worker pauses for a held-off host; beyond it the URLs simply wait in the frontier
 MAX_PAUSE_S = 60.0
 #: URLs one worker claims at once: small, so a stop hands back little and workers share fairly
-CLAIM_BATCH = 4
+CLAIM_BATCH = 8
 
 
 def worker_id() -> str:

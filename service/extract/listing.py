@@ -45,3 +45,17 @@ def page_links(
         if target not in seen or (kind == "next_page" and seen[target].kind != "next_page"):
             seen[target] = Link(target, text, kind)
     return list(seen.values())
+
+
+_HREF = re.compile(rb"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+
+
+def page_hrefs(raw: bytes, url: str, *, href_filter: re.Pattern[bytes]) -> list[str]:
+    """Absolute URLs of the ``<a href>`` values that ``href_filter`` matches, by a regular expression
+    over the raw bytes: no parse, for callers that need URLs only (the harvest of related links).
+    Hrefs are ASCII in practice; a ``<base href>`` is not honoured here."""
+    out: dict[str, None] = {}
+    for href in _HREF.findall(raw):
+        if href_filter.search(href):
+            out.setdefault(absolute(url, href.decode("ascii", "ignore")), None)
+    return list(out)

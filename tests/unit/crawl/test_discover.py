@@ -110,3 +110,20 @@ def test_template_alarm_fires_on_a_drop_and_on_a_generic_takeover() -> None:
     ]
     assert evaluate({"title": 0.0}, history, alarm, articles=2) == []  # too few articles to judge
     assert from_counters(to_counters({"title": 0.875})) == {"title": 0.875}
+
+
+def test_page_hrefs_reads_urls_without_parsing() -> None:
+    import re
+
+    from service.extract.listing import page_hrefs
+
+    raw = LIST_PAGE.encode("gb18030")
+    got = page_hrefs(
+        raw, "https://www.jsw.com.cn/news/zjxw/index.shtml", href_filter=re.compile(rb"\.s?html?(?:[?#]|$)")
+    )
+    assert "https://www.jsw.com.cn/2026/1125/1963001.shtml" in got
+    assert (
+        "https://www.jsw.com.cn/news/zjxw/index_2.shtml" in got
+        and got.count("https://www.jsw.com.cn/news/zjxw/index_2.shtml") == 1
+    )
+    assert not any(u.startswith("javascript") for u in got)
