@@ -45,10 +45,6 @@ def settings_from(config: Path | None) -> Settings:
         fail(str(exc))
 
 
-def not_built(what: str) -> NoReturn:
-    fail(f"`{what}` is not built yet in this version", code=2)
-
-
 LogFormatOpt = Annotated[
     str | None, typer.Option("--log-format", help="text or json (default: [log] format).")
 ]

@@ -149,7 +149,7 @@ class Frontier(Protocol):
 
 @dataclass
 class ListWalk:
-    """What one walk over a list found; ``last_page`` is where a backfill resumes."""
+    """What one walk over a list found."""
 
     pages: int = 0
     not_modified: int = 0
@@ -157,7 +157,6 @@ class ListWalk:
     new: int = 0
     failed: int = 0
     hubs: list[str] = field(default_factory=list)
-    last_page: str | None = None
     error: str | None = None
     #: every article link of the first page was unseen: the list may have moved past what we saw
     saturated: bool = False
@@ -199,7 +198,6 @@ async def walk_list(
             walk.error = str(exc)
             return walk
         walk.pages += 1
-        walk.last_page = url
         if getattr(response, "not_modified", False):
             walk.not_modified += 1
             return walk
