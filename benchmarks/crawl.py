@@ -47,6 +47,15 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -69,10 +78,14 @@ def backfill(n: int, tmp: Path, workers: int = 1) -> dict[str, float]:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
         peaks: dict[int, float] = {}
+        cpu: dict[int, float] = {}  # the last reading of each backfill process before it exits
         while proc.poll() is None:
             for pid in (proc.pid, *children(proc.pid)):
                 peaks[pid] = max(peaks.get(pid, 0.0), peak_rss_mb(pid))
+                cpu[pid] = max(cpu.get(pid, 0.0), cpu_seconds(pid))
             time.sleep(0.2)
+        assert replica.proc is not None
+        replica_cpu = cpu_seconds(replica.proc.pid)
         peak = max(peaks.values(), default=0.0)  # per process: the helper workers are processes of their own
         elapsed = time.perf_counter() - start
         err = proc.stderr.read() if proc.stderr else ""
@@ -87,6 +100,9 @@ def backfill(n: int, tmp: Path, workers: int = 1) -> dict[str, float]:
         "seconds": elapsed,
         "per_s": stored / elapsed,
         "peak_mb": peak,
+        # where the two cores went: the crawl (all its processes) and the replica serving it
+        "crawl_cpu": sum(cpu.values()) / elapsed,
+        "replica_cpu": replica_cpu / elapsed,
     }
 
 
@@ -167,12 +183,12 @@ def main() -> None:
         tmp = Path(tmpdir)
         if not args.skip_backfill:
             print("Backfill of a generated replica on 127.0.0.1 (politeness lifted, SQLite, WARC on)\n")
-            print("| articles | workers | stored | seconds | articles/s | peak RSS MB per process |")
-            print("|---:|---:|---:|---:|---:|---:|")
+            print("| articles | workers | stored | seconds | articles/s | peak RSS MB per process | cores used: crawl | cores used: replica |")
+            print("|---:|---:|---:|---:|---:|---:|---:|---:|")
             for n in (int(x) for x in args.sizes.split(",")):
                 for w in (int(x) for x in args.workers.split(",")):
                     r = backfill(n, tmp, w)
-                    print(f"| {n:,} | {w} | {r['stored']:,.0f} | {r['seconds']:.1f} | {r['per_s']:.0f} | {r['peak_mb']:.0f} |",
+                    print(f"| {n:,} | {w} | {r['stored']:,.0f} | {r['seconds']:.1f} | {r['per_s']:.0f} | {r['peak_mb']:.0f} | {r['crawl_cpu']:.2f} | {r['replica_cpu']:.2f} |",
                           flush=True)  # fmt: skip
         if not args.skip_day:
             r = steady_day(tmp, args.day_minutes, args.scale, seed=3)

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.errors import ConfigError
+from service.text.simhash import INDEX_DISTANCE
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_FILE = CONFIG_DIR / "default.toml"
@@ -138,7 +139,9 @@ class ArchiveSettings(_Section):
 
 
 class DedupSettings(_Section):
-    simhash_max_distance: int = Field(3, ge=0, le=16)
+    # the index finds every fingerprint within INDEX_DISTANCE bits and no further: a larger
+    # threshold would silently miss some near-duplicates, so it is refused
+    simhash_max_distance: int = Field(INDEX_DISTANCE, ge=0, le=INDEX_DISTANCE)
     shingle_size: int = Field(4, ge=1, le=16)
     min_chars: int = Field(80, ge=0)
 

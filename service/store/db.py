@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     Raises ``StoreError`` when a migration fails (the transaction is rolled back).
     """
+    _migrate(engine, command.upgrade, revision, "upgrade")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Undo migrations down to ``revision`` (an upgrade of older code's database, in reverse)."""
+    _migrate(engine, command.downgrade, revision, "downgrade")
+
+
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str, what: str) -> None:
     cfg = _alembic_config()
     try:
         with engine.connect() as conn:
@@ -163,6 +173,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 if not is_sqlite(conn):
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK})
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
+                step(cfg, revision)
     except SQLAlchemyError as exc:
-        raise StoreError(f"database upgrade failed on {redact_url(str(engine.url))}: {exc}") from exc
+        raise StoreError(f"database {what} failed on {redact_url(str(engine.url))}: {exc}") from exc

@@ -12,7 +12,7 @@ schema is changed by adding a migration and updating this file together. Store c
     article_urls      aliases: other URLs under which the same article was found
     people, credits   names and their role in a version (reporters, editors, …) in page order
     images            images of a version, in page order, with captions
-    simhash_index     banded SimHash fingerprints for near-duplicate lookup (migration 0002)
+    simhash_index     SimHash fingerprints keyed by pairs of blocks, for near-duplicate lookup (0002, 0005)
 """
 
 from __future__ import annotations
@@ -229,9 +229,10 @@ images = Table(
     UniqueConstraint("version_id", "position"),
 )
 
-# Near-duplicate index: one row per (band, fingerprint, article). ``key`` packs the band number and
-# the band's 16 bits into one integer, so a lookup is one ``key IN (k0, k1, k2, k3)`` probe of the
-# primary key, which also covers the fingerprint and article: no table rows are read.
+# Near-duplicate index: one row per (pair of blocks, fingerprint, article). ``key`` packs the pair
+# number and the pair's 25 or 26 bits into one integer (service.text.simhash.index_keys), so a
+# lookup is one ``key IN (k0, …, k9)`` probe of the primary key, which also covers the fingerprint
+# and article: no table rows are read. Migration 0002 built it with 4 bands, 0005 with pairs.
 simhash_index = Table(
     "simhash_index",
     metadata,

@@ -53,6 +53,8 @@ def test_env_values_parse_as_toml_else_string() -> None:
         ({"JINSHAN_SITE__ARTICLE_URL_PATTERN": "(unclosed"}, "site.article_url_pattern"),
         ({"JINSHAN_WEB__LISTEN": "nope"}, "web.listen"),
         ({"JINSHAN_LOG__FORMAT": "xml"}, "log.format"),
+        # beyond what the near-duplicate index finds exactly: refused, not silently half-honoured
+        ({"JINSHAN_DEDUP__SIMHASH_MAX_DISTANCE": "4"}, "dedup.simhash_max_distance"),
     ],
 )
 def test_bad_values_name_the_key(env: dict[str, str], key: str) -> None:

@@ -8,9 +8,10 @@ from sqlalchemy import Engine, insert, select
 
 from service.config import DatabaseSettings, DedupSettings
 from service.store import db
+from service.store.dedup import nearest
 from service.store.repo import Store
 from service.store.schema import article_versions, articles, metadata, simhash_index
-from service.text.simhash import band_keys, simhash, to_signed
+from service.text.simhash import index_keys, simhash, to_signed
 from tests.integration.store.builders import SEEN, chinese_text, make_article, tweak
 
 
@@ -24,7 +25,7 @@ def test_empty_database_to_head_matches_the_schema(db_url: str) -> None:
         assert db.current_revision(engine) is None
         db.upgrade(engine)
         db.upgrade(engine)  # idempotent
-        assert db.current_revision(engine) == db.head_revision() == "0004"
+        assert db.current_revision(engine) == db.head_revision() == "0005"
         with engine.connect() as conn:
             # search_documents (0003) is dialect-specific (FTS5 / pg_trgm) and kept out of metadata
             skip = {"include_name": lambda n, t, _: not (t == "table" and n.startswith("search_documents"))}
@@ -33,7 +34,7 @@ def test_empty_database_to_head_matches_the_schema(db_url: str) -> None:
         engine.dispose()
 
 
-def test_from_the_previous_revision_backfills_the_band_index(db_url: str) -> None:
+def test_from_0001_backfills_the_near_duplicate_index(db_url: str) -> None:
     engine = fresh(db_url)
     # a fingerprint with the top bit set: negative as BIGINT, the case where SQL shifts could go wrong
     text = next(t for t in (chinese_text(seed, n=1200) for seed in range(70, 200)) if simhash(t) >> 63)
@@ -76,13 +77,61 @@ def test_from_the_previous_revision_backfills_the_band_index(db_url: str) -> Non
         db.upgrade(engine)
         with engine.connect() as conn:
             rows = conn.execute(select(simhash_index.c.key, simhash_index.c.fingerprint)).all()
-        assert sorted(k for k, _ in rows) == sorted(band_keys(fp))
+        assert sorted(k for k, _ in rows) == sorted(index_keys(fp))
         assert {f for _, f in rows} == {to_signed(fp)}
         # the backfilled index serves the near-duplicate rung
         near = make_article("https://www.jsw.com.cn/2026/0301/2.shtml", text=tweak(text, (3,)))
-        out = Store(engine, DedupSettings(simhash_max_distance=8)).store_article(
+        out = Store(engine, DedupSettings(simhash_max_distance=3)).store_article(
             near, url_id=None, fetch_id=None, seen_at=SEEN
         )
         assert (out.kind, out.duplicate_of) == ("duplicate", article_id)
+    finally:
+        engine.dispose()
+
+
+def _index_rows(engine: Engine) -> dict[int, set[int]]:
+    """article id -> the keys it is indexed under."""
+    out: dict[int, set[int]] = {}
+    with engine.connect() as conn:
+        for key, article_id in conn.execute(select(simhash_index.c.key, simhash_index.c.article_id)):
+            out.setdefault(int(article_id), set()).add(int(key))
+    return out
+
+
+def test_0005_rekeys_the_bands_of_0004_by_pairs_and_back(db_url: str) -> None:
+    engine = fresh(db_url)
+    texts = [chinese_text(seed, n=900) for seed in (11, 12, 13)]
+    try:
+        db.upgrade(engine, "0004")  # an archive indexed by the 0004 code, with 4 bands
+        store = Store(engine, DedupSettings(simhash_max_distance=3))
+        ids = {}
+        for i, text in enumerate(texts):
+            out = store.store_article(
+                make_article(f"https://www.jsw.com.cn/2026/0301/{i}.shtml", text=text),
+                url_id=None,
+                fetch_id=None,
+                seen_at=SEEN,
+            )
+            ids[out.article_id] = simhash(text)
+        bands = {a: {(b << 16) | ((fp >> (16 * b)) & 0xFFFF) for b in range(4)} for a, fp in ids.items()}
+        with engine.begin() as conn:  # what the 0004 code wrote: the 16-bit bands
+            conn.execute(simhash_index.delete())
+            conn.execute(
+                insert(simhash_index),
+                [
+                    {"key": k, "fingerprint": to_signed(ids[a]), "article_id": a}
+                    for a, keys in bands.items()
+                    for k in keys
+                ],
+            )
+        db.upgrade(engine)
+        assert _index_rows(engine) == {a: set(index_keys(fp)) for a, fp in ids.items()}
+        # 3 bits apart: found through the pairs as it was through the bands
+        with engine.connect() as conn:
+            for a, fp in ids.items():
+                assert nearest(conn, fp ^ (1 | 1 << 20 | 1 << 40), 3) == (a, 3)
+        db.downgrade(engine, "0004")
+        assert db.current_revision(engine) == "0004"
+        assert _index_rows(engine) == bands
     finally:
         engine.dispose()

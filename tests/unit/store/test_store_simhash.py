@@ -51,19 +51,40 @@ def test_shingle_size_matters() -> None:
 
 
 @given(st.integers(min_value=0, max_value=2**64 - 1))
-def test_bands_and_signed_roundtrip(fp: int) -> None:
-    bands = sh.bands(fp)
-    assert len(bands) == sh.BANDS and all(0 <= b < 2**sh.BAND_BITS for b in bands)
-    assert sum(b << (sh.BAND_BITS * i) for i, b in enumerate(bands)) == fp
-    keys = sh.band_keys(fp)
-    assert [k >> sh.BAND_BITS for k in keys] == list(range(sh.BANDS))
+def test_blocks_keys_and_signed_roundtrip(fp: int) -> None:
+    blocks = sh.blocks(fp)
+    assert len(blocks) == sh.BLOCKS
+    rebuilt, shift = 0, 0
+    for width, block in zip((13, 13, 13, 13, 12), blocks, strict=True):
+        assert 0 <= block < 2**width
+        rebuilt |= block << shift
+        shift += width
+    assert shift == 64 and rebuilt == fp
+    keys = sh.index_keys(fp)
+    assert [k >> sh.PAIR_BITS for k in keys] == list(range(len(sh.PAIRS))) == list(range(10))
+    assert all(0 <= k < 2**31 for k in keys)  # fits the INTEGER key column on both databases
     assert -(2**63) <= sh.to_signed(fp) < 2**63 and sh.to_unsigned(sh.to_signed(fp)) == fp
 
 
-@given(st.integers(min_value=0, max_value=2**64 - 1), st.sets(st.integers(0, 63), max_size=3))
-def test_pigeonhole_within_three_bits_shares_a_band(fp: int, flips: set[int]) -> None:
+@given(
+    st.integers(min_value=0, max_value=2**64 - 1),
+    st.sets(st.integers(0, 63), max_size=sh.INDEX_DISTANCE),
+)
+def test_pigeonhole_within_the_index_distance_shares_a_key(fp: int, flips: set[int]) -> None:
     other = fp
     for bit in flips:
         other ^= 1 << bit
-    assert sh.hamming(fp, other) == len(flips)
-    assert set(sh.band_keys(fp)) & set(sh.band_keys(other))
+    assert sh.hamming(fp, other) == len(flips) <= 3
+    assert set(sh.index_keys(fp)) & set(sh.index_keys(other))
+
+
+def test_a_key_holds_two_blocks_so_one_changed_bit_per_block_shares_nothing() -> None:
+    # one bit flipped in four of the five blocks: 4 bits apart, no pair agrees, so no shared key
+    fp, other, shift = 0x0123_4567_89AB_CDEF, 0x0123_4567_89AB_CDEF, 0
+    for width in (13, 13, 13, 13):
+        other ^= 1 << shift
+        shift += width
+    assert sh.hamming(fp, other) == 4
+    assert not set(sh.index_keys(fp)) & set(sh.index_keys(other))
+    # each key pins 25 or 26 bits: flipping a bit outside a pair keeps that pair's key
+    assert sh.index_keys(fp)[0] == sh.index_keys(fp ^ (1 << 63))[0]
