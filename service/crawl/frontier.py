@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from service.config import SiteProfile
 from service.extract.profile import choose_template, site_id
 from service.store.repo import Store
-from service.store.types import NewUrl
+from service.store.types import Discoveries, NewUrl
 
 
 class Frontier:
@@ -25,18 +25,24 @@ class Frontier:
         self.profile = profile
 
     def add_urls(self, urls: Iterable[NewUrl]) -> int:
+        """Write what ``sort`` makes of ``urls`` (one transaction); how many URLs were new."""
+        return self.store.add_discoveries(self.sort(urls), seen_at=datetime.now(UTC))
+
+    def sort(self, urls: Iterable[NewUrl]) -> Discoveries:
+        """New URLs apart from addresses of stored articles (one read, no write): the caller writes
+        them, alone (``add_urls``) or with the page they were found on (``Store.store_fetched``)."""
         items = list(urls)
         ids = {item.url: self._site_id(item.url) for item in items}
         known = self.store.articles_by_site_id({i for i in ids.values() if i})
-        fresh = []
-        now = datetime.now(UTC)
+        fresh: list[NewUrl] = []
+        aliases: list[tuple[int, str]] = []
         for item in items:
             found = known.get(ids[item.url] or "")
             if found is None:
                 fresh.append(item)
             elif found[1] != self.store.key(item.url):  # another address of a stored article
-                self.store.add_alias(found[0], item.url, reason="site_id", seen_at=now)
-        return self.store.add_urls(fresh) if fresh else 0
+                aliases.append((found[0], item.url))
+        return Discoveries(tuple(fresh), tuple(aliases))
 
     def _site_id(self, url: str) -> str | None:
         template, groups = choose_template(url, "", self.profile)

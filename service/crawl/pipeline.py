@@ -24,7 +24,7 @@ from service.extract.listing import page_hrefs
 from service.metrics import Metrics
 from service.model import Article, Link
 from service.store.repo import Store
-from service.store.types import ClaimedUrl
+from service.store.types import ClaimedUrl, Discoveries
 
 log = logging.getLogger(__name__)
 
@@ -165,22 +165,28 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
     crawl.stats.observe(article)
     for name, layer in article.fields_from.items():
         crawl.metrics.layers.labels(field=name, layer=layer.split(":")[0]).inc()
-    # the fetch, the article and the URL's new state in one transaction: the common path, one commit
+    found = (
+        _harvest(crawl, item, response)
+        if crawl.harvest and crawl.settings.site.follow_article_links
+        else None
+    )
+    # the fetch, the article, the URL's new state and the page's links in one transaction: one commit
     outcome = crawl.store.store_fetched(article, url_id=item.id, fetch=_fetch_values(crawl, response, error=None),
                                         next_due_at=revisit(article.published_at), etag=response.etag,
-                                        last_modified=response.last_modified)  # fmt: skip
+                                        last_modified=response.last_modified, found=found)  # fmt: skip
+    if found is not None and found.urls:
+        crawl.harvested.update(u.url for u in found.urls)  # only once they are written
+        crawl.count("discovered_on_articles", outcome.new_urls)
     if response.redirects and crawl.store.key(item.url) != crawl.store.key(article.url):
         crawl.store.add_alias(outcome.article_id, item.url, reason="redirect", seen_at=response.fetched_at)
-    if crawl.harvest and crawl.settings.site.follow_article_links:
-        _harvest(crawl, item, response)
     crawl.metrics.articles.labels(outcome=outcome.kind).inc()
     crawl.count(outcome.kind)
     return outcome.kind
 
 
-def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> None:
-    """Article links on an article page (related lists, 上一篇/下一篇) go to the frontier: they reach
-    articles that no list page shows any more."""
+def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> Discoveries | None:
+    """Article links on an article page (related lists, 上一篇/下一篇), for the frontier: they reach
+    articles that no list page shows any more. None when there is nothing new to write."""
     hrefs = page_hrefs(response.body, response.url, href_filter=PAGE_HREF)
     links = classify((Link(u) for u in hrefs), crawl.settings)
     # related lists repeat the same popular articles: a URL handed to the frontier once is not again
@@ -191,9 +197,7 @@ def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> None:
     ]
     if len(crawl.harvested) > HARVEST_MEMORY:
         crawl.harvested.clear()
-    crawl.harvested.update(u.url for u in fresh)
-    if fresh:
-        crawl.count("discovered_on_articles", crawl.frontier.add_urls(fresh))
+    return crawl.frontier.sort(fresh) if fresh else None
 
 
 def _published_hint(item: ClaimedUrl) -> datetime | None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from service.store.schema import fetches, urls
-from service.store.sql import aware, insert_ignore
+from service.store.sql import aware, insert_ignore, insert_ignore_many
 from service.store.types import URL_KINDS, URL_STATES, ClaimedUrl, NewUrl
 from service.urls import url_key
 
@@ -63,10 +63,10 @@ def _new_row(item: NewUrl, canon: str, key: str, now: datetime) -> dict[str, Any
 def _add_chunk(conn: Connection, rows: list[dict[str, Any]]) -> int:
     keys = [r["url_key"] for r in rows]
     existing = set(conn.execute(select(urls.c.url_key).where(urls.c.url_key.in_(keys))).scalars())
-    new = 0
-    for row in rows:
-        if row["url_key"] not in existing and insert_ignore(conn, urls, row) is not None:
-            new += 1
+    missing = [row for row in rows if row["url_key"] not in existing]
+    # one multi-row statement; the ids that come back are the rows it created (a concurrent writer's
+    # rows are skipped, not counted)
+    new = len(insert_ignore_many(conn, urls, missing, returning=True)) if missing else 0
     earlier = [
         {"k": r["url_key"], "d": r["due_at"], "now": r["updated_at"]}
         for r in rows

@@ -10,6 +10,7 @@ database. Database errors surface as ``StoreError``; bad arguments as ``ValueErr
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -24,10 +25,10 @@ from service.store import articles, export, frontier, runs, search, stats
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
 from service.store.sql import aware, retrying, utcnow
-from service.store.types import ClaimedUrl, NewUrl, StoreOutcome
+from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
 from service.urls import canonical_url, url_key
 
-__all__ = ["ClaimedUrl", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
+__all__ = ["ClaimedUrl", "Discoveries", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
 
 
 class Store:
@@ -61,6 +62,24 @@ class Store:
             self.engine,
             lambda c: frontier.add_urls(c, items, canonicalize=self.canonicalize, now=now),
             what="add_urls",
+        )
+
+    def add_discoveries(self, found: Discoveries, *, seen_at: datetime) -> int:
+        """URLs and aliases found on one page, in one transaction; how many URLs were new."""
+        if not found.urls and not found.aliases:
+            return 0
+        now = utcnow()
+        return retrying(
+            self.engine, lambda c: self._discoveries(c, found, aware(seen_at), now), what="add_discoveries"
+        )
+
+    def _discoveries(self, conn: Any, found: Discoveries, seen_at: datetime, now: datetime) -> int:
+        for article_id, url in found.aliases:
+            articles.add_alias(
+                conn, article_id, self.canonicalize(url), self.key(url), reason="site_id", seen_at=seen_at
+            )
+        return (
+            frontier.add_urls(conn, found.urls, canonicalize=self.canonicalize, now=now) if found.urls else 0
         )
 
     def claim_due(
@@ -240,10 +259,12 @@ class Store:
         next_due_at: datetime | None,
         etag: str | None,
         last_modified: str | None,
+        found: Discoveries | None = None,
     ) -> StoreOutcome:
-        """``record_fetch`` + ``store_article`` + ``finish_url(state="done")`` in one transaction:
-        the common path of the crawl, one commit instead of three. ``fetch`` holds the keyword
-        arguments of ``record_fetch``; the article counts as seen at ``fetch["fetched_at"]``."""
+        """``record_fetch`` + ``store_article`` + ``finish_url(state="done")`` in one transaction,
+        and ``add_discoveries(found)`` (links of the page) in the same: the common path of the
+        crawl, one commit instead of four. ``fetch`` holds the keyword arguments of
+        ``record_fetch``; the article counts as seen at ``fetch["fetched_at"]``."""
         seen_at = aware(fetch["fetched_at"])
         values = {**fetch, "fetched_at": seen_at}
         fields = {"error": None, "last_status": fetch.get("status"), "etag": etag, "last_modified": last_modified,
@@ -256,6 +277,8 @@ class Store:
                                      fetch_id=fetch_id, seen_at=seen_at)  # fmt: skip
             frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
                                 fields=dict(fields))  # fmt: skip
+            if found is not None:
+                return dataclasses.replace(outcome, new_urls=self._discoveries(c, found, seen_at, now))
             return outcome
 
         return retrying(self.engine, work, what="store_fetched", snapshot=True)

@@ -59,10 +59,15 @@ def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any]) -> 
     return None if row is None else int(row[0])
 
 
-def insert_ignore_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``insert_ignore`` for many rows in one statement (no ids come back)."""
-    if rows:
-        conn.execute(_insert_ignore_stmt(conn.dialect.name, table, False), rows)
+def insert_ignore_many(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], *, returning: bool = False
+) -> list[int]:
+    """``insert_ignore`` for many rows in one statement; with ``returning``, the ids of the rows
+    it created (skipped rows give none), else []."""
+    if not rows:
+        return []
+    result = conn.execute(_insert_ignore_stmt(conn.dialect.name, table, returning), rows)
+    return [int(r[0]) for r in result] if returning else []
 
 
 def retrying(engine: Engine, work: Callable[[Connection], T], *, what: str, snapshot: bool = False) -> T:

@@ -29,6 +29,15 @@ class NewUrl:
 
 
 @dataclass(frozen=True, slots=True)
+class Discoveries:
+    """What discovery found on one page, ready to write: URLs for the frontier, and addresses of
+    articles already stored (``(article id, url)``: recorded as aliases, never fetched)."""
+
+    urls: tuple[NewUrl, ...] = ()
+    aliases: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedUrl:
     """A URL leased to one worker: fetch it, then ``record_fetch`` and ``finish_url``."""
 
@@ -49,10 +58,12 @@ class StoreOutcome:
 
     ``article_id`` is the row that holds this text (for a near-duplicate, its own row);
     ``version`` its version number now; ``duplicate_of`` the original article when ``kind`` is
-    "duplicate", else None.
+    "duplicate", else None. ``new_urls``: URLs new to the frontier among the links stored with it
+    (``Store.store_fetched(found=…)``).
     """
 
     kind: str
     article_id: int
     version: int
     duplicate_of: int | None = None
+    new_urls: int = 0
