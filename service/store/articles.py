@@ -36,8 +36,13 @@ def store(
     url_id: int | None,
     fetch_id: int | None,
     seen_at: datetime,
+    link_url: bool = True,
 ) -> StoreOutcome:
-    """Place ``article`` in the archive; see ``Store.store_article`` for the contract."""
+    """Place ``article`` in the archive; see ``Store.store_article`` for the contract.
+
+    ``link_url``: point the frontier URL ``url_id`` at the article here (False when the caller's
+    own update of that URL row does it).
+    """
     canon = canonicalize(article.url)
     key = url_key(canon)
     fps = dedup.fingerprints(article, settings)
@@ -72,9 +77,17 @@ def store(
         outcome = _existing(ctx, match)
     # every branch above may have set or moved the current version: the one place that sees them all
     search.note_pending(conn, outcome.article_id)
-    if url_id is not None:
-        conn.execute(update(urls).where(urls.c.id == url_id).values(article_id=outcome.article_id))
+    if url_id is not None and link_url:
+        conn.execute(_LINK_URL, {"_id": url_id, "_article_id": outcome.article_id})
     return outcome
+
+
+_LINK_URL = update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id"))
+_SET_CURRENT = (
+    update(articles)
+    .where(articles.c.id == bindparam("_id"))
+    .values(current_version_id=bindparam("_version_id"))
+)
 
 
 class _Ctx:
@@ -120,9 +133,7 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
         raise Conflict(f"article {ctx.key} or site id {a.site_id} appeared meanwhile")
     version_id = _add_version(ctx, article_id, number=1)
     # the row was created with this version's values: only the pointer is missing
-    ctx.conn.execute(
-        update(articles).where(articles.c.id == article_id).values(current_version_id=version_id)
-    )
+    ctx.conn.execute(_SET_CURRENT, {"_id": article_id, "_version_id": version_id})
     if duplicate_of is None:
         dedup.index_fingerprint(ctx.conn, article_id, ctx.fps.simhash)
         return StoreOutcome("new", article_id, 1)
@@ -324,18 +335,23 @@ def _alias(ctx: _Ctx, match: Match) -> None:
     )
 
 
+_BY_SITE_IDS = select(articles.c.site_id, articles.c.id, articles.c.url_key).where(
+    articles.c.site_id.in_(bindparam("ids", expanding=True))
+)
+_OWN_KEY = select(articles.c.id).where(articles.c.url_key == bindparam("key"))
+_ALIAS_KEY = select(article_urls.c.article_id).where(article_urls.c.url_key == bindparam("key"))
+
+
 def by_site_ids(conn: Connection, site_ids: list[str]) -> dict[str, tuple[int, str]]:
-    rows = conn.execute(
-        select(articles.c.site_id, articles.c.id, articles.c.url_key).where(articles.c.site_id.in_(site_ids))
-    )
+    rows = conn.execute(_BY_SITE_IDS, {"ids": site_ids})
     return {str(site_id): (int(article_id), str(key)) for site_id, article_id, key in rows}
 
 
 def article_for_key(conn: Connection, key: str) -> int | None:
     """The article whose own URL or alias has ``key``."""
-    found = conn.execute(select(articles.c.id).where(articles.c.url_key == key)).scalar()
+    found = conn.execute(_OWN_KEY, {"key": key}).scalar()
     if found is None:
-        found = conn.execute(select(article_urls.c.article_id).where(article_urls.c.url_key == key)).scalar()
+        found = conn.execute(_ALIAS_KEY, {"key": key}).scalar()
     return int(found) if found is not None else None
 
 
@@ -344,7 +360,7 @@ def add_alias(
 ) -> bool:
     """Record ``url`` as another address of ``article_id`` (e.g. one that redirects to it), unless it
     is the article's own URL or already known; True when added."""
-    own = conn.execute(select(articles.c.id).where(articles.c.url_key == key)).scalar()
+    own = conn.execute(_OWN_KEY, {"key": key}).scalar()
     if own is not None:
         return False
     row = {

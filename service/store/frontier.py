@@ -9,11 +9,12 @@ other); SQLite claims inside one ``BEGIN IMMEDIATE`` transaction (writers are se
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, or_, select, update
 
 from service.store.schema import fetches, urls
 from service.store.sql import aware, insert_ignore, insert_ignore_many
@@ -44,6 +45,16 @@ def add_urls(
     return new
 
 
+_KNOWN_KEYS = select(urls.c.url_key).where(urls.c.url_key.in_(bindparam("keys", expanding=True)))
+# only a URL never fetched moves: rediscovery must not pull a planned revisit forward, cut a retry's
+# backoff short, resurrect a finished URL (due_at NULL) or break a lease
+_EARLIER = (
+    update(urls)
+    .where(urls.c.url_key == bindparam("k"), urls.c.state == "new", urls.c.due_at > bindparam("d"))
+    .values(due_at=bindparam("d"), updated_at=bindparam("now"))
+)
+
+
 def _new_row(item: NewUrl, canon: str, key: str, now: datetime) -> dict[str, Any]:
     return {
         "url_key": key,
@@ -62,7 +73,7 @@ def _new_row(item: NewUrl, canon: str, key: str, now: datetime) -> dict[str, Any
 
 def _add_chunk(conn: Connection, rows: list[dict[str, Any]]) -> int:
     keys = [r["url_key"] for r in rows]
-    existing = set(conn.execute(select(urls.c.url_key).where(urls.c.url_key.in_(keys))).scalars())
+    existing = set(conn.execute(_KNOWN_KEYS, {"keys": keys}).scalars())
     missing = [row for row in rows if row["url_key"] not in existing]
     # one multi-row statement; the ids that come back are the rows it created (a concurrent writer's
     # rows are skipped, not counted)
@@ -73,18 +84,7 @@ def _add_chunk(conn: Connection, rows: list[dict[str, Any]]) -> int:
         if r["url_key"] in existing
     ]
     if earlier:
-        # only a URL never fetched moves: rediscovery must not pull a planned revisit forward, cut a
-        # retry's backoff short, resurrect a finished URL (due_at NULL) or break a lease
-        conn.execute(
-            update(urls)
-            .where(
-                urls.c.url_key == bindparam("k"),
-                urls.c.state == "new",
-                urls.c.due_at > bindparam("d"),
-            )
-            .values(due_at=bindparam("d"), updated_at=bindparam("now")),
-            earlier,
-        )
+        conn.execute(_EARLIER, earlier)
     return new
 
 
@@ -134,21 +134,32 @@ def _claimed(r: Any) -> ClaimedUrl:
 
 
 def record_fetch(conn: Connection, url_id: int, values: dict[str, Any]) -> int:
+    """Insert one exchange (once per URL and instant) and move the URL's ``last_fetched_at``; its id."""
+    fetch_id = insert_fetch(conn, url_id, values)
+    conn.execute(_LAST_FETCHED, {"_id": url_id, "_fetched_at": values["fetched_at"]})
+    return fetch_id
+
+
+def insert_fetch(conn: Connection, url_id: int, values: dict[str, Any]) -> int:
     """Insert one exchange (once per URL and instant); its id."""
     fetch_id = insert_ignore(conn, fetches, {"url_id": url_id, **values})
     if fetch_id is None:
-        fetch_id = conn.execute(
-            select(fetches.c.id).where(
-                fetches.c.url_id == url_id, fetches.c.fetched_at == values["fetched_at"]
-            )
-        ).scalar_one()
-    conn.execute(
-        update(urls)
-        .where(urls.c.id == url_id)
-        .where(func.coalesce(urls.c.last_fetched_at, values["fetched_at"]) <= values["fetched_at"])
-        .values(last_fetched_at=values["fetched_at"])
-    )
+        fetch_id = conn.execute(_FETCH_AT, {"_id": url_id, "_fetched_at": values["fetched_at"]}).scalar_one()
     return int(fetch_id)
+
+
+# the newest exchange wins, whatever order fetches are replayed in
+_NEWER_FETCH = case(
+    (
+        or_(urls.c.last_fetched_at.is_(None), urls.c.last_fetched_at < bindparam("_fetched_at")),
+        bindparam("_fetched_at"),
+    ),
+    else_=urls.c.last_fetched_at,
+)
+_LAST_FETCHED = update(urls).where(urls.c.id == bindparam("_id")).values(last_fetched_at=_NEWER_FETCH)
+_FETCH_AT = select(fetches.c.id).where(
+    fetches.c.url_id == bindparam("_id"), fetches.c.fetched_at == bindparam("_fetched_at")
+)
 
 
 def finish_url(
@@ -160,8 +171,13 @@ def finish_url(
     now: datetime,
     reset_attempts: bool,
     fields: dict[str, Any],
+    fetched_at: datetime | None = None,
 ) -> None:
-    """End a lease: new state, next due time, validators; ``retry`` counts an attempt."""
+    """End a lease: new state, next due time, validators; ``retry`` counts an attempt.
+
+    ``fields`` given as None keep their stored value, except ``error``, which None clears.
+    ``fetched_at``: also move ``last_fetched_at`` (``record_fetch``'s update, folded into this one).
+    """
     if state not in URL_STATES:
         raise ValueError(f"unknown URL state {state!r}; expected one of {URL_STATES}")
     if next_due_at is not None:
@@ -175,13 +191,30 @@ def finish_url(
         "last_error": fields.pop("error", None),
         **{k: v for k, v in fields.items() if v is not None},
     }
-    if reset_attempts:
-        values["attempts"] = 0
-    elif state == "retry":
-        values["attempts"] = urls.c.attempts + 1
-    result = conn.execute(update(urls).where(urls.c.id == url_id).values(**values))
+    attempts = "reset" if reset_attempts else "count" if state == "retry" else "keep"
+    if fetched_at is not None:
+        values["_fetched_at"] = fetched_at
+    stmt = _finish_stmt(tuple(sorted(values)), attempts)
+    # bind names differ from the column names: SQLAlchemy reserves those for its own SET binds
+    result = conn.execute(
+        stmt, {"_id": url_id, **{f"v_{k}" if k[0] != "_" else k: v for k, v in values.items()}}
+    )
     if result.rowcount == 0:
         raise KeyError(f"no URL with id {url_id}")
+
+
+@functools.cache
+def _finish_stmt(columns: tuple[str, ...], attempts: str) -> Any:
+    """The UPDATE of ``finish_url`` for one set of columns, built once: SQLAlchemy then skips
+    rebuilding and re-keying the statement on every call of the crawl's hottest write."""
+    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns if not c.startswith("_")}
+    if "_fetched_at" in columns:
+        values["last_fetched_at"] = _NEWER_FETCH
+    if attempts == "reset":
+        values["attempts"] = 0
+    elif attempts == "count":
+        values["attempts"] = urls.c.attempts + 1
+    return update(urls).where(urls.c.id == bindparam("_id")).values(values)
 
 
 def counts(conn: Connection) -> dict[str, int]:

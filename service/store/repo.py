@@ -272,11 +272,12 @@ class Store:
         now = utcnow()
 
         def work(c: Any) -> StoreOutcome:
-            fetch_id = frontier.record_fetch(c, url_id, dict(values))
+            fetch_id = frontier.insert_fetch(c, url_id, dict(values))
             outcome = articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
-                                     fetch_id=fetch_id, seen_at=seen_at)  # fmt: skip
+                                     fetch_id=fetch_id, seen_at=seen_at, link_url=False)  # fmt: skip
+            # one UPDATE of the URL row: its state, validators, last fetch and article
             frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
-                                fields=dict(fields))  # fmt: skip
+                                fields={**fields, "article_id": outcome.article_id}, fetched_at=seen_at)  # fmt: skip
             if found is not None:
                 return dataclasses.replace(outcome, new_urls=self._discoveries(c, found, seen_at, now))
             return outcome
