@@ -261,11 +261,14 @@ def _known_target(crawl: Crawl, item: ClaimedUrl, exc: Redirected, now: datetime
     """The URL redirects to an article we already have: record the address, download nothing."""
     crawl.metrics.fetches.labels(status=str(exc.status)).inc()
     article_id = crawl.store.article_for_url(exc.target)
-    if article_id is not None:
-        crawl.store.add_alias(article_id, item.url, reason="redirect", seen_at=now)
     crawl.count("alias")
     crawl.store.finish_url(
-        item.id, state="done", next_due_at=None, status=exc.status, error=f"redirects to {exc.target}"
+        item.id,
+        state="done",
+        next_due_at=None,
+        status=exc.status,
+        error=f"redirects to {exc.target}",
+        alias_of=None if article_id is None else (article_id, item.url, now),
     )
     return "alias"
 

@@ -37,15 +37,17 @@ def store(
     fetch_id: int | None,
     seen_at: datetime,
     link_url: bool = True,
+    fps: Fingerprints | None = None,
 ) -> StoreOutcome:
     """Place ``article`` in the archive; see ``Store.store_article`` for the contract.
 
     ``link_url``: point the frontier URL ``url_id`` at the article here (False when the caller's
-    own update of that URL row does it).
+    own update of that URL row does it). ``fps``: the article's fingerprints, when the caller
+    computed them before the transaction (they depend on the article alone).
     """
     canon = canonicalize(article.url)
     key = url_key(canon)
-    fps = dedup.fingerprints(article, settings)
+    fps = fps or dedup.fingerprints(article, settings)
     match = dedup.find_match(conn, key=key, site_id=article.site_id, fps=fps, settings=settings)
     if match and match.reason == "alias" and match.alias_reason != "site_id":
         # a mirror URL seen again: still the same text, or it now says something else
@@ -228,10 +230,14 @@ def _add_credits(conn: Connection, article_id: int, version_id: int, a: Article)
 
 
 def _people(conn: Connection, names: set[str]) -> dict[str, int]:
-    """Person ids by name, creating the missing people (two statements whatever the count)."""
-    ordered = sorted(names)
-    insert_ignore_many(conn, people, [{"name": n} for n in ordered])
-    return {name: int(pid) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": ordered})}
+    """Person ids by name, creating the missing people: one statement when all are known (the
+    newsroom's reporters and editors recur), three when some are new, whatever the count."""
+    ids = {name: int(pid) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": sorted(names)})}
+    missing = sorted(names - ids.keys())
+    if missing:
+        insert_ignore_many(conn, people, [{"name": n} for n in missing])
+        ids.update((name, int(pid)) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": missing}))
+    return ids
 
 
 #: built once (SQLAlchemy reuses its compiled form); the name list is expanded at execution

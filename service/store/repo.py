@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.config import DedupSettings
 from service.errors import StoreError
 from service.model import Article
-from service.store import articles, export, frontier, runs, search, stats
+from service.store import articles, dedup, export, frontier, runs, search, stats
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
 from service.store.sql import aware, retrying, utcnow
@@ -152,12 +152,14 @@ class Store:
         last_modified: str | None = None,
         payload_digest: str | None = None,
         reset_attempts: bool = False,
+        alias_of: tuple[int, str, datetime] | None = None,
     ) -> None:
         """End the lease of ``url_id``: "done" (fetched; ``next_due_at`` = next revisit or None),
         "retry" (transient failure; attempts + 1; ``next_due_at`` set), "failed", "not_article",
         "gone", "refused", or back to "new". Validators given as None keep their stored value;
-        ``error`` replaces the last error (None clears it). Raises ``ValueError`` for an unknown
-        state, ``KeyError`` for an unknown id."""
+        ``error`` replaces the last error (None clears it). ``alias_of`` = (article id, url, seen
+        at): the URL redirected to that article; ``add_alias(reason="redirect")`` in the same
+        transaction. Raises ``ValueError`` for an unknown state, ``KeyError`` for an unknown id."""
         fields = {
             "error": error,
             "last_status": status,
@@ -166,19 +168,16 @@ class Store:
             "payload_digest": payload_digest,
         }
         now = utcnow()
-        retrying(
-            self.engine,
-            lambda c: frontier.finish_url(
-                c,
-                url_id,
-                state=state,
-                next_due_at=next_due_at,
-                now=now,
-                reset_attempts=reset_attempts,
-                fields=dict(fields),
-            ),
-            what="finish_url",
-        )
+
+        def work(c: Any) -> None:
+            if alias_of is not None:
+                article_id, url, seen_at = alias_of
+                articles.add_alias(c, article_id, self.canonicalize(url), self.key(url), reason="redirect",
+                                   seen_at=aware(seen_at))  # fmt: skip
+            frontier.finish_url(c, url_id, state=state, next_due_at=next_due_at, now=now,
+                                reset_attempts=reset_attempts, fields=dict(fields))  # fmt: skip
+
+        retrying(self.engine, work, what="finish_url")
 
     def frontier_counts(self) -> dict[str, int]:
         """URLs per state, every state listed (zeros included)."""
@@ -212,6 +211,7 @@ class Store:
         one row. Raises ``StoreError``.
         """
         aware(seen_at)
+        fps = dedup.fingerprints(article, self.dedup)
         return retrying(
             self.engine,
             lambda c: articles.store(
@@ -222,6 +222,7 @@ class Store:
                 url_id=url_id,
                 fetch_id=fetch_id,
                 seen_at=seen_at,
+                fps=fps,
             ),
             what=f"store_article {article.url}",
             snapshot=True,
@@ -270,11 +271,12 @@ class Store:
         fields = {"error": None, "last_status": fetch.get("status"), "etag": etag, "last_modified": last_modified,
                   "payload_digest": fetch.get("payload_digest")}  # fmt: skip
         now = utcnow()
+        fps = dedup.fingerprints(article, self.dedup)  # outside the transaction: SQLite's lock is held less
 
         def work(c: Any) -> StoreOutcome:
             fetch_id = frontier.insert_fetch(c, url_id, dict(values))
             outcome = articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
-                                     fetch_id=fetch_id, seen_at=seen_at, link_url=False)  # fmt: skip
+                                     fetch_id=fetch_id, seen_at=seen_at, link_url=False, fps=fps)  # fmt: skip
             # one UPDATE of the URL row: its state, validators, last fetch and article
             frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
                                 fields={**fields, "article_id": outcome.article_id}, fetched_at=seen_at)  # fmt: skip
