@@ -36,7 +36,7 @@ from service.config import DatabaseSettings, DedupSettings
 from service.model import Article, Credits, Image
 from service.store import db, dedup
 from service.store.repo import Store
-from service.text.simhash import INDEX_DISTANCE, hamming, index_keys, to_signed
+from service.text.simhash import INDEX_DISTANCE, band_keys_0002, hamming, index_keys, to_signed
 from tests.support.postgres import PostgresServer, create_database, find_bindir
 
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3500)]  # roughly the common-character range
@@ -99,15 +99,10 @@ def bench_upserts(engine: Engine, items: list[tuple[str, Article]]) -> dict[str,
     }
 
 
-def bands_0002(fp: int) -> tuple[int, ...]:
-    """The peer: the keys of migration 0002, four 16-bit bands (the store's index until 0005)."""
-    return tuple((band << 16) | ((fp >> (16 * band)) & 0xFFFF) for band in range(4))
-
-
 #: index layout name -> (keys of a fingerprint, the largest distance it finds exactly)
 LAYOUTS: dict[str, tuple[Callable[[int], tuple[int, ...]], int]] = {
     "pairs (0005)": (index_keys, INDEX_DISTANCE),
-    "bands (0002)": (bands_0002, 3),
+    "bands (0002)": (band_keys_0002, 3),  # the peer: the store's index until 0005
 }
 
 
@@ -167,11 +162,10 @@ def bench_lookups(
             qs.append((rnd.getrandbits(64), False))
     mark = "?" if engine.dialect.name == "sqlite" else "%s"
     sql = f"SELECT article_id, fingerprint FROM simhash_index WHERE key IN ({', '.join([mark] * len(keys_of(0)))})"
-    raw = engine.raw_connection()
-    try:
-        cur = raw.driver_connection.cursor()  # type: ignore[union-attr]
+    with engine.connect() as conn:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
-        def nearest(fp: int) -> tuple[int, int] | None:
+        def peer_nearest(fp: int) -> tuple[int, int] | None:
             cur.execute(sql, keys_of(fp))
             best: tuple[int, int] | None = None
             for article_id, other in cur.fetchall():
@@ -180,12 +174,10 @@ def bench_lookups(
                     best = (article_id, d)
             return best
 
-        if keys_of is index_keys:
-            conn = engine.connect()
+        def our_nearest(fp: int) -> tuple[int, int] | None:
+            return dedup.nearest(conn, fp, distance)
 
-            def nearest(fp: int) -> tuple[int, int] | None:
-                return dedup.nearest(conn, fp, distance)
-
+        nearest = our_nearest if keys_of is index_keys else peer_nearest
         for fp, _ in qs[:200]:  # warm the statement cache and the pages
             nearest(fp)
         start = time.perf_counter()
@@ -196,10 +188,6 @@ def bench_lookups(
             cur.execute(sql, keys_of(fp))
             rows += len(cur.fetchall())
         cur.close()
-        if keys_of is index_keys:
-            conn.close()
-    finally:
-        raw.close()
     return elapsed / queries * 1e6, found / (queries // 2), rows / queries
 
 

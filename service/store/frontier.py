@@ -192,23 +192,20 @@ def finish_url(
         **{k: v for k, v in fields.items() if v is not None},
     }
     attempts = "reset" if reset_attempts else "count" if state == "retry" else "keep"
-    if fetched_at is not None:
-        values["_fetched_at"] = fetched_at
-    stmt = _finish_stmt(tuple(sorted(values)), attempts)
+    stmt = _finish_stmt(tuple(sorted(values)), attempts, fetched_at is not None)
     # bind names differ from the column names: SQLAlchemy reserves those for its own SET binds
-    result = conn.execute(
-        stmt, {"_id": url_id, **{f"v_{k}" if k[0] != "_" else k: v for k, v in values.items()}}
-    )
+    params = {f"v_{k}": v for k, v in values.items()}
+    result = conn.execute(stmt, {"_id": url_id, "_fetched_at": fetched_at, **params})
     if result.rowcount == 0:
         raise KeyError(f"no URL with id {url_id}")
 
 
 @functools.cache
-def _finish_stmt(columns: tuple[str, ...], attempts: str) -> Any:
+def _finish_stmt(columns: tuple[str, ...], attempts: str, fetched: bool) -> Any:
     """The UPDATE of ``finish_url`` for one set of columns, built once: SQLAlchemy then skips
     rebuilding and re-keying the statement on every call of the crawl's hottest write."""
-    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns if not c.startswith("_")}
-    if "_fetched_at" in columns:
+    values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns}
+    if fetched:
         values["last_fetched_at"] = _NEWER_FETCH
     if attempts == "reset":
         values["attempts"] = 0

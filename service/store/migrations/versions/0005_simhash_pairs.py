@@ -25,7 +25,7 @@ from alembic import op
 
 from service.store.schema import simhash_index
 from service.store.sql import insert_ignore_many
-from service.text.simhash import index_keys, to_unsigned
+from service.text.simhash import band_keys_0002, index_keys, to_unsigned
 
 revision = "0005"
 down_revision = "0004"
@@ -58,14 +58,9 @@ def _rebuild(keys_of: Callable[[int], tuple[int, ...]]) -> None:
         after = int(rows[-1][0])
 
 
-def _bands_of_0002(fp: int) -> tuple[int, ...]:
-    """The keys of revision 0002, frozen here: band << 16 | the band's 16 bits."""
-    return tuple((band << 16) | ((fp >> (16 * band)) & 0xFFFF) for band in range(4))
-
-
 def upgrade() -> None:
     _rebuild(index_keys)
 
 
 def downgrade() -> None:
-    _rebuild(_bands_of_0002)
+    _rebuild(band_keys_0002)
