@@ -77,8 +77,9 @@ class Daemon:
         run_id = crawl.store.start_run("cycle", {"start_urls": start_urls(crawl)})
         crawl.run_id, crawl.stats = run_id, CycleStats()
         paging = SteadyPaging(sched.max_list_pages)
+        # every list of this cycle is judged against the archive as it stood when the cycle began
         common: dict[str, Any] = {"settings": self.settings, "fetcher": crawl.fetcher, "frontier": crawl.frontier,
-                                  "paging": paging, "validators": self.validators}  # fmt: skip
+                                  "paging": paging, "validators": self.validators, "began": datetime.now(UTC)}  # fmt: skip
         walk = await walk_lists(start_urls(crawl), follow_hubs=False, **common)
         self.known_hubs = walk.hubs or self.known_hubs
         due = (

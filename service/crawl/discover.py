@@ -4,7 +4,9 @@ List pages are walked here, inline, not through the frontier: the frontier holds
 archive (articles); list pages are re-read on every poll and only their conditional-request
 validators are remembered. The paging rule is the only difference between the daemon and the
 backfill (``SteadyPaging`` stops at the first page with nothing new, ``BackfillPaging`` at the first
-page whose articles are all older than ``--since``).
+page whose articles are all older than ``--since``). "New" means new to the archive as it stood when
+the walk (the daemon: the cycle) began: a link found minutes earlier in the same cycle (a pinned
+headline of the home page that also sits on page 3 of a channel) does not end the paging.
 """
 
 from __future__ import annotations
@@ -105,16 +107,20 @@ class Paging(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SteadyPaging:
-    """The daemon: page on while a page brings unseen articles down to its oldest link, up to
-    ``max_pages`` (a page whose last link is already known ends the walk: the next holds no news)."""
+    """The daemon: page on while a page brings articles the archive did not hold, up to
+    ``max_pages``. Lists run newest first, so a page whose oldest link is known and whose known links
+    outnumber its new ones ends the walk: the next page holds no news. A few known links on a page
+    (a pinned headline, a "popular" box, related links) do not: they say nothing about the pages
+    below. On an empty archive every link is new, and the walk reads ``max_pages``."""
 
     max_pages: int
 
     def follow(
         self, *, page_number: int, articles: int, new: int, dates: list[date], oldest_new: bool
     ) -> bool:
-        # lists run newest first: once the oldest link of a page is known, older pages hold nothing new
-        return page_number < self.max_pages and new > 0 and oldest_new
+        if page_number >= self.max_pages or new == 0:
+            return False
+        return oldest_new or new >= articles - new
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,8 @@ class Fetching(Protocol):
 class Frontier(Protocol):
     def add_urls(self, urls: Iterable[NewUrl]) -> int: ...
 
+    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]: ...
+
 
 @dataclass
 class ListWalk:
@@ -160,6 +168,8 @@ class ListWalk:
     error: str | None = None
     #: every article link of the first page was unseen: the list may have moved past what we saw
     saturated: bool = False
+    #: article links new to the archive as it stood when the walk began (what paging decides on)
+    unseen: int = 0
 
 
 @dataclass
@@ -178,12 +188,16 @@ async def walk_list(
     paging: Paging,
     validators: Validators | None = None,
     now: datetime | None = None,
+    began: datetime | None = None,
 ) -> ListWalk:
     """Fetch ``start`` and its following pages while ``paging`` says so; put article links in the
-    frontier (due now). A failed page ends the walk (it is counted; the next poll tries again)."""
+    frontier (due now). ``paging`` judges a page by the links the archive did not hold at ``began``
+    (default: now, the start of this walk). A failed page ends the walk (it is counted; the next poll
+    tries again)."""
     walk = ListWalk()
     url: str | None = start
     due = now or datetime.now(UTC)
+    began = began or due
     while url is not None:
         etag, modified = validators.by_url.get(url, (None, None)) if validators else (None, None)
         try:
@@ -205,16 +219,17 @@ async def walk_list(
             validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         found = article_urls(links, found_on=url, due_at=due)
-        oldest_new = bool(found) and frontier.add_urls(found[-1:]) == 1
-        new = frontier.add_urls(found[:-1]) + int(oldest_new)
+        known = frontier.known_before([f.url for f in found], began) if found else set()
+        unseen = [f.url not in known for f in found]
+        walk.new += frontier.add_urls(found) if found else 0
         if walk.pages == 1:
-            walk.saturated = bool(links.articles) and new == len(links.articles)
-        walk.articles += len(links.articles)
-        walk.new += new
+            walk.saturated = bool(found) and all(unseen)
+        walk.articles += len(found)
+        walk.unseen += sum(unseen)
         walk.hubs.extend(h.url for h in links.hubs)
         dates = [d for link in links.articles if (d := date_from_path(link.url))]
-        more = paging.follow(page_number=page_index(url), articles=len(links.articles), new=new, dates=dates,
-                             oldest_new=oldest_new)  # fmt: skip
+        more = paging.follow(page_number=page_index(url), articles=len(found), new=sum(unseen), dates=dates,
+                             oldest_new=bool(unseen) and unseen[-1])  # fmt: skip
         if not more:
             return walk
         url = next_list_page(url, links.next_pages)
@@ -244,17 +259,20 @@ async def walk_lists(
     paging: Paging,
     validators: Validators | None = None,
     follow_hubs: bool = True,
+    began: datetime | None = None,
 ) -> ListsWalk:
     """Walk every start list, then (``follow_hubs``) every channel list linked from a start page,
-    each with ``paging``. Lists found deeper are not followed: the start pages define the site's map."""
+    each with ``paging``, judged against the archive as it stood at ``began`` (default: now). Lists
+    found deeper are not followed: the start pages define the site's map."""
     total = ListsWalk()
+    began = began or datetime.now(UTC)
     queue = list(dict.fromkeys(starts))
     seen = set(queue)
     first_level = set(queue)
     while queue:
         url = queue.pop(0)
         walk = await walk_list(url, settings=settings, fetcher=fetcher, frontier=frontier, paging=paging,
-                               validators=validators)  # fmt: skip
+                               validators=validators, began=began)  # fmt: skip
         total.pages += walk.pages
         total.new += walk.new
         total.failed += walk.failed

@@ -28,6 +28,10 @@ class Frontier:
         """Write what ``sort`` makes of ``urls`` (one transaction); how many URLs were new."""
         return self.store.add_discoveries(self.sort(urls), seen_at=datetime.now(UTC))
 
+    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
+        """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
+        return self.store.known_before(urls, at)
+
     def sort(self, urls: Iterable[NewUrl]) -> Discoveries:
         """New URLs apart from addresses of stored articles (one read, no write): the caller writes
         them, alone (``add_urls``) or with the page they were found on (``Store.store_fetched``)."""

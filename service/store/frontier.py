@@ -14,9 +14,9 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, or_, select, update
+from sqlalchemy import Connection, bindparam, case, func, or_, select, union_all, update
 
-from service.store.schema import fetches, urls
+from service.store.schema import article_urls, fetches, urls
 from service.store.sql import aware, insert_ignore, insert_ignore_many
 from service.store.types import URL_KINDS, URL_STATES, ClaimedUrl, NewUrl
 from service.urls import url_key
@@ -86,6 +86,27 @@ def _add_chunk(conn: Connection, rows: list[dict[str, Any]]) -> int:
     if earlier:
         conn.execute(_EARLIER, earlier)
     return new
+
+
+_KNOWN_BEFORE = union_all(
+    select(urls.c.url_key).where(
+        urls.c.url_key.in_(bindparam("keys", expanding=True)), urls.c.created_at < bindparam("at")
+    ),
+    select(article_urls.c.url_key).where(
+        article_urls.c.url_key.in_(bindparam("keys", expanding=True)),
+        article_urls.c.first_seen_at < bindparam("at"),
+    ),
+)
+
+
+def known_before(conn: Connection, keys: Collection[str], at: datetime) -> set[str]:
+    """The ``keys`` the archive held before ``at``: in the frontier, or recorded as an alias."""
+    wanted = list(dict.fromkeys(keys))
+    known: set[str] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        known.update(conn.execute(_KNOWN_BEFORE, {"keys": chunk, "at": aware(at)}).scalars())
+    return known
 
 
 def claim_due(

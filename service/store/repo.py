@@ -82,6 +82,14 @@ class Store:
             frontier.add_urls(conn, found.urls, canonicalize=self.canonicalize, now=now) if found.urls else 0
         )
 
+    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
+        """Those of ``urls`` the archive held before ``at`` (in the frontier, or as an alias of a
+        stored article): what "already known" means to a discovery that began at ``at``."""
+        keys = {url: self.key(url) for url in urls}
+        with self.engine.connect() as conn:
+            known = frontier.known_before(conn, set(keys.values()), aware(at))
+        return {url for url, key in keys.items() if key in known}
+
     def claim_due(
         self,
         *,

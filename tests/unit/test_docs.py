@@ -3,6 +3,7 @@ commands are the ones a new user runs (STYLE.md habit 10, after datasette's test
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -20,6 +21,21 @@ def test_every_setting_is_in_the_readme_table() -> None:
     keys = [f"{section}.{key}" for section, values in defaults.items() for key in values]
     missing = [k for k in keys if f"`{k}`" not in README]
     assert not missing, f"settings missing from README.md: {missing}"
+
+
+def test_the_readme_table_shows_the_defaults_of_default_toml() -> None:
+    defaults = tomllib.loads((ROOT / "config" / "default.toml").read_text(encoding="utf-8"))
+    wrong = {}
+    for section, values in defaults.items():
+        for key, value in values.items():
+            m = re.search(rf"^\| `{section}\.{key}` \| `([^`]*)`", README, re.M)
+            if m is None or m.group(1).endswith("…"):
+                continue  # missing: the test above; long values are shortened in the table
+            text = m.group(1)
+            shown = json.loads(text) if text.startswith("{") else tomllib.loads(f"x = {text}")["x"]
+            if shown != value:
+                wrong[f"{section}.{key}"] = (shown, value)
+    assert not wrong, f"README.md table (shown, default.toml): {wrong}"
 
 
 def test_every_setting_has_a_comment_in_default_toml() -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from tests.e2e.replica import catalog, stories
 from tests.e2e.replica.catalog import CHANNELS, SHANGHAI, OldEntry, PaperEntry, SiteEntry
+from tests.e2e.replica.lists import PER_PAGE
 from tests.e2e.replica.stories import Story
 
 Key = tuple[str, int]
@@ -77,6 +78,10 @@ class Replica:
         for e in self._site:
             self._channel_lists[e.channel].append(e.index)
         self._live: list[int] = [e.index for e in self._site]
+        #: the older headline the home page pins above the newest (real sites pin one for days): the
+        #: last link of page 2 of the first channel's list, or its oldest when the list is shorter
+        first = self._channel_lists[0]
+        self.pinned: int | None = first[-min(len(first), 2 * PER_PAGE)] if first else None
         self._overrides: dict[Key, Story] = {}
         self._versions: dict[Key, int] = {}
         self._changed: dict[Key, datetime] = {}
@@ -162,6 +167,12 @@ class Replica:
             end = len(seq) - offset
             picked = seq[max(end - count, 0) : max(end, 0)]
         return [self._site[i] for i in reversed(picked)]
+
+    def pinned_entry(self) -> SiteEntry | None:
+        """The pinned headline of the home page, while it is live."""
+        with self._lock:
+            live = self.pinned is not None and ("site", self.pinned) not in self._deleted
+        return self._site[self.pinned] if live and self.pinned is not None else None
 
     def live_count(self, channel: int | None = None) -> int:
         with self._lock:

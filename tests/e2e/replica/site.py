@@ -187,7 +187,8 @@ class Site:
 
     def _home(self) -> Page:
         r = self.replica
-        newest = [lists.entry_link(e, r.title(e.index)) for e in r.newest(30)]
+        pinned = r.pinned_entry()
+        newest = [lists.entry_link(e, r.title(e.index)) for e in ([pinned] if pinned else []) + r.newest(30)]
         aliased = [lists.entry_link(e, r.title(e.index), f"{e.path}?from=app") for e in r.newest(6)]
         specials = [(p, "聚焦镇江项目建设" if why == "list_page" else "镇江这十年", "") for p, why in r.special.items()]
         html = lists.home(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -26,6 +26,16 @@ def test_add_urls_is_idempotent_and_counts_new(store: Store) -> None:
     assert store.add_urls(variants) == 0
     assert store.add_urls([new(3)]) == 1
     assert store.frontier_counts()["new"] == 3
+
+
+def test_known_before_is_what_the_archive_held_at_a_time(store: Store) -> None:
+    store.add_urls([new(1)])
+    variant = "http://jsw.com.cn/2026/0301/1900001.shtml?utm_source=x#c"
+    now = datetime.now(UTC)
+    asked = [new(1).url, variant, new(2).url]
+    assert store.known_before(asked, now + timedelta(minutes=5)) == {new(1).url, variant}
+    assert store.known_before(asked, now - timedelta(minutes=5)) == set()  # added since: not known then
+    assert store.known_before([], now) == set()
 
 
 def test_earlier_due_wins_later_does_not(store: Store) -> None:

@@ -70,6 +70,14 @@ def test_steady_paging_stops_where_the_list_reaches_known_articles() -> None:
     assert not rule.follow(page_number=10, articles=20, new=20, dates=[], oldest_new=True)
 
 
+def test_steady_paging_tolerates_a_few_known_links() -> None:
+    rule = SteadyPaging(max_pages=10)
+    # a pinned headline (or a "popular" box) at the bottom of a page of news does not end the walk
+    assert rule.follow(page_number=3, articles=20, new=19, dates=[], oldest_new=False)
+    assert rule.follow(page_number=3, articles=20, new=10, dates=[], oldest_new=False)
+    assert not rule.follow(page_number=3, articles=20, new=9, dates=[], oldest_new=False)
+
+
 def test_backfill_paging_stops_when_the_page_is_older_than_since() -> None:
     rule = BackfillPaging(since=date(2026, 10, 1))
     assert rule.follow(
