@@ -130,6 +130,7 @@ class ScheduleSettings(_Section):
     batch_size: int = Field(50, ge=1)
     misfire_grace_s: int = Field(300, ge=1)
     unhealthy_after_minutes: float = Field(60, gt=0)
+    start_grace_minutes: float = Field(30, ge=0)
 
 
 class ArchiveSettings(_Section):

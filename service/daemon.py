@@ -15,6 +15,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from service.crawl.wiring import open_crawl, open_store
 from service.errors import StoreError
 from service.metrics import Metrics
 from service.store.leader import LeaderLock
+from service.store.repo import Store
 from service.web import WebServer
 
 log = logging.getLogger(__name__)
@@ -39,16 +41,27 @@ log = logging.getLogger(__name__)
 STOP_GRACE_S = 8.0
 #: how often a standby tries the leader lock
 STANDBY_POLL_S = 5.0
+NO_CYCLE = "no cycle has run yet"
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        store: Store | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.store = store
+        self.clock = clock
+        self.started_at = clock()
         self.stop = asyncio.Event()
         self.role = "starting"
         self.last_success: datetime | None = None
-        self.last_error: str | None = "no cycle has run yet"
+        self.last_error: str | None = NO_CYCLE
         self.validators = Validators()
         self.issues_done: set[tuple[str, str]] = set()
         self.crawl: Crawl | None = None
@@ -59,11 +72,29 @@ class Daemon:
     # --- health ----------------------------------------------------------------------------------
 
     def health(self) -> tuple[bool, str]:
+        """(healthy, reason) from the cycles recorded in the database (any daemon's, this one's since
+        it started); 200 "starting" during ``start_grace_minutes`` after the start."""
         if self.role == "standby":
             return True, "standby: another daemon holds the scheduler"
-        limit = timedelta(minutes=self.settings.schedule.unhealthy_after_minutes)
-        if self.last_success and datetime.now(UTC) - self.last_success <= limit:
-            return True, f"ok: last cycle succeeded at {self.last_success.isoformat(timespec='seconds')}"
+        sched = self.settings.schedule
+        now = self.clock()
+        try:
+            recorded = self.store.last_success("cycle") if self.store is not None else None
+        except StoreError as exc:
+            return False, f"unhealthy: database: {exc}"
+        last = max((t for t in (recorded, self.last_success) if t is not None), default=None)
+        if last is not None and now - last <= timedelta(minutes=sched.unhealthy_after_minutes):
+            return True, f"ok: last cycle succeeded at {last.isoformat(timespec='seconds')}"
+        if now - self.started_at <= timedelta(minutes=sched.start_grace_minutes):
+            why = (
+                f" (last problem: {self.last_error})"
+                if self.last_error and self.last_error != NO_CYCLE
+                else ""
+            )
+            return (
+                True,
+                f"starting: no successful cycle recently, started at {self.started_at.isoformat(timespec='seconds')}{why}",
+            )
         return False, f"unhealthy: {self.last_error or 'no successful cycle recently'}"
 
     # --- jobs ------------------------------------------------------------------------------------
@@ -160,7 +191,9 @@ class Daemon:
             await self.cycle(crawl, full=True)
 
     async def run_forever(self) -> None:
-        store = open_store(self.settings)
+        store = self.store = open_store(self.settings)
+        if (last := store.last_success("cycle")) is not None:
+            self.metrics.last_success.set(last.timestamp())  # the alert reads what /healthz reads
         lock = LeaderLock(store.engine)
         web = (
             WebServer(self.settings.web.listen, health=self.health, metrics=self.metrics.render)

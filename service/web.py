@@ -1,7 +1,7 @@
 """``/healthz`` and ``/metrics`` over plain asyncio: two read-only endpoints need no web framework.
 
-``/healthz`` answers 200 while the last cycle succeeded recently (or the process is a healthy
-standby) and 503 with the reason otherwise; ``/metrics`` is the Prometheus text format.
+``/healthz`` answers 200 while the last cycle recorded in the database succeeded recently (or the
+daemon is starting, or is a healthy standby) and 503 with the reason otherwise; ``/metrics`` is the Prometheus text format.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class WebServer:
             if parts[:1] != ["GET"]:
                 status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
             elif path == "/healthz":
-                ok, reason = self.health()
+                ok, reason = await asyncio.to_thread(self.health)  # it may read the database
                 status = "200 OK" if ok else "503 Service Unavailable"
                 ctype, body = "text/plain; charset=utf-8", (reason + "\n").encode()
             elif path == "/metrics":

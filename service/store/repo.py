@@ -339,6 +339,11 @@ class Store:
         with self.engine.connect() as conn:
             return runs.last(conn, n)
 
+    def last_success(self, kind: str) -> datetime | None:
+        """When the last run of ``kind`` ("cycle", "backfill") that ended "ok" finished."""
+        with self.engine.connect() as conn:
+            return runs.last_success(conn, kind)
+
     def interrupt_running(self) -> int:
         """Mark runs left "running" by a process that died as "interrupted"; how many."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from service.store.schema import runs
 
@@ -45,3 +45,10 @@ def last(conn: Connection, n: int = 5) -> list[dict[str, Any]]:
             d[key] = d[key].isoformat() if d[key] else None
         out.append(d)
     return out
+
+
+def last_success(conn: Connection, kind: str) -> datetime | None:
+    """When the last run of ``kind`` that ended "ok" finished; None when none did."""
+    q = select(func.max(runs.c.finished_at)).where(runs.c.kind == kind, runs.c.status == "ok")
+    value: datetime | None = conn.execute(q).scalar()
+    return value

@@ -1,0 +1,43 @@
+"""/healthz from the runs recorded in the database, on both databases: a daemon that just started
+on a healthy archive is healthy at once; a fresh archive is "starting" for a grace period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from service.config import Settings
+from service.daemon import Daemon
+from service.store.repo import Store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_recorded_cycle_makes_a_new_daemon_healthy(store: Store, settings: Settings) -> None:
+    run = store.start_run("cycle", {})
+    store.finish_run(run, status="ok", counters={})
+    clock = Clock()
+    daemon = Daemon(settings, store=store, clock=clock)
+    ok, reason = daemon.health()
+    assert ok and reason.startswith("ok:"), reason
+    sched = settings.schedule
+    clock.now += timedelta(minutes=max(sched.unhealthy_after_minutes, sched.start_grace_minutes) + 1)
+    ok, reason = daemon.health()
+    assert not ok and reason.startswith("unhealthy:"), reason
+
+
+def test_a_fresh_archive_is_starting_during_the_grace_period(store: Store, settings: Settings) -> None:
+    failed = store.start_run("cycle", {})
+    store.finish_run(failed, status="failed", counters={}, error="site unreachable")
+    clock = Clock()
+    daemon = Daemon(settings, store=store, clock=clock)
+    ok, reason = daemon.health()
+    assert ok and reason.startswith("starting:"), reason
+    clock.now += timedelta(minutes=settings.schedule.start_grace_minutes + 1)
+    ok, reason = daemon.health()
+    assert not ok and reason.startswith("unhealthy:"), reason
