@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from service.config import DedupSettings
 from service.model import CREDIT_ROLES, Article
-from service.store import dedup, search
+from service.store import canonical, dedup, search
 from service.store.dedup import Fingerprints, Match
 from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
 from service.store.sql import Conflict, insert_ignore, insert_ignore_many
@@ -52,7 +52,7 @@ def store(
     if match and match.reason == "alias" and match.alias_reason != "site_id":
         # a mirror URL seen again: still the same text, or it now says something else
         if dedup.has_content(conn, match.article_id, fps.content_hash):
-            match = Match(match.article_id, "content")
+            match = Match(match.article_id, "content", holder=match.article_id)
         else:
             match = dedup.find_match(
                 conn, key=key, site_id=article.site_id, fps=fps, settings=settings, by_url=False
@@ -60,18 +60,14 @@ def store(
     ctx = _Ctx(conn, article, canon, key, fps, url_id, fetch_id, seen_at)
     if match is None:
         outcome = _create(ctx, duplicate_of=None)
-    elif match.reason == "near":
-        _alias(ctx, match)
-        outcome = _create(ctx, duplicate_of=match.article_id)
+    elif match.reason == "content" and _adopt(ctx, match):
+        # a mirror page without a site id stored first: its row became this article
+        outcome = _existing(ctx, Match(match.holder or match.article_id, "url"))
+    elif match.reason == "near" or (match.reason == "content" and _own_row(ctx, match.article_id)):
+        outcome = _copy_or_original(ctx, match)
     elif match.reason == "content":
         _alias(ctx, match)
         version = _see_content(conn, match.article_id, fps.content_hash, seen_at)
-        if article.site_id:  # the copy without a site id may have arrived first: adopt the id
-            conn.execute(
-                update(articles)
-                .where(articles.c.id == match.article_id, articles.c.site_id.is_(None))
-                .values(site_id=article.site_id)
-            )
         outcome = StoreOutcome("duplicate", match.article_id, version, match.article_id)
     else:
         if match.reason == "site_id":
@@ -142,6 +138,39 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
     return StoreOutcome("duplicate", article_id, 1, duplicate_of)
 
 
+def _adopt(ctx: _Ctx, match: Match) -> bool:
+    a = ctx.article
+    if not a.site_id:
+        return False
+    row = match.holder or match.article_id
+    return canonical.adopt(
+        ctx.conn, row, root=match.article_id, url=ctx.canon, key=ctx.key, site_id=a.site_id
+    )
+
+
+def _own_row(ctx: _Ctx, root: int) -> bool:
+    """Whether an exact copy of the article ``root`` gets its own row, like a near copy: when it is
+    another article of the site (both have site ids, and they differ), so that either crawl order
+    gives the same rows. Otherwise it is an alias of ``root``."""
+    if not ctx.article.site_id:
+        return False
+    other = canonical.identity(ctx.conn, root)[1]
+    return bool(other) and other != ctx.article.site_id
+
+
+def _copy_or_original(ctx: _Ctx, match: Match) -> StoreOutcome:
+    """A copy of the stored group ``match`` in its own row: the group's new original when it was
+    published first (see ``canonical``), else a duplicate of the group's original."""
+    a = ctx.article
+    if canonical.compare(a.published_at, a.site_id, *canonical.identity(ctx.conn, match.article_id)) < 0:
+        outcome = _create(ctx, duplicate_of=None)
+        canonical.take_over(ctx.conn, original=outcome.article_id, copy=match.article_id)
+        _refresh_current(ctx.conn, outcome.article_id)
+        return outcome
+    _alias(ctx, match)
+    return _create(ctx, duplicate_of=match.article_id)
+
+
 def _existing(ctx: _Ctx, match: Match) -> StoreOutcome:
     """Same article by identity (URL, alias, site id): the same version again, or a new one."""
     conn, article_id = ctx.conn, match.article_id
@@ -168,6 +197,14 @@ def _existing(ctx: _Ctx, match: Match) -> StoreOutcome:
         kind = "unchanged"
     current = _refresh_current(conn, article_id)
     dup_of = conn.execute(select(articles.c.duplicate_of).where(articles.c.id == article_id)).scalar()
+    a = ctx.article
+    if (
+        dup_of is not None
+        and canonical.compare(a.published_at, a.site_id, *canonical.identity(conn, dup_of)) < 0
+    ):
+        # an original stored as a copy before it arrived under its own URL (an archive of older code)
+        canonical.take_over(conn, original=article_id, copy=dup_of)
+        current, dup_of = _refresh_current(conn, article_id), None
     if kind == "changed" and dup_of is None:
         dedup.index_fingerprint(conn, article_id, ctx.fps.simhash)
     # the same text again under another URL, or a near-duplicate row seen again

@@ -41,6 +41,8 @@ class Match:
     distance: int | None = None
     #: for an "alias" match: the rung that recorded the alias
     alias_reason: str | None = None
+    #: for a "content" match: the row that holds the text (``article_id`` is its group's original)
+    holder: int | None = None
 
 
 def _sha(*parts: str) -> str:
@@ -85,7 +87,7 @@ def find_match(
             return Match(int(article_id), "alias", alias_reason=reason)
         if rung == 3:
             return Match(int(article_id), "site_id")
-        return Match(root_of(conn, int(article_id)), "content")
+        return Match(root_of(conn, int(article_id)), "content", holder=int(article_id))
     if fps.simhash is not None:
         near = nearest(conn, fps.simhash, settings.simhash_max_distance)
         if near is not None:

@@ -66,6 +66,7 @@ def _page_query(since: date | None, until: date | None, last_id: int, page: int)
         select(
             articles.c.id,
             articles.c.url,
+            articles.c.site_id,
             articles.c.version,
             articles.c.first_seen_at,
             articles.c.last_changed_at,
@@ -100,6 +101,7 @@ def _aliases(conn: Any, ids: list[int]) -> dict[int, list[str]]:
 def _row(r: Any, aliases: list[str]) -> dict[str, Any]:
     data = dict(r.data)
     data["url"] = r.url
+    data["site_id"] = r.site_id  # the article's identity, like its URL (a mirror's row may adopt one)
     data["title"] = r.title
     data["body_text"] = r.body_text
     data["aliases"] = aliases

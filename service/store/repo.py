@@ -212,8 +212,13 @@ class Store:
         - "unchanged": same title and body as a stored version (only the seen times move);
         - "changed": a new title or body: a new version row, the old ones kept (see ``diff``);
         - "duplicate": the text is already stored under another URL: the URL becomes an alias of
-          ``duplicate_of``. An exact copy adds no article row; a near-duplicate keeps its own text
-          in its own row (``article_id``), marked ``duplicate_of`` the original.
+          ``duplicate_of``. An exact copy without a site id of its own (a mirror page) adds no
+          article row; a near-duplicate, or an exact copy with another site id (a syndicated copy),
+          keeps its own text in its own row (``article_id``), marked ``duplicate_of`` the original.
+
+        The original of a group is the article published first, then the one with the lowest site
+        id (``canonical``): when it arrives after a copy, it takes over in the same transaction
+        ("new": the copy becomes its duplicate, the group's copies and dedup aliases follow).
 
         Idempotent under replay in any order; concurrent writers of the same article converge on
         one row. Raises ``StoreError``.

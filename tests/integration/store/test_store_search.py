@@ -259,7 +259,10 @@ def test_a_near_duplicate_row_is_searchable(store: Store) -> None:
         if 0 < hamming(simhash(text_), simhash(t)) <= store.dedup.simhash_max_distance and "焦山碑林" in t
     )
     out = store.store_article(
-        make_article(url_of(8), text=near, title="转载"), url_id=None, fetch_id=None, seen_at=SEEN
+        make_article(url_of(8), text=near, title="转载", published_at=datetime(2026, 3, 8, tzinfo=CST)),
+        url_id=None,
+        fetch_id=None,
+        seen_at=SEEN,
     )
     assert out.kind == "duplicate" and out.article_id != first
     assert sorted(ids(store.search("焦山碑林"))) == sorted([first, out.article_id])
