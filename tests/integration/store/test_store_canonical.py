@@ -50,7 +50,7 @@ def diff(rows: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[Any]:
     """Where two exports differ: (url, field, here, there)."""
     if [r["url"] for r in rows] != [r["url"] for r in other]:
         return [[r["url"] for r in rows], [r["url"] for r in other]]
-    return [(a["url"], k, a[k], b[k]) for a, b in zip(rows, other) for k in a if a[k] != b[k]]
+    return [(a["url"], k, a[k], b[k]) for a, b in zip(rows, other, strict=True) for k in a if a[k] != b[k]]
 
 
 def clear(store: Store) -> None:
