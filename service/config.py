@@ -234,12 +234,17 @@ class Settings(_Section):
 
     @property
     def fetchable_hosts(self) -> frozenset[str]:
-        """allowed_hosts plus the e-paper host."""
+        """allowed_hosts plus the e-paper host while the e-paper is archived (enabled, with papers);
+        without it, minus the e-paper host: no paper means no request to that host."""
         from urllib.parse import urlsplit
 
         hosts = set(self.site.allowed_hosts)
-        if self.epaper.enabled and (h := urlsplit(self.epaper.base_url).hostname):
-            hosts.add(h.lower())
+        epaper = (urlsplit(self.epaper.base_url).hostname or "").lower()
+        if self.epaper.enabled and self.epaper.papers:
+            hosts.add(epaper)
+        elif epaper != (urlsplit(self.site.base_url).hostname or "").lower():
+            hosts.discard(epaper)
+        hosts.discard("")
         return frozenset(hosts)
 
 

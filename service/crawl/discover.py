@@ -41,8 +41,10 @@ class ListingLinks:
 
 def classify(links: Iterable[Link], settings: Settings) -> ListingLinks:
     """Sort links by URL pattern within the fetchable hosts; a hub link whose text says "next page"
-    (or whose path is the index_N of the same list) is pagination."""
+    (or whose path is the index_N of the same list) is pagination; the root of another host is not
+    a hub."""
     hosts = settings.fetchable_hosts
+    site_host = _host(settings.site.base_url, settings)
     article_re = re.compile(settings.site.article_url_pattern)
     hub_re = re.compile(settings.site.hub_url_pattern)
     page_re = re.compile(settings.epaper.page_url_pattern)
@@ -60,9 +62,16 @@ def classify(links: Iterable[Link], settings: Settings) -> ListingLinks:
             pages.append(Link(link.url, link.text, "epaper_page"))
         elif link.kind == "next_page" or _is_pagination(path):
             nexts.append(Link(link.url, link.text, "next_page"))
-        elif hub_re.search(path):
+        elif hub_re.search(path) and (path != "/" or _host(link.url, settings) == site_host):
+            # the home page of another allowed host (the e-paper, the old news host) is no channel
+            # list of this site
             hubs.append(Link(link.url, link.text, "hub"))
     return ListingLinks(tuple(articles), tuple(hubs), tuple(nexts), tuple(pages))
+
+
+def _host(url: str, settings: Settings) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return settings.site.host_aliases.get(host, host)
 
 
 def _is_pagination(path: str) -> bool:

@@ -52,6 +52,30 @@ def test_links_are_sorted_by_pattern_within_allowed_hosts() -> None:
     assert not any("bbs.jsw.com.cn" in u or "example.com" in u for u in every)
 
 
+def test_the_root_of_another_allowed_host_is_no_channel_list() -> None:
+    page = """<a href="/">首页</a> <a href="https://jsw.com.cn/">金山网</a> <a href="http://szb.jsw.com.cn/">数字报</a>
+    <a href="http://news.jsw.com.cn/">新闻</a> <a href="http://news.jsw.com.cn/zjnews/index.shtml">旧频道</a>"""
+    url = "https://www.jsw.com.cn/news/zjxw/index.shtml"
+    hubs = [h.url for h in classify(page_links(page.encode(), url), SETTINGS).hubs]
+    assert hubs == [
+        "https://www.jsw.com.cn/",
+        "https://jsw.com.cn/",
+        "http://news.jsw.com.cn/zjnews/index.shtml",
+    ]
+
+
+def test_no_paper_means_no_epaper_host() -> None:
+    assert "szb.jsw.com.cn" in SETTINGS.fetchable_hosts
+    for epaper in ({"papers": []}, {"enabled": False}):
+        settings = load_settings(environ={}, overrides={"epaper": epaper})
+        assert "szb.jsw.com.cn" not in settings.fetchable_hosts
+        layout = "http://szb.jsw.com.cn/ZJRB/PC/layout/202611/25/node_01.html"
+        links = classify(
+            page_links(f'<a href="{layout}">数字报</a>'.encode(), "https://www.jsw.com.cn/"), settings
+        )
+        assert links.epaper_pages == () and links.hubs == ()
+
+
 def test_next_list_page_goes_forward_only() -> None:
     nexts = [
         Link("https://x/news/index_3.shtml"),
