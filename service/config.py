@@ -91,6 +91,7 @@ class EpaperSettings(_Section):
     layout_path: str = "{paper}/PC/layout/{yyyy}{mm}/{dd}/node_01.html"
     page_url_pattern: str = r"/[A-Z]+/PC/layout/\d{6}/\d{2}/node_\d+\.html$"
     issue_ready_hour: int = Field(6, ge=0, le=23)
+    max_missing_days: int = Field(30, ge=1)
 
 
 class FetchSettings(_Section):

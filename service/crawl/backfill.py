@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urljoin
 
 from service.crawl.discover import BackfillPaging, days, walk_issue, walk_lists
@@ -49,8 +49,13 @@ async def discover_site(crawl: Crawl, span: BackfillRange, stop: asyncio.Event) 
 
 
 async def discover_epaper(crawl: Crawl, span: BackfillRange, stop: asyncio.Event) -> None:
+    """Each paper's issues from ``until`` back to ``since``, newest first. A paper is left once it
+    had an issue and then none for ``epaper.max_missing_days`` days in a row: its archive ends there
+    (a backfill from 2010 does not ask for thousands of issues the e-paper never had)."""
+    limit = crawl.settings.epaper.max_missing_days
+    papers = {paper: _Run() for paper in crawl.settings.epaper.papers}
     for day in days(span.since, span.until):
-        for paper in crawl.settings.epaper.papers:
+        for paper, run in list(papers.items()):
             if stop.is_set():
                 return
             walk = await walk_issue(
@@ -59,6 +64,19 @@ async def discover_epaper(crawl: Crawl, span: BackfillRange, stop: asyncio.Event
             crawl.count("epaper_pages", walk.pages)
             crawl.count("discovered", walk.new)
             crawl.count("epaper_failed", walk.failed)
+            run.found, run.missing = (run.found, run.missing + 1) if walk.missing else (True, 0)
+            if run.found and run.missing >= limit:
+                log.info("e-paper %s: no issue for %d days before %s; its archive ends there", paper, limit,
+                         day + timedelta(days=limit))  # fmt: skip
+                del papers[paper]
+        if not papers:
+            return
+
+
+@dataclass
+class _Run:
+    found: bool = False
+    missing: int = 0
 
 
 async def run_backfill(

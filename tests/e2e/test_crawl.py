@@ -71,6 +71,8 @@ def test_backfill_archives_the_whole_site(
     # politeness: only the replica's host, robots.txt read, the disallowed path never fetched
     paths = [r.path for r in server.requests]
     assert "/robots.txt" in paths
+    # the e-paper walk ends where its archive does: not one request per day back to 2010
+    assert sum(1 for p in paths if p.endswith("/node_01.html")) < (TODAY - replica.issues[0]).days + 40
     assert not any(p.startswith("/search/") for p in paths)
     assert all(r.user_agent and "jinshan-archiver" in r.user_agent for r in server.requests)
 
@@ -166,17 +168,19 @@ def test_faults_end_in_defined_outcomes(
     tmp_path: Path, replica: Replica, server: ReplicaServer, database_url: str
 ) -> None:
     archiver = Archiver(
-        write_config(tmp_path, server.base_url, database_url, fetch={"timeout_s": 1.0}), tmp_path
+        write_config(tmp_path, server.base_url, database_url, fetch={"timeout_s": 2.0}), tmp_path
     )
     server.fault(pattern=r"/2026/10(0[1-5])/\d+\.shtml$", kind="status", status=503, times=2)
     server.fault(pattern=r"/2026/10(0[6-9])/\d+\.shtml$", kind="status", status=429, retry_after=1, times=1)
     server.fault(pattern=r"/2026/101[0-2]/\d+\.shtml$", kind="reset", times=1)
     server.fault(pattern=r"/2026/101[3-5]/\d+\.shtml$", kind="truncate", times=1)
-    server.fault(pattern=r"/2026/101[6-7]/\d+\.shtml$", kind="slow", delay=2.5, times=1)
+    server.fault(pattern=r"/2026/101[6-7]/\d+\.shtml$", kind="slow", delay=6, times=1)
     server.fault(pattern=r"/2026/1020/\d+\.shtml$", kind="status", status=500)  # never recovers
     first = archiver.run("backfill", "--since", "2026-10-01")
     assert first.returncode == 0, first.stderr
-    time.sleep(1.2)  # the frontier's retry time (retry_after_s = 1)
+    time.sleep(
+        1.2
+    )  # the frontier's retry time (retry_after_s = 1, +20 % jitter), counted from a failure before now
     second = archiver.run("backfill", "--since", "2026-10-01")
     assert second.returncode == 0, second.stderr
     rows = by_url(archiver.export())

@@ -23,6 +23,8 @@ from tests.e2e.replica.catalog import SHANGHAI, SiteEntry
 from tests.e2e.replica.settings import toml
 from tests.e2e.replica.site import Site
 
+pytestmark = pytest.mark.e2e
+
 SEED = 11
 ARTICLE = re.compile(r"^/(?:\d{4}/\d{4}/\d+(?:_\d+)?\.shtml|\d{4}-\d{2}/\d{2}/content_\d+\.htm|ZJRB/PC/content/\d{6}/\d{2}/content_\d+\.html)$")
 SKIP = ("/__control/", "/search/", "/uploads/", "/images/", "/css/", "/about/", "/contact/")

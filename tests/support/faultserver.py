@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gzip
 import socket
 import struct
@@ -91,6 +92,12 @@ def response(
     return _head(status, hdrs, len(body)) + body
 
 
+@functools.lru_cache(maxsize=4)
+def _bomb(size: int) -> bytes:
+    """gzip of ``size`` zeros, compressed once: a busy machine takes a second for 100 MB."""
+    return gzip.compress(b"\0" * size, compresslevel=1)
+
+
 class FaultServer:
     """The server: ``start()`` in a daemon thread (or ``serve_forever()`` in a process)."""
 
@@ -120,6 +127,7 @@ class FaultServer:
         return self.base_url + path
 
     def start(self) -> FaultServer:
+        _bomb(50_000_000)  # the default bomb, ready before any request times out waiting for it
         self._thread = threading.Thread(target=self._run, name="faultserver", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -240,9 +248,7 @@ class FaultServer:
         if head == "big":
             return response(200, b"<html>" + b"x" * int(q.get("size", "2000000")) + b"</html>")
         if head == "bomb":
-            return response(
-                200, gzip.compress(b"\0" * int(q.get("size", "50000000"))), [("Content-Encoding", "gzip")]
-            )
+            return response(200, _bomb(int(q.get("size", "50000000"))), [("Content-Encoding", "gzip")])
         if head == "gzip":
             return response(200, gzip.compress(HTML), [("Content-Encoding", "gzip")])
         if head == "wrong-charset":

@@ -15,14 +15,24 @@ from service.config import DatabaseSettings
 from service.store import db
 
 
-def _holder(path: Path, hold_s: float, held: threading.Event) -> None:
-    """Another writer (a plain sqlite3 connection, as another process would be) holding the lock."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    held.set()
-    time.sleep(hold_s)
-    conn.execute("COMMIT")
-    conn.close()
+class Holder(threading.Thread):
+    """Another writer (a plain sqlite3 connection, as another process would be) holding the lock
+    from ``held`` until ``release`` is set (or ``hold_s`` passed); ``released_at`` is when it let go."""
+
+    def __init__(self, path: Path, hold_s: float) -> None:
+        super().__init__()
+        self.path, self.hold_s = path, hold_s
+        self.held, self.release = threading.Event(), threading.Event()
+        self.released_at = float("inf")
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        self.held.set()
+        self.release.wait(self.hold_s)
+        self.released_at = time.monotonic()
+        conn.execute("COMMIT")
+        conn.close()
 
 
 def _engine(tmp_path: Path, busy_timeout_s: float) -> Engine:
@@ -34,32 +44,34 @@ def _engine(tmp_path: Path, busy_timeout_s: float) -> Engine:
 
 
 def test_a_writer_gets_the_lock_soon_after_it_is_freed(tmp_path: Path) -> None:
-    engine = _engine(tmp_path, busy_timeout_s=5)
-    held = threading.Event()
-    holder = threading.Thread(target=_holder, args=(tmp_path / "lock.db", 0.3, held))
+    engine = _engine(tmp_path, busy_timeout_s=30)
+    holder = Holder(tmp_path / "lock.db", 0.3)
     holder.start()
-    held.wait(5)
-    start = time.monotonic()
+    assert holder.held.wait(30)
     with engine.connect() as conn:
         conn.execution_options(**db.write_options())
         with conn.begin():
-            waited = time.monotonic() - start
+            got_at = time.monotonic()
             conn.execute(text("INSERT INTO search_pending (article_id) VALUES (1)"))
         # the busy timeout of the connection is back for everything after the BEGIN
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     holder.join()
-    assert 0.25 <= waited < 3  # it waited for the holder, then went on (no failure, no hang)
+    assert got_at >= holder.released_at  # it waited for the holder, then went on (no failure, no hang)
 
 
 def test_a_writer_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
     engine = _engine(tmp_path, busy_timeout_s=0.2)
-    held = threading.Event()
-    holder = threading.Thread(target=_holder, args=(tmp_path / "lock.db", 1.0, held))
+    holder = Holder(tmp_path / "lock.db", 60)
     holder.start()
-    held.wait(5)
+    assert holder.held.wait(30)
     start = time.monotonic()
-    with pytest.raises(Exception, match="locked"), engine.connect() as conn:
-        conn.execution_options(**db.write_options())
-        conn.begin()
-    assert 0.15 <= time.monotonic() - start < 0.9
-    holder.join()
+    try:
+        with pytest.raises(Exception, match="locked"), engine.connect() as conn:
+            conn.execution_options(**db.write_options())
+            conn.begin()
+        gave_up_at = time.monotonic()
+    finally:
+        holder.release.set()
+        holder.join()
+    # it waited its busy timeout, and gave up while the lock was still held
+    assert gave_up_at - start >= 0.15 and gave_up_at < holder.released_at

@@ -19,7 +19,7 @@ from service.text.normalize import hash_text
 from tests.support.corpus import Fixture, articles, bigram_f1, by_name, extract_joined, load_corpus
 
 CORPUS = load_corpus()
-PROFILE = load_settings().profile
+PROFILE = load_settings(environ={}).profile  # the defaults, whatever JINSHAN_* the developer has set
 COMPARED = (
     "url", "site_id", "title", "subtitle", "published_at", "channel", "source", "lead", "body_text",
     "images", "reporters", "correspondents", "interns", "photographers", "editors", "reviewers",

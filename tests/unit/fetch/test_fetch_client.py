@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import random
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -47,10 +48,11 @@ async def fetch_with(
     router: respx.Router, url: str = PAGE, *, archive: WarcArchive | None = None, **kw: Any
 ) -> Response:
     block_check = kw.pop("block_check", None)
+    rng = kw.pop("rng", None)
     fetch_kw = {k: kw.pop(k) for k in ("etag", "last_modified", "previous_digest") if k in kw}
     settings = fast_settings(**kw)
     transport = httpx.MockTransport(router.async_handler)
-    async with Fetcher(settings, archive=archive, transport=transport, block_check=block_check) as f:
+    async with Fetcher(settings, archive=archive, transport=transport, block_check=block_check, rng=rng) as f:
         return await f.fetch(url, **fetch_kw)
 
 
@@ -216,11 +218,20 @@ def test_backoff_grows_between_retries() -> None:
 
     router.get(PAGE).mock(side_effect=failing)
     with pytest.raises(TransientFetchError):
-        run(fetch_with(router, retries=3, backoff_base_s=0.05, backoff_max_s=5))
+        run(fetch_with(router, retries=3, backoff_base_s=0.05, backoff_max_s=5, rng=Highest()))
     gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    # equal jitter: wait n lies in [base*2^n/2, base*2^n]
+    # the jitter at its top: wait n is base*2^n (the jitter's range: test_fetch_politeness); a busy
+    # machine only makes the gaps longer, so they are asserted from below
+    assert len(gaps) == 3
     for n, gap in enumerate(gaps):
-        assert 0.05 * 2**n / 2 - 0.005 <= gap <= 0.05 * 2**n + 0.05
+        assert gap >= 0.05 * 2**n - 0.005
+
+
+class Highest(random.Random):
+    """A random source whose ``uniform`` always gives the top of the range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 def test_long_retry_after_in_seconds_is_handed_back_at_once() -> None:
@@ -441,27 +452,34 @@ def test_requests_in_flight_per_host_are_capped() -> None:
 
 def test_request_rate_per_host_is_limited() -> None:
     router = make_router()
-    router.route(host="www.jsw.com.cn", path__regex=r"^/p\d+$").mock(return_value=html())
+    sent: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.url.host}{request.url.path}")
+        return html()
+
+    router.route(host="www.jsw.com.cn", path__regex=r"^/p\d+$").mock(side_effect=record)
     router.get("https://szb.jsw.com.cn/robots.txt").respond(404)
-    router.route(host="szb.jsw.com.cn").mock(return_value=html())
+    router.route(host="szb.jsw.com.cn").mock(side_effect=record)
 
     async def timed(f: Fetcher, urls: list[str]) -> float:
         start = time.monotonic()
         await asyncio.gather(*(f.fetch(u) for u in urls))
         return time.monotonic() - start
 
-    async def both() -> tuple[float, float]:
+    async def both() -> float:
         settings = fast_settings(requests_per_second=20, concurrency=5)
         async with Fetcher(settings, transport=httpx.MockTransport(router.async_handler)) as f:
             busy = timed(f, [f"{SITE}/p{i}" for i in range(6)])
             other = timed(f, ["https://szb.jsw.com.cn/p0"])
-            return tuple(await asyncio.gather(busy, other))  # type: ignore[return-value]
+            return (await asyncio.gather(busy, other))[0]
 
-    one_host, other = run(both())
+    one_host = run(both())
     # robots.txt and 6 pages = 7 starts at 20/s: at least 6 intervals of 50 ms
     assert one_host >= 0.29
-    # the other host runs alongside: its robots.txt and page need one interval, not the busy host's queue
-    assert other < one_host / 2
+    # the other host runs alongside: its page goes out before the busy host's queue has drained
+    busy_last = max(i for i, request in enumerate(sent) if request.startswith("www."))
+    assert sent.index("szb.jsw.com.cn/p0") < busy_last
 
 
 def test_archive_failure_is_reported_not_swallowed(tmp_path: Path) -> None:
