@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 usage or configuration error, or the command could not 
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -22,8 +23,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain help: Rich's panels print a type beside every flag (`--once <bool>`) and read [log] as markup
+    rich_markup_mode=None,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 
 ConfigOpt = Annotated[
@@ -46,8 +49,10 @@ def settings_from(config: Path | None) -> Settings:
 
 
 LogFormatOpt = Annotated[
-    str | None, typer.Option("--log-format", help="text or json (default: [log] format).")
+    str | None, typer.Option("--log-format", help="text or json (default: the setting log.format).")
 ]
+#: columns of `stats` tables when stdout is not a terminal: wide enough that no cell is cut
+PIPED_WIDTH = 10_000
 
 
 def _configure(config: Path | None, log_format: str | None) -> Settings:
@@ -212,6 +217,12 @@ def export(
     since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
     output: Annotated[Path | None, typer.Option(help="File to write; default stdout.")] = None,
+    bom: Annotated[
+        bool,
+        typer.Option(
+            "--bom", help="Start the CSV with a UTF-8 byte-order mark, so that Excel reads Chinese text."
+        ),
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Articles out, one per line."""
@@ -222,7 +233,7 @@ def export(
     first = _date(since, "--since") if since else None
     last = _date(until, "--until") if until else None
     try:
-        n = run_export(settings, fmt=format, since=first, until=last, output=output)
+        n = run_export(settings, fmt=format, since=first, until=last, output=output, bom=bom)
     except ValueError as exc:
         fail(str(exc))
     except StoreError as exc:
@@ -252,13 +263,15 @@ def stats(
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, default=str))
     else:
-        Console().print(render_stats(result))
+        # piped or redirected: the tables at their natural width, never cut to 80 columns
+        Console(width=None if sys.stdout.isatty() else PIPED_WIDTH).print(render_stats(result))
 
 
 @app.command("search")
 def search_command(
     query: Annotated[
-        str | None, typer.Argument(help="Words to find (all of them; optional with a credit filter).")
+        list[str] | None,
+        typer.Argument(metavar="WORDS", help="Words to find (all of them; optional with a credit filter)."),
     ] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
@@ -287,7 +300,8 @@ def search_command(
     try:
         with open_store(settings) as store:
             credits = {role: name for role, name in names.items() if name}
-            hits = store.search(query, since=first, until=last, credits=credits, limit=limit)
+            words = " ".join(query) if query else None  # `search 扬中 镇江` and `search "扬中 镇江"` alike
+            hits = store.search(words, since=first, until=last, credits=credits, limit=limit)
     except (ValueError, StoreError) as exc:
         fail(str(exc))
     console = Console(highlight=False)

@@ -113,6 +113,7 @@ class FetchSettings(_Section):
     robots_ttl_s: float = Field(86400, ge=0)
     robots_unreachable_hold_s: float = Field(1800, ge=0)
     conditional_requests: bool = True
+    trust_env: bool = False
 
     @property
     def user_agent_string(self) -> str:

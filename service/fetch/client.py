@@ -138,7 +138,7 @@ class Fetcher:
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT},
             follow_redirects=False,
-            trust_env=False,
+            trust_env=cfg.trust_env,
         )
 
     async def __aenter__(self) -> Fetcher:

@@ -61,19 +61,31 @@ def upgrade_database(settings: Settings) -> tuple[str | None, str | None]:
 
 
 def run_export(
-    settings: Settings, *, fmt: str, since: date | None, until: date | None, output: Path | None
+    settings: Settings,
+    *,
+    fmt: str,
+    since: date | None,
+    until: date | None,
+    output: Path | None,
+    bom: bool = False,
 ) -> int:
-    """Write the export to ``output`` (stdout when None) as JSON lines or CSV; how many articles."""
+    """Write the export to ``output`` (stdout when None) as JSON lines or CSV; how many articles.
+    ``bom``: the CSV starts with a UTF-8 byte-order mark (Excel reads it as UTF-8 then)."""
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if bom and fmt != "csv":
+        raise ValueError("--bom applies to --format csv")
     if since and until and since > until:
         raise ValueError("--since is after --until")
     writer = export.write_jsonl if fmt == "jsonl" else export.write_csv
     with open_store(settings) as store:
         rows = store.iter_export(since=since, until=until)
         if output is None:
+            if bom:
+                sys.stdout.write("\ufeff")
             return writer(rows, sys.stdout)
-        with output.open("w", encoding="utf-8", newline="" if fmt == "csv" else None) as fh:
+        encoding = "utf-8-sig" if bom else "utf-8"
+        with output.open("w", encoding=encoding, newline="" if fmt == "csv" else None) as fh:
             return writer(rows, fh)
 
 

@@ -67,3 +67,13 @@ def test_the_first_two_commands_are_make_run_and_make_test() -> None:
     first_block = README.split("```sh", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
     assert commands[:2] == ["make run", "make test"]
+
+
+def test_help_shows_no_value_for_flags_and_no_swallowed_words() -> None:
+    from typer.testing import CliRunner
+
+    for command in (["run"], ["export"], ["stats"], ["search"], ["backfill"]):
+        shown = CliRunner().invoke(app, [*command, "--help"])
+        assert shown.exit_code == 0, shown.output
+        assert "<bool>" not in shown.output and "default:  " not in shown.output, command
+    assert "log.format" in CliRunner().invoke(app, ["run", "--help"]).output

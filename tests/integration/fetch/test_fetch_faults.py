@@ -188,6 +188,23 @@ def test_conditional_get_gives_304(server: FaultServer) -> None:
     assert parsedate_to_datetime(first.last_modified or "").year == 2025
 
 
+def test_a_proxy_from_the_environment_is_used_when_trusted(
+    server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base_url.rstrip("/"))  # the fault server answers as a proxy
+
+    async def through_proxy() -> Response:
+        async with Fetcher(fast_settings(trust_env=True)) as f:
+            return await f.fetch("http://www.jsw.com.cn/page/proxied")
+
+    before = server.hits["/page/proxied"]
+    assert asyncio.run(through_proxy()).status == 200
+    assert server.hits["/page/proxied"] == before + 1
+    assert fast_settings().fetch.trust_env is False  # by default the environment is not read
+
+
 def test_connection_refused(server: FaultServer) -> None:
     with FaultServer() as gone:
         port = gone.port

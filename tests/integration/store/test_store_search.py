@@ -353,6 +353,14 @@ def test_search_and_reindex_commands(runner: CliRunner, store: Store, archive: d
     assert "西津渡古街迎来客流高峰" in shown.stdout and url_of(2) in shown.stdout
     assert "2026-03-05 09:00" in shown.stdout and "[bold" not in shown.stdout
 
+    # several words as several arguments, no quotes needed: every one must occur
+    both = runner.invoke(app, ["search", "西津渡", "镇江", "--json"])
+    assert both.exit_code == 0, both.output
+    quoted = runner.invoke(app, ["search", "西津渡 镇江", "--json"])
+    assert both.stdout == quoted.stdout and [
+        json.loads(line)["url"] for line in both.stdout.splitlines()
+    ] == [url_of(1)]
+
     none = runner.invoke(app, ["search", "不存在的词"])
     assert none.exit_code == 0 and none.stdout == "" and "no matching" in none.stderr
     for bad in (["search"], ["search", "镇江", "--limit", "0"], ["search", "镇江", "--since", "3月"]):
