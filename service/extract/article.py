@@ -27,7 +27,7 @@ from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
 from service.model import Article, Credits
-from service.text.credits import merge_all, parse_credit_line
+from service.text.credits import CREDIT_LINE, has_writer, merge_all, parse_credit_line
 from service.text.dates import at_midnight, find_datetime
 from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
 from service.urls import absolute, date_from_path, page_number
@@ -42,14 +42,17 @@ MIN_TITLE_CHARS, MAX_TITLE_CHARS = 2, 120
 SHORT_PAGE_CHARS = 800
 #: this many link-dense blocks in the body, outnumbering its paragraphs, make a list page
 LIST_MIN_LINK_BLOCKS = 8
+#: a paragraph this long is running text: no list page has one among its link blocks
+MIN_RUNNING_TEXT_CHARS = 80
+#: a body of at least this many paragraphs, this share of them short items (at most MAX_ITEM_CHARS,
+#: no sentence punctuation) and few sentences overall is a list (table of contents, ranking)
+LIST_MIN_ITEMS = 8
+LIST_MIN_ITEM_SHARE = 0.75
+MAX_ITEM_CHARS = 40
+MAX_SENTENCES_PER_ITEM = 0.25
+_SENTENCE_END = re.compile(r"[。！？!?；]")
 #: the e-paper page label, e.g. "第01版:头版"
 _PAGE_LABEL = re.compile(r"第\s*[0-9A-Z]{1,3}\s*版\s*[:：]\s*[^\s<>|]{1,12}")
-#: a line anywhere on the page that may be an editor or reviewer credit (parsed strictly afterwards)
-_EDITOR_LINE = re.compile(
-    r"^[^\n]{0,6}(?:责任编辑|責任編輯|编辑|編輯|责编|責編|審核|审核|校对|校對)[^\n]{1,60}$", re.MULTILINE
-)
-
-
 @dataclass(frozen=True, slots=True)
 class _Page:
     """Everything the layers share about one page."""
@@ -98,12 +101,17 @@ def extract_article(
     body, body_layer = _body(page, scan.body)
     traditional = _is_traditional(tree, body)
     page_text = plain_text(page_text, traditional=traditional)  # patterns below read Simplified text
-    title = _title(page, structured, fields, traditional)
+    body_start = next((b.text[:16] for b in body if b.text and b.link_ratio <= 0.5), "")
+    try:
+        title = _title(page, structured, fields, traditional, page_text, to_display(body_start, traditional=traditional))
+    except NotAnArticle:  # a page without a headline may be a list: say so when it is one
+        _refuse_weak_body(page, assemble(body, skip_texts=set(), lead_tags=(), traditional=traditional))
+        raise
     skip = {title} | ({s} if (s := _subtitle(page, structured, fields, traditional)) else set())
     parts = assemble(body, skip_texts=skip, lead_tags=profile.lead_tags, traditional=traditional)
     _refuse_weak_body(page, parts)
     fields["body_text"] = body_layer
-    credits = _credits(page_text, parts, traditional, fields)
+    credits = _credits(page_text, parts, title, traditional, fields)
     article = Article(
         url=url,
         title=title,
@@ -175,16 +183,35 @@ def block_marker(raw: bytes, content_type: str | None, profile: SiteProfile) -> 
 
 
 def _refuse_weak_body(page: _Page, parts: BodyParts) -> None:
-    if parts.link_blocks >= LIST_MIN_LINK_BLOCKS and parts.link_blocks > len(parts.paragraphs):
+    """A list page is refused on its structure: many link blocks and no running text, or many short
+    items without a sentence among them (a table of contents, a ranking). A one-paragraph flash item
+    beside a large sidebar is running text, and passes."""
+    longest = max((len(p) for p in parts.paragraphs), default=0)
+    if (
+        parts.link_blocks >= LIST_MIN_LINK_BLOCKS
+        and parts.link_blocks > len(parts.paragraphs)
+        and longest < MIN_RUNNING_TEXT_CHARS
+    ):
         raise NotAnArticle(
             "list_page", f"{parts.link_blocks} link blocks, {len(parts.paragraphs)} paragraphs", url=page.url
         )
+    if _is_item_list(parts.paragraphs):
+        raise NotAnArticle("list_page", f"{len(parts.paragraphs)} short items, no running text", url=page.url)
     if parts.chars < MIN_BODY_CHARS:
         links = len(page.tree.css("a[href]"))
         # an empty body at an article URL is an article without text; elsewhere, with many links, a list
         listy = not page.groups and links >= 2 * LIST_MIN_LINK_BLOCKS and parts.chars == 0
         reason = "list_page" if listy else "no_body"
         raise NotAnArticle(reason, f"{parts.chars} characters of body text, {links} links", url=page.url)
+
+
+def _is_item_list(paragraphs: list[str]) -> bool:
+    """Many paragraphs, nearly all of them short and without sentence punctuation: items, not prose."""
+    if len(paragraphs) < LIST_MIN_ITEMS:
+        return False
+    items = sum(1 for p in paragraphs if len(p) <= MAX_ITEM_CHARS and not _SENTENCE_END.search(p))
+    sentences = sum(len(_SENTENCE_END.findall(p)) for p in paragraphs)
+    return items >= LIST_MIN_ITEM_SHARE * len(paragraphs) and sentences <= len(paragraphs) * MAX_SENTENCES_PER_ITEM
 
 
 # --- fields --------------------------------------------------------------------------------------
@@ -230,12 +257,24 @@ def _strip_suffix(text: str, profile: SiteProfile) -> str:
     return text
 
 
-def _title(page: _Page, structured: Structured, fields: dict[str, str], traditional: bool) -> str:
+def _title(
+    page: _Page,
+    structured: Structured,
+    fields: dict[str, str],
+    traditional: bool,
+    page_text: str,
+    body_start: str,
+) -> str:
     ok = _plausible_title(page.profile)
     candidates: list[tuple[str | None, str]] = [(structured.title, "structured")]
     if page.template:
         candidates.append((first_text(page.tree, page.template.title, ok), page.layer))  # type: ignore[arg-type]
-    candidates += [(t, "generic") for t in generic.generic_titles(page.tree)]
+    site_names = tuple(s.strip(" -_|—") for s in page.profile.title_suffixes)
+    if structured.site_name:
+        site_names += (structured.site_name,)
+    hints = [structured.og_title or "", generic.page_title(page.tree) or ""]
+    candidates.append((generic.generic_title(page.tree, hints, site_names), "generic"))
+    candidates.append((generic.title_above(page_text, body_start), "generic"))
     for text, layer in candidates:
         if text and ok(title := _strip_suffix(to_display(text, traditional=traditional), page.profile)):  # type: ignore[operator]
             fields["title"] = layer
@@ -326,18 +365,54 @@ def _source(
     return None
 
 
-def _credits(page_text: str, parts: BodyParts, traditional: bool, fields: dict[str, str]) -> Credits:
-    """Credits of the body, then editor/reviewer lines anywhere on the page ("责任编辑：X" below the body)."""
+def _credits(
+    page_text: str, parts: BodyParts, title: str, traditional: bool, fields: dict[str, str]
+) -> Credits:
+    """Credits of the body, then credit lines elsewhere on the page: editors and reviewers anywhere
+    ("责任编辑：X" below the body, in a side box), writers and photographers only between the title and
+    the end of the body (a header byline, "作者：X" in the info line), never from related lists."""
     found = [parts.credits]
-    for m in _EDITOR_LINE.finditer(page_text):
+    outside: list[Credits] = []
+    lines = _JOINED_LABEL.sub(r"\1", _CLOSING_ALONE.sub("", page_text))
+    start, end = _article_span(lines, parts, title)
+    for m in CREDIT_LINE.finditer(lines):
         line = to_display(m.group(0), traditional=traditional)
-        if (credits := parse_credit_line(line)) is not None:
-            found.append(credits)
-    merged = merge_all(found)
+        if (credits := parse_credit_line(line)) is None:
+            continue
+        if not start <= m.start() <= end:
+            credits = Credits(editors=credits.editors, reviewers=credits.reviewers)
+        outside.append(credits)
+    merged = merge_all([*found, *outside])
+    if has_writer(parts.credits):  # a CMS fills 作者 with the editor's name: the body's own writer wins
+        editors = set(merged.editors)
+        extra = {n for c in outside for n in c.reporters if n in editors and n not in parts.credits.reporters}
+        merged = replace(merged, reporters=tuple(n for n in merged.reporters if n not in extra))
+    if parts.bare_writers and not has_writer(merged):
+        merged = replace(merged, reporters=parts.bare_writers)
     for role in ("reporters", "correspondents", "interns", "photographers", "editors", "reviewers"):
         if getattr(merged, role):
             fields[role] = "pattern"
     return merged
+
+
+#: a line that ends with a label's colon or an opening bracket continues on the next line
+_JOINED_LABEL = re.compile(r"([:：（(【\[])[ \t\u3000]*\n\s*")
+#: a closing bracket alone on its line belongs to the line before: "（责任编辑：\n黄帅\n）"
+_CLOSING_ALONE = re.compile(r"\n\s*(?=[）)】\]])")
+#: how far below the body's last paragraph a byline may stand, in characters of page text
+BYLINE_AFTER_BODY = 300
+
+
+def _article_span(lines: str, parts: BodyParts, title: str) -> tuple[int, int]:
+    """Where the article stands in the page text: from its title to a little past its last paragraph."""
+    start = max(lines.find(title[:20]), 0) if title else 0
+    if not parts.paragraphs:
+        return start, start
+    last = parts.paragraphs[-1]
+    end = lines.find(last[:16], start)
+    if end < 0:
+        return start, len(lines)
+    return start, end + len(last) + BYLINE_AFTER_BODY
 
 
 # --- articles over several pages -----------------------------------------------------------------

@@ -13,10 +13,12 @@ from service.extract.blocks import Block
 from service.model import Credits, Image
 from service.text.credits import (
     caption_credits,
+    dateline_credits,
     merge_all,
     parse_credit_line,
     split_leading_credits,
     split_trailing_credits,
+    split_trailing_names,
 )
 from service.text.normalize import to_display
 
@@ -62,6 +64,8 @@ class BodyParts:
     source: str | None = None
     #: link-dense blocks skipped: many of them and few paragraphs mean a list page
     link_blocks: int = 0
+    #: bare names in the parenthesis that ends the body: the writers, when nobody is credited as one
+    bare_writers: tuple[str, ...] = ()
 
     @property
     def chars(self) -> int:
@@ -143,15 +147,28 @@ def assemble(
 
 
 def _trailing(out: BodyParts, credits: list[Credits]) -> None:
+    first = True
     while out.paragraphs:
         rest, found = split_trailing_credits(out.paragraphs[-1])
         if found is None:
+            if first:  # bare names count only where the body ends, never above a byline
+                rest, out.bare_writers = split_trailing_names(out.paragraphs[-1])
+                if out.bare_writers:
+                    _keep_rest(out, rest)
             return
+        first = False
         credits.append(found)
-        if rest:
-            out.paragraphs[-1] = rest
+        if _keep_rest(out, rest):
             return
-        out.paragraphs.pop()
+
+
+def _keep_rest(out: BodyParts, rest: str) -> bool:
+    """The last paragraph without its trailing credit; True when some text is left of it."""
+    if rest:
+        out.paragraphs[-1] = rest
+        return True
+    out.paragraphs.pop()
+    return False
 
 
 def _lead(out: BodyParts, credits: list[Credits], lead_tags: tuple[str, ...]) -> None:
@@ -166,6 +183,8 @@ def _lead(out: BodyParts, credits: list[Credits], lead_tags: tuple[str, ...]) ->
     first, found = split_leading_credits(first)
     if found:
         credits.insert(0, found)
+    elif dated := dateline_credits(first):  # the dateline's credit stays in the text as printed
+        credits.insert(0, dated)
     if first:
         out.paragraphs[0] = first
     else:
