@@ -22,7 +22,7 @@ from service.config import SiteProfile, TemplateProfile
 from service.errors import NotAnArticle
 from service.extract import generic
 from service.extract.blocks import blocks_of
-from service.extract.body import BodyParts, assemble, source_in
+from service.extract.body import BodyParts, assemble, clean_source, source_in
 from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
@@ -53,6 +53,8 @@ MAX_SENTENCES_PER_ITEM = 0.25
 _SENTENCE_END = re.compile(r"[。！？!?；]")
 #: the e-paper page label, e.g. "第01版:头版"
 _PAGE_LABEL = re.compile(r"第\s*[0-9A-Z]{1,3}\s*版\s*[:：]\s*[^\s<>|]{1,12}")
+
+
 @dataclass(frozen=True, slots=True)
 class _Page:
     """Everything the layers share about one page."""
@@ -103,7 +105,9 @@ def extract_article(
     page_text = plain_text(page_text, traditional=traditional)  # patterns below read Simplified text
     body_start = next((b.text[:16] for b in body if b.text and b.link_ratio <= 0.5), "")
     try:
-        title = _title(page, structured, fields, traditional, page_text, to_display(body_start, traditional=traditional))
+        title = _title(
+            page, structured, fields, traditional, page_text, to_display(body_start, traditional=traditional)
+        )
     except NotAnArticle:  # a page without a headline may be a list: say so when it is one
         _refuse_weak_body(page, assemble(body, skip_texts=set(), lead_tags=(), traditional=traditional))
         raise
@@ -211,7 +215,10 @@ def _is_item_list(paragraphs: list[str]) -> bool:
         return False
     items = sum(1 for p in paragraphs if len(p) <= MAX_ITEM_CHARS and not _SENTENCE_END.search(p))
     sentences = sum(len(_SENTENCE_END.findall(p)) for p in paragraphs)
-    return items >= LIST_MIN_ITEM_SHARE * len(paragraphs) and sentences <= len(paragraphs) * MAX_SENTENCES_PER_ITEM
+    return (
+        items >= LIST_MIN_ITEM_SHARE * len(paragraphs)
+        and sentences <= len(paragraphs) * MAX_SENTENCES_PER_ITEM
+    )
 
 
 # --- fields --------------------------------------------------------------------------------------
@@ -311,6 +318,7 @@ def _published(
         text = first_text(page.tree, page.template.date, lambda t: find_datetime(t) is not None)
         found.append((find_datetime(text) if text else None, page.layer))
     found.append((generic.find_date(page_text, title, body_start=body_start, latest=fetched_on), "generic"))
+    found.append((generic.labelled_date(page_text, latest=fetched_on), "generic"))
     path_day = date_from_path(page.url)
     found.append((at_midnight(path_day) if path_day else None, "url"))
     for value, layer in found:
@@ -354,7 +362,7 @@ def _source(
     candidates: list[tuple[str | None, str]] = [(structured.source, "structured")]
     if page.template and page.template.source:
         text = first_text(page.tree, page.template.source)
-        candidates.append((source_in(text) or text if text else None, page.layer))
+        candidates.append((clean_source(text) if text else None, page.layer))
     candidates.append((parts.source or parts.credits.source, "pattern"))
     candidates.append((source_in(page_text[:4000]), "pattern"))
     candidates.append((default_source(page.template, page.groups, page.profile), page.layer))

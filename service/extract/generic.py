@@ -272,6 +272,22 @@ def find_date(
     return None
 
 
+#: a date after a label anywhere on the page: "发布日期：2019-03-06", "本文来源于 国家统计局 2024-05-11 09:36"
+_LABELLED_DATE = re.compile(
+    r"(?:发布日期|发布时间|發佈時間|發布時間|发表时间|发表日期|更新时间|出版日期|时间|時間|日期|来源|來源)"
+    r"[^。]{0,40}?(?=(?:19|20)\d{2}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2})"
+)
+
+
+def labelled_date(page_text: str, *, latest: date | None = None) -> datetime | None:
+    """The first date printed after a date or source label anywhere on the page (an info line far
+    from the title, a source line below the body, a footer)."""
+    for m in _LABELLED_DATE.finditer(page_text):
+        if found := find_datetime(page_text[m.end() : m.end() + 40], latest=latest):
+            return found
+    return None
+
+
 def last_crumb(text: str, labels: tuple[str, ...] = ()) -> str | None:
     """The last item of a breadcrumb text: ``首页 > 镇江新闻 > 镇江新闻 - 社会`` → ``镇江新闻 - 社会``."""
     text = clean_spaces(text)

@@ -224,8 +224,40 @@ NEUTRAL_WORDS = frozenset(
 #: words that look like names but are not (left over from labels or layout)
 NOT_NAMES = (
     frozenset(
-        "资料 資料 图片 圖片 摄影报道 受访者 本报讯 评论员 博客 之家 手记 观察 调查 来信 热线 联系 专栏 信箱 "
-        "站 节 证 部 团 问答 风采 采访 视角 在线 连线 走基层 探营 直击".split()
+        [
+            "资料",
+            "資料",
+            "图片",
+            "圖片",
+            "摄影报道",
+            "受访者",
+            "本报讯",
+            "评论员",
+            "博客",
+            "之家",
+            "手记",
+            "观察",
+            "调查",
+            "来信",
+            "热线",
+            "联系",
+            "专栏",
+            "信箱",
+            "站",
+            "节",
+            "证",
+            "部",
+            "团",
+            "问答",
+            "风采",
+            "采访",
+            "视角",
+            "在线",
+            "连线",
+            "走基层",
+            "探营",
+            "直击",
+        ]
     )
     | NEUTRAL_WORDS
 )
@@ -234,10 +266,83 @@ NAME_TRAILERS = ("对此文亦有贡献", "对本文亦有贡献", "对此文有
 #: a place before 报道 ("山东冠县报道") ends with one of these, or is one of the large cities below
 _PLACE_ENDINGS = "省市县区镇乡村州岛港湾旗盟"
 BIG_PLACES = frozenset(
-    "北京 上海 天津 重庆 香港 澳门 台北 南京 杭州 广州 深圳 武汉 成都 西安 沈阳 长春 哈尔滨 济南 郑州 "
-    "长沙 南昌 合肥 福州 昆明 贵阳 南宁 海口 兰州 西宁 银川 拉萨 太原 石家庄 呼和浩特 乌鲁木齐 镇江 苏州 "
-    "无锡 常州 扬州 江苏 浙江 广东 山东 河南 河北 湖南 湖北 四川 云南 贵州 陕西 山西 福建 安徽 江西 辽宁 "
-    "吉林 黑龙江 甘肃 青海 海南 台湾 新疆 西藏 宁夏 广西 内蒙古 纽约 华盛顿 伦敦 巴黎 东京 首尔 莫斯科".split()
+    [
+        "北京",
+        "上海",
+        "天津",
+        "重庆",
+        "香港",
+        "澳门",
+        "台北",
+        "南京",
+        "杭州",
+        "广州",
+        "深圳",
+        "武汉",
+        "成都",
+        "西安",
+        "沈阳",
+        "长春",
+        "哈尔滨",
+        "济南",
+        "郑州",
+        "长沙",
+        "南昌",
+        "合肥",
+        "福州",
+        "昆明",
+        "贵阳",
+        "南宁",
+        "海口",
+        "兰州",
+        "西宁",
+        "银川",
+        "拉萨",
+        "太原",
+        "石家庄",
+        "呼和浩特",
+        "乌鲁木齐",
+        "镇江",
+        "苏州",
+        "无锡",
+        "常州",
+        "扬州",
+        "江苏",
+        "浙江",
+        "广东",
+        "山东",
+        "河南",
+        "河北",
+        "湖南",
+        "湖北",
+        "四川",
+        "云南",
+        "贵州",
+        "陕西",
+        "山西",
+        "福建",
+        "安徽",
+        "江西",
+        "辽宁",
+        "吉林",
+        "黑龙江",
+        "甘肃",
+        "青海",
+        "海南",
+        "台湾",
+        "新疆",
+        "西藏",
+        "宁夏",
+        "广西",
+        "内蒙古",
+        "纽约",
+        "华盛顿",
+        "伦敦",
+        "巴黎",
+        "东京",
+        "首尔",
+        "莫斯科",
+    ]
 )
 #: words that show a name is glued to an affiliation: "方敏北京大学经济学院教授"
 AFFILIATION_WORDS = (
@@ -256,7 +361,7 @@ AFFILIATION_WORDS = (
     "书记",
 )
 #: affiliations that start with one of these after a two-character name: 方敏|北京大学…
-_AFFILIATION_STARTS = tuple(BIG_PLACES) + ("中国", "中央", "国家", "全国", "清华", "北大", "复旦", "人民")
+_AFFILIATION_STARTS = (*tuple(BIG_PLACES), "中国", "中央", "国家", "全国", "清华", "北大", "复旦", "人民")
 MAX_NAMES_PER_ROLE = 12
 #: a line of page text that may be a credit line (parsed strictly afterwards): a role word in its
 #: first 40 characters, or a name and a photo or writer suffix ("蔡雪婧/摄")
@@ -323,7 +428,12 @@ def _split_piece(piece: str) -> list[_Token]:
         return [_Token("short", piece, "photographers")]
     if piece in PHOTO_SUFFIXES:
         return [_Token("suffix", piece)]
-    if piece in NEUTRAL_WORDS or _DATE_TOKEN.match(piece) or _STAFF_CODE_TOKEN.match(piece) or piece.isdigit():
+    if (
+        piece in NEUTRAL_WORDS
+        or _DATE_TOKEN.match(piece)
+        or _STAFF_CODE_TOKEN.match(piece)
+        or piece.isdigit()
+    ):
         return [_Token("neutral", piece)]
     if piece in META_LABELS:
         return [_Token("meta", piece)]
