@@ -27,7 +27,7 @@ from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
 from service.model import Article, Credits
-from service.text.credits import CREDIT_LINE, has_writer, merge_all, parse_credit_line
+from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line
 from service.text.dates import at_midnight, find_datetime
 from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
 from service.urls import absolute, date_from_path, page_number
@@ -383,11 +383,11 @@ def _credits(
     outside: list[Credits] = []
     lines = _JOINED_LABEL.sub(r"\1", _CLOSING_ALONE.sub("", page_text))
     start, end = _article_span(lines, parts, title)
-    for m in CREDIT_LINE.finditer(lines):
-        line = to_display(m.group(0), traditional=traditional)
+    for offset, raw_line in credit_lines(lines):
+        line = to_display(raw_line, traditional=traditional)
         if (credits := parse_credit_line(line)) is None:
             continue
-        if not start <= m.start() <= end:
+        if not start <= offset <= end:
             credits = Credits(editors=credits.editors, reviewers=credits.reviewers)
         outside.append(credits)
     merged = merge_all([*found, *outside])
@@ -404,9 +404,9 @@ def _credits(
 
 
 #: a line that ends with a label's colon or an opening bracket continues on the next line
-_JOINED_LABEL = re.compile(r"([:：（(【\[])[ \t\u3000]*\n\s*")
+_JOINED_LABEL = re.compile(r"([:：（(【\[])[ \t\u3000]*+\n\s*+")
 #: a closing bracket alone on its line belongs to the line before: "（责任编辑：\n黄帅\n）"
-_CLOSING_ALONE = re.compile(r"\n\s*(?=[）)】\]])")
+_CLOSING_ALONE = re.compile(r"\n\s*+(?=[）)】\]])")  # possessive: no backtracking over blank lines
 #: how far below the body's last paragraph a byline may stand, in characters of page text
 BYLINE_AFTER_BODY = 300
 

@@ -122,6 +122,19 @@ def _is_caption(block: Block, text: str) -> bool:
     return found is not None and bool(found.photographers)
 
 
+#: the words that end a photo caption's credit: "…现场。 马镇丹 摄"
+#: (the word set apart from the names: "我们去拍摄" is no credit; a credit in parentheses at the end of
+#: a paragraph is cut from it elsewhere, and the sentence before it kept)
+_PHOTO_CREDIT_END = re.compile(r"[\s/／]+(?:摄|攝|摄影|攝影|摄影报道|攝影報道)$")
+
+
+def _is_lone_photo_caption(text: str) -> bool:
+    if len(text) > MAX_CAPTION_CHARS or not _PHOTO_CREDIT_END.search(text):
+        return False
+    found = caption_credits(text)
+    return found is not None and bool(found.photographers)
+
+
 def assemble(
     blocks: list[Block],
     *,
@@ -157,6 +170,9 @@ def assemble(
             caption_open = False
             continue
         caption_open = False
+        if _is_lone_photo_caption(text):  # a caption whose image was lazy-loaded or dropped
+            credits.append(caption_credits(text) or Credits())
+            continue
         if found := parse_credit_line(text):
             credits.append(found)
             out.source = out.source or found.source

@@ -107,8 +107,8 @@ def generic_title(tree: LexborHTMLParser, hints: list[str], site_names: tuple[st
     4. without any <title>: the first <h1>, else the first title-like element of headline length.
     """
     cores = [c for h in hints if h and (c := title_core(h, site_names))]
-    h1s = [clean_spaces(n.text()) for n in tree.css("h1")]
-    others = [clean_spaces(n.text()) for n in tree.css(HEADLINE_SELECTORS)[:MAX_HEADLINE_NODES]]
+    h1s = _headline_texts(tree.css("h1"))
+    others = _headline_texts(tree.css(HEADLINE_SELECTORS)[:MAX_HEADLINE_NODES])
     if cores:
         for texts in (h1s, others):
             if found := _matching_headline(texts, cores):
@@ -131,11 +131,19 @@ def title_above(page_text: str, body_start: str) -> str | None:
     pos = page_text.find(body_start) if body_start else -1
     if pos <= 0:
         return None
-    lines = [clean_spaces(line) for line in page_text[:pos].splitlines()]
-    for line in reversed([x for x in lines if x][-TITLE_ABOVE_LINES:]):
+    lines = [x for raw in page_text[:pos].rsplit("\n", 4 * TITLE_ABOVE_LINES) if (x := clean_spaces(raw))]
+    for line in reversed(lines[-TITLE_ABOVE_LINES:]):
         if 6 <= len(line) <= 80 and not _NOT_HEADLINE.search(line) and line[-1] not in "。，；：:":
             return line
     return None
+
+
+#: an element with more text than this is a container (a header, a whole column), not a headline
+MAX_HEADLINE_ELEMENT_CHARS = 300
+
+
+def _headline_texts(nodes: list[LexborNode]) -> list[str]:
+    return [clean_spaces(t) for n in nodes if len(t := n.text()) <= MAX_HEADLINE_ELEMENT_CHARS]
 
 
 def _matching_headline(texts: list[str], cores: list[str]) -> str | None:
@@ -191,7 +199,7 @@ def scan_page(tree: LexborHTMLParser, crumb_labels: tuple[str, ...] = ()) -> Pag
             continue
         text = (node.text_content or "").strip()
         if scan.breadcrumb is None and text:
-            if any(text.startswith(label) for label in crumb_labels):
+            if text.startswith(crumb_labels):
                 scan.breadcrumb = _crumb_text(node, crumb_labels, labelled=True)
             elif home_crumb is None and text.startswith("首页"):
                 home_crumb = _crumb_text(node, crumb_labels, labelled=False)

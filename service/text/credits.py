@@ -161,6 +161,8 @@ _PARENS = re.compile(r"^[（(【\[]\s*(?P<inner>.*?)\s*[）)】\]]$")
 _BULLETS = re.compile(r"^[□■●◎▲△★☆◆◇○▌▍▎│|—\-·\s]+")
 #: a staff code after a name: 姚立伟_NT6056
 _STAFF_CODE = re.compile(rf"(?<=[{_CJK}])[_＿][A-Za-z]{{0,4}}\d+")
+#: sentence punctuation: a line that has it is prose, never a credit line
+_PROSE = re.compile(r"[。！？!?]")
 #: a staff code standing apart: "责编：黄忆南 PN269"
 _STAFF_CODE_TOKEN = re.compile(r"^[A-Z]{1,4}\d{2,8}$")
 #: "/文" glued to what follows ("马俊峰/文受访者供图"): a space after the label word
@@ -363,16 +365,38 @@ AFFILIATION_WORDS = (
 #: affiliations that start with one of these after a two-character name: 方敏|北京大学…
 _AFFILIATION_STARTS = (*tuple(BIG_PLACES), "中国", "中央", "国家", "全国", "清华", "北大", "复旦", "人民")
 MAX_NAMES_PER_ROLE = 12
-#: a line of page text that may be a credit line (parsed strictly afterwards): a role word in its
-#: first 40 characters, or a name and a photo or writer suffix ("蔡雪婧/摄")
-CREDIT_LINE = re.compile(
-    r"^[^\n]{0,40}?(?:"
-    + "|".join(sorted((k for k, v in PREFIX_LABELS.items() if v != "source"), key=len, reverse=True))
-    + r"|[/／]\s*[文图摄])[^\n]{0,80}$",
-    re.MULTILINE,
-)
 #: bare names in a trailing parenthesis: at most this many
 MAX_BARE_NAMES = 4
+#: a role word of a credit line, or a name's photo or writer suffix ("蔡雪婧/摄"): where a line of page
+#: text may be a credit line (the whole line is parsed strictly afterwards)
+CREDIT_WORD = re.compile(
+    "|".join(sorted((k for k, v in PREFIX_LABELS.items() if v != "source"), key=len, reverse=True))
+    + r"|[/／]\s*[文图摄]"
+)
+#: the first characters of the role words: a scan for them, then a match at each, is 15× faster than
+#: a search for the alternation (measured on the real pages: 0.13 against 2.1 ms a page)
+_CREDIT_WORD_START = re.compile(
+    "[" + "".join(sorted({k[0] for k, v in PREFIX_LABELS.items() if v != "source"})) + "/／]"
+)
+#: a credit line has its role word within this many characters of its start
+CREDIT_WORD_WITHIN = 40
+MAX_CREDIT_LINE_CHARS = 120
+
+
+def credit_lines(text: str) -> list[tuple[int, str]]:
+    """The lines of ``text`` (with their offsets) that hold a role word near their start."""
+    out: list[tuple[int, str]] = []
+    next_line = 0
+    for candidate in _CREDIT_WORD_START.finditer(text):
+        if candidate.start() < next_line or (m := CREDIT_WORD.match(text, candidate.start())) is None:
+            continue
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        end = len(text) if end < 0 else end
+        next_line = end
+        if m.start() - start <= CREDIT_WORD_WITHIN and end - start <= MAX_CREDIT_LINE_CHARS:
+            out.append((start, text[start:end]))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,9 +409,13 @@ class _Token:
 def _prepare(text: str) -> str:
     """The line without bullets, staff codes and organisations' contributions."""
     text = _BULLETS.sub("", text.strip())
-    text = _STAFF_CODE.sub("", text)
-    text = _GLUED_SLASH_LABEL.sub(r"\1 ", text)
-    return _CONTRIBUTED.sub(" ", text).strip()
+    if "_" in text or "＿" in text:
+        text = _STAFF_CODE.sub("", text)
+    if "/" in text or "／" in text:
+        text = _GLUED_SLASH_LABEL.sub(r"\1 ", text)
+    if "供" in text or "提供" in text:
+        text = _CONTRIBUTED.sub(" ", text)
+    return text.strip()
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -579,7 +607,7 @@ def parse_credit_line(text: str) -> Credits | None:
     A line of staff credits only (``监制：X``) gives empty ``Credits``: a credit line with nothing kept.
     """
     text = text.strip()
-    if not text or len(text) > 120:
+    if not text or len(text) > MAX_CREDIT_LINE_CHARS or _PROSE.search(text):
         return None
     text = _BULLETS.sub("", text)
     if m := _PARENS.match(text):
