@@ -51,6 +51,9 @@ LIST_MIN_ITEM_SHARE = 0.75
 MAX_ITEM_CHARS = 40
 MAX_SENTENCES_PER_ITEM = 0.25
 _SENTENCE_END = re.compile(r"[。！？!?；]")
+#: ...unless its sentences add up to this many characters: an article with a list in it (winners, a
+#: schedule) is still an article
+MIN_PROSE_CHARS = 100
 #: the e-paper page label, e.g. "第01版:头版"
 _PAGE_LABEL = re.compile(r"第\s*[0-9A-Z]{1,3}\s*版\s*[:：]\s*[^\s<>|]{1,12}")
 
@@ -215,9 +218,11 @@ def _is_item_list(paragraphs: list[str]) -> bool:
         return False
     items = sum(1 for p in paragraphs if len(p) <= MAX_ITEM_CHARS and not _SENTENCE_END.search(p))
     sentences = sum(len(_SENTENCE_END.findall(p)) for p in paragraphs)
+    prose = sum(len(p) for p in paragraphs if _SENTENCE_END.search(p))
     return (
         items >= LIST_MIN_ITEM_SHARE * len(paragraphs)
         and sentences <= len(paragraphs) * MAX_SENTENCES_PER_ITEM
+        and prose < MIN_PROSE_CHARS
     )
 
 

@@ -48,7 +48,7 @@ FURNITURE = re.compile(
     r"^(?:分享到|分享至|【?字体|字号|打印|关闭窗口|【关闭】|【打印】|返回顶部|上一篇|下一篇|上一页|下一页|点击数|浏览次数|阅读数|"
     r"扫一扫|扫描二维码|微信扫一扫|版权所有|Copyright|©|"
     # widgets of today's pages: galleries, likes, video players, share prompts, "read more"
-    r"图集$|\+1$|Play Video|\d{1,2}:\d{2}\s*/\s*\d{1,2}:\d{2}$|分享让更多人看到|展开全文|阅读全文|点击查看|"
+    r"图集$|\+1$|赞$|赞\s*赶快成为第一个|Play Video|\d{1,2}:\d{2}\s*/\s*\d{1,2}:\d{2}$|分享让更多人看到|展开全文|阅读全文|点击查看|"
     r"关键字\s*[:：]|关键词\s*[:：]|标签\s*[:：]|"
     # notes on where the text came from: they are the source, not the article
     r"[（(]?\s*原标题\s*[:：]|[（(]\s*本文来自|[（(]\s*资料来源|本文来自|声明\s*[:：]|免责声明)",

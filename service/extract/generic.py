@@ -175,6 +175,15 @@ def _vote_target(node: LexborNode) -> LexborNode | None:
     return parent
 
 
+#: site footer text (copyright, reporting hotlines, licences): it never votes for the body, so a
+#: one-paragraph article is not outvoted by the footer below it
+_FOOTER_TEXT = re.compile(
+    r"版权所有|即为侵权|请勿转载|未经[^，。]{0,12}授权|举报电话|举报邮箱|违法和不良信息|ICP[备证]|备案号|"
+    r"许可证[号:：]|联系我们|Copyright|©|All Rights Reserved",
+    re.IGNORECASE,
+)
+
+
 @dataclass(slots=True)
 class PageScan:
     """What one pass over the page's text nodes found: the body candidate and the breadcrumb."""
@@ -203,7 +212,7 @@ def scan_page(tree: LexborHTMLParser, crumb_labels: tuple[str, ...] = ()) -> Pag
                 scan.breadcrumb = _crumb_text(node, crumb_labels, labelled=True)
             elif home_crumb is None and text.startswith("首页"):
                 home_crumb = _crumb_text(node, crumb_labels, labelled=False)
-        if len(text) < MIN_RUN_CHARS:
+        if len(text) < MIN_RUN_CHARS or _FOOTER_TEXT.search(text):
             continue
         target = _vote_target(node)
         if target is None or target.tag in ("script", "style", "a", "body", "html"):

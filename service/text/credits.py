@@ -161,6 +161,8 @@ _PARENS = re.compile(r"^[（(【\[]\s*(?P<inner>.*?)\s*[）)】\]]$")
 _BULLETS = re.compile(r"^[□■●◎▲△★☆◆◇○▌▍▎│|—\-·\s]+")
 #: a staff code after a name: 姚立伟_NT6056
 _STAFF_CODE = re.compile(rf"(?<=[{_CJK}])[_＿][A-Za-z]{{0,4}}\d+")
+#: the name of an outlet or unit that may open a byline before its first label
+_ORGANISATION = re.compile(r"(?:网|網|频道|頻道|报|報|社|台|中心|站|客户端|新闻|新聞|杂志|雜誌)$")
 #: sentence punctuation: a line that has it is prose, never a credit line
 _PROSE = re.compile(r"[。！？!?]")
 #: a staff code standing apart: "责编：黄忆南 PN269"
@@ -469,6 +471,8 @@ def _split_piece(piece: str) -> list[_Token]:
         group, label, rest = m["group"], m["label"], m["rest"]
         if group and label not in _GROUP_PREFIXABLE:
             return [_Token("other", piece)]
+        if rest and PREFIX_LABELS[label] == "source" and not group:
+            return [_Token("label", label, "source"), _Token("other", rest)]  # 本文来源于北京商报
         if rest and label not in GLUED_NAME_OK:
             return [_Token("other", piece)]  # 编辑推荐 is a heading, not 编辑 + a name
         tokens = [_Token("label", label, PREFIX_LABELS[label])]
@@ -527,6 +531,13 @@ class _Parse:
         self.in_meta = False
 
     def feed(self, tok: _Token) -> None:
+        if (
+            tok.kind == "other"
+            and not self.saw_label
+            and not self.pending
+            and _ORGANISATION.search(tok.value)
+        ):
+            return  # "新华网黑龙江频道 记者 伊琳": the outlet before the first label
         if tok.kind == "meta":
             self.in_meta, self.role, self.since_label, self.after_label = True, (), [], False
             return

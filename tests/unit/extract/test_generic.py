@@ -107,6 +107,22 @@ def test_a_one_paragraph_flash_item_beside_a_large_sidebar_is_an_article() -> No
     assert article.body_text == PROSE and article.title == "市重大项目建设进展顺利"
 
 
+def test_an_article_with_a_list_in_it_is_an_article() -> None:
+    winners = "".join(f"<p>第{i}名 镇江市第{i}中学代表队</p>" for i in range(12))
+    article = extract_article(_page(f"<p>{PROSE}</p>{winners}<p>{PROSE[::-1]}</p>"), URL, profile=PROFILE)
+    assert "第11名" in article.body_text
+
+
+def test_a_one_paragraph_article_is_not_outvoted_by_the_footer() -> None:
+    footer = (
+        "<div class='footer'><p>有意与本刊合作者，有关合作事宜请与本网联系。未经本网书面授权，请勿转载或建立镜像，否则即为侵权。</p>"
+        "<p>违法和不良信息举报电话（涉网络暴力有害信息举报、未成年人举报）：010-85651074 举报邮箱：jubao@example.cn</p>"
+        "<p>Copyright © 2024 某某新闻网 版权所有 京ICP证090130号 京公网安备11010502012345号</p></div>"
+    )
+    article = extract_article(_page(f"<p>{PROSE}</p>", sidebar=footer), URL, profile=PROFILE)
+    assert article.body_text == PROSE
+
+
 def test_a_table_of_contents_is_a_list_page() -> None:
     items = "".join(
         f"<p>第{i}篇 政治经济学视角下的中国式现代化道路研究</p><p>张素峰;陈家刚</p>" for i in range(12)

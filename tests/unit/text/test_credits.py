@@ -93,6 +93,8 @@ def test_site_credit_forms(line: str, expected: dict[str, list[str]]) -> None:
         ("蔡雪婧/摄", {"photographers": ["蔡雪婧"]}),
         ("本文来源于 国家统计局 2024-05-11 09:36:26", {"source": ["国家统计局"]}),
         ("（记者陈智 整合）", {"reporters": ["陈智"]}),
+        ("本文来源于北京商报 2024-05-20 09:47:48", {"source": ["北京商报"]}),
+        ("新华网黑龙江频道 记者 伊琳 李清芬", {"reporters": ["伊琳", "李清芬"]}),
     ],
 )
 def test_credit_forms_of_other_sites(line: str, expected: dict[str, list[str]]) -> None:
