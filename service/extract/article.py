@@ -13,6 +13,7 @@ and ``url`` for a date or id read from the URL path. Pure: bytes and strings in,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -244,8 +245,9 @@ def _body(page: _Page, generic_node: LexborNode | None) -> tuple[list, str]:  # 
 
 
 def _cleaned(node: LexborNode, selectors: tuple[str, ...]) -> LexborNode:
-    for selector in selectors:
-        for junk in node.css(selector):
+    if selectors:  # one query for all of them: each query is parsed anew, which costs more than the match
+        # in reverse document order, so that a match inside another match goes before its container
+        for junk in reversed(node.css(", ".join(selectors))):
             junk.decompose()
     return node
 
@@ -278,17 +280,19 @@ def _title(
     body_start: str,
 ) -> str:
     ok = _plausible_title(page.profile)
-    candidates: list[tuple[str | None, str]] = [(structured.title, "structured")]
-    if page.template:
-        candidates.append((first_text(page.tree, page.template.title, ok), page.layer))  # type: ignore[arg-type]
     site_names = tuple(s.strip(" -_|—") for s in page.profile.title_suffixes)
     if structured.site_name:
         site_names += (structured.site_name,)
     hints = [structured.og_title or "", generic.page_title(page.tree) or ""]
-    candidates.append((generic.generic_title(page.tree, hints, site_names), "generic"))
-    candidates.append((generic.title_above(page_text, body_start), "generic"))
-    for text, layer in candidates:
-        if text and ok(title := _strip_suffix(to_display(text, traditional=traditional), page.profile)):  # type: ignore[operator]
+    # best first, each asked only when the ones before it gave nothing plausible
+    candidates: list[tuple[Callable[[], str | None], str]] = [(lambda: structured.title, "structured")]
+    if page.template:
+        template = page.template
+        candidates.append((lambda: first_text(page.tree, template.title, ok), page.layer))
+    candidates.append((lambda: generic.generic_title(page.tree, hints, site_names), "generic"))
+    candidates.append((lambda: generic.title_above(page_text, body_start), "generic"))
+    for find, layer in candidates:
+        if (text := find()) and ok(title := _strip_suffix(to_display(text, traditional=traditional), page.profile)):
             fields["title"] = layer
             return title
     raise NotAnArticle("no_title", url=page.url)
@@ -318,16 +322,28 @@ def _published(
     fetched_on: date | None,
     body_start: str,
 ) -> datetime | None:
-    found: list[tuple[datetime | None, str]] = [(structured.published_at, "structured")]
-    if page.template and page.template.date:
-        text = first_text(page.tree, page.template.date, lambda t: find_datetime(t) is not None)
-        found.append((find_datetime(text) if text else None, page.layer))
-    found.append((generic.find_date(page_text, title, body_start=body_start, latest=fetched_on), "generic"))
-    found.append((generic.labelled_date(page_text, latest=fetched_on), "generic"))
-    path_day = date_from_path(page.url)
-    found.append((at_midnight(path_day) if path_day else None, "url"))
-    for value, layer in found:
-        if value is not None:
+    template = page.template
+
+    def from_template() -> datetime | None:
+        if template is None or not template.date:
+            return None
+        text = first_text(page.tree, template.date, lambda t: find_datetime(t) is not None)
+        return find_datetime(text) if text else None
+
+    def from_url() -> datetime | None:
+        path_day = date_from_path(page.url)
+        return at_midnight(path_day) if path_day else None
+
+    # best first, each asked only when the ones before it found nothing
+    found: list[tuple[Callable[[], datetime | None], str]] = [
+        (lambda: structured.published_at, "structured"),
+        (from_template, page.layer),
+        (lambda: generic.find_date(page_text, title, body_start=body_start, latest=fetched_on), "generic"),
+        (lambda: generic.labelled_date(page_text, latest=fetched_on), "generic"),
+        (from_url, "url"),
+    ]
+    for find, layer in found:
+        if (value := find()) is not None:
             fields["published_at"] = layer
             return value
     return None

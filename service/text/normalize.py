@@ -69,8 +69,19 @@ def cjk_count(text: str) -> int:
     return len(re.findall(f"[{_CJK}]", text))
 
 
+#: characters common in Traditional text that Simplified text never uses: a text with none of them
+#: is not Traditional, and the OpenCC pass (the costly part) is skipped
+_TRADITIONAL_HINTS = re.compile(
+    "[這們個來為說時會過對學國發經與將還進開關從現無點動後長種問題實總條機義區當體業報網電記讀鎮產項"
+    "價麼時間門見樣應該認識話讓變員議務場線頭資際設計車書運處導術連級歷師話觀驗權黨議則聯試調據"
+    "東視幾華億廣專萬邊軍農鄉縣藝術體極統團層結構單確樓]"
+)
+
+
 def is_traditional(text: str) -> bool:
     """True when enough of the Chinese characters change under t2s to call the text Traditional."""
+    if not _TRADITIONAL_HINTS.search(text):
+        return False
     n = cjk_count(text)
     if n == 0:
         return False
