@@ -257,7 +257,7 @@ def _is_traditional(tree: LexborHTMLParser, blocks: list) -> bool:  # type: igno
     return is_traditional(sample[:3000])
 
 
-def _plausible_title(profile: SiteProfile) -> object:
+def _plausible_title(profile: SiteProfile) -> Callable[[str], bool]:
     def check(text: str) -> bool:
         return MIN_TITLE_CHARS <= len(text) <= MAX_TITLE_CHARS and text not in profile.title_suffixes
 
@@ -292,7 +292,9 @@ def _title(
     candidates.append((lambda: generic.generic_title(page.tree, hints, site_names), "generic"))
     candidates.append((lambda: generic.title_above(page_text, body_start), "generic"))
     for find, layer in candidates:
-        if (text := find()) and ok(title := _strip_suffix(to_display(text, traditional=traditional), page.profile)):
+        if (text := find()) and ok(
+            title := _strip_suffix(to_display(text, traditional=traditional), page.profile)
+        ):
             fields["title"] = layer
             return title
     raise NotAnArticle("no_title", url=page.url)
