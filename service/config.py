@@ -22,7 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from service.errors import ConfigError
 from service.text.simhash import INDEX_DISTANCE
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+def _config_dir() -> Path:
+    """``config/`` beside the package in a source tree (a checkout, an editable install); else the copy
+    of it that ships inside the installed package (``service/_config``, see pyproject.toml)."""
+    here = Path(__file__).resolve().parent
+    source_tree = here.parent / "config"
+    return source_tree if (source_tree / "default.toml").is_file() else here / "_config"
+
+
+CONFIG_DIR = _config_dir()
 DEFAULT_FILE = CONFIG_DIR / "default.toml"
 ENV_PREFIX = "JINSHAN_"
 
