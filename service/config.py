@@ -67,11 +67,11 @@ class SiteSettings(_Section):
     profile: str = "sites/jsw.toml"
     base_url: str
     allowed_hosts: tuple[str, ...]
-    host_aliases: dict[str, str] = {}
+    host_aliases: dict[str, str]
     start_urls: tuple[str, ...] = ("/",)
     article_url_pattern: str
     hub_url_pattern: str
-    drop_query_params: tuple[str, ...] = ()
+    drop_query_params: tuple[str, ...]
     follow_article_links: bool = True
 
     _re = field_validator("article_url_pattern", "hub_url_pattern")(_check_regex)
