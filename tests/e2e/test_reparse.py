@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.config import CONFIG_DIR, load_settings
+from service.crawl.reextract import CHUNK
 from service.crawl.reparse import reparse
 from service.crawl.wiring import open_store
 from tests.e2e.conftest import Archiver, write_config
@@ -65,9 +66,13 @@ def test_interrupted_reparse_resumes_after_the_last_article(
     settings = load_settings(archiver.config, environ={})
     store = open_store(settings)
     seen: list[int] = []
-    first = reparse(settings, store, since=None, until=None, should_stop=lambda: len(seen) >= 10,
+    # stopped after the first chunk of results was written
+    first = reparse(settings, store, since=None, until=None, workers=2, should_stop=lambda: len(seen) >= 1,
                     on_progress=lambda p: seen.append(p.last_id))  # fmt: skip
-    assert sum(first.counts.values()) == 10
-    second = reparse(settings, store, since=None, until=None)
-    assert second.total == first.total - 10
+    done = sum(first.counts.values())
+    assert done == CHUNK and first.last_id == seen[0] and not first.articles_done
+    second = reparse(settings, store, since=None, until=None, workers=1)
+    assert second.total == first.total - done
     assert sum(second.counts.values()) == second.total and second.counts["failed"] == 0
+    third = reparse(settings, store, since=None, until=None)  # a finished reparse starts over, writing nothing
+    assert third.total == first.total and third.counts["changed"] == third.counts["recovered"] == 0
