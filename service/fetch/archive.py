@@ -318,10 +318,14 @@ def _to_response(record: Any) -> ArchivedResponse:
 def read_response(path: str | Path, offset: int) -> ArchivedResponse:
     """The response (or revisit) record at ``offset`` of the WARC file ``path``.
 
-    Raises ArchiveError when nothing complete is there or the record is not a response.
+    Raises ArchiveError when the file cannot be read, nothing complete is there or the record is
+    not a response.
     """
-    with Path(path).open("rb") as fh:
-        member = _member_at(fh, offset)
+    try:
+        with Path(path).open("rb") as fh:
+            member = _member_at(fh, offset)
+    except OSError as exc:
+        raise ArchiveError(f"{path}: {exc.strerror or exc}") from exc
     if member is None:
         raise ArchiveError(f"{path}: no record at offset {offset}")
     return _quick_response(member[0]) or _to_response(_parse_record(member[0]))
