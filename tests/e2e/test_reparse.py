@@ -14,8 +14,8 @@ from service.crawl.reextract import CHUNK
 from service.crawl.reparse import reparse
 from service.crawl.wiring import open_store
 from tests.e2e.conftest import Archiver, write_config
-from tests.e2e.test_crawl import CONTRACT, assert_matches_truth
 from tests.e2e.replica import Replica, ReplicaServer
+from tests.e2e.test_crawl import CONTRACT, assert_matches_truth
 
 pytestmark = pytest.mark.e2e
 
