@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from service.config import Settings, load_settings
+from service.crawl import reextract
 from service.crawl.reparse import reparse
 from service.fetch.archive import Exchange, WarcArchive
 from service.store.repo import Store
@@ -96,3 +97,20 @@ def test_a_refused_page_the_extractor_accepts_now_is_stored_as_the_crawl_would(
     again = reparse(archive_settings, store, since=None, until=None, workers=1)
     assert again.counts["recovered"] == 0 and again.counts["unchanged"] == 1
     assert len(store.versions(article_id)) == 1
+
+
+def test_an_interrupted_pass_over_refused_urls_resumes_after_the_last_one_written(
+    store: Store, archive_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reextract, "CHUNK", 1)  # one URL per chunk: a stop can fall between two
+    ids = [
+        refused_url(store, f"https://www.jsw.com.cn/2024/0128/18020{n}.shtml", response=None)
+        for n in range(3)
+    ]
+    seen: list[int] = []
+    first = reparse(archive_settings, store, since=None, until=None, workers=1,
+                    should_stop=lambda: len(seen) >= 1, on_progress=lambda p: seen.append(p.last_url_id))  # fmt: skip
+    assert first.counts["requeued"] == 1 and first.last_url_id == ids[0] and first.articles_done
+    second = reparse(archive_settings, store, since=None, until=None, workers=1)
+    assert second.total == 2 and second.counts["requeued"] == 2
+    assert {url_row(store, i)["state"] for i in ids} == {"new"}
