@@ -51,7 +51,9 @@ def without_lead_tags(tmp: Path) -> Path:
     return path
 
 
-def reparse(tmp: Path, config: Path, db: Path, *, workers: int | None, code: Path, profile: Path | None) -> dict[str, float]:
+def reparse(
+    tmp: Path, config: Path, db: Path, *, workers: int | None, code: Path, profile: Path | None
+) -> dict[str, float]:
     """One ``jinshan reparse`` on a fresh copy of ``db``, with the code of checkout ``code``."""
     shutil.copyfile(db, tmp / "run.db")
     for suffix in ("-wal", "-shm"):
