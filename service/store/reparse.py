@@ -107,46 +107,39 @@ def sources(
     store: Store, *, since: date | None, until: date | None, after_id: int = 0
 ) -> Iterator[ReparseSource]:
     """Articles (not near-duplicate copies) published in the range, by id, after ``after_id``."""
-    last = after_id
-    while True:
-        q = _dated(
-            select(articles.c.id, articles.c.url, article_versions.c.version_hash, article_versions.c.last_seen_at)
-            .outerjoin(article_versions, article_versions.c.id == articles.c.current_version_id)
-            .where(articles.c.id > last, articles.c.duplicate_of.is_(None))
-            .order_by(articles.c.id)
-            .limit(PAGE),
-            articles.c.published_on, since, until,
-        )  # fmt: skip
-        with store.engine.connect() as conn:
-            rows = conn.execute(q).all()
-            found = _fetches(conn, urls.c.article_id, [r.id for r in rows])
-        for r in rows:
-            yield ReparseSource(r.id, r.url, found.get(r.id, ()), False, r.version_hash, r.last_seen_at)
-        if len(rows) < PAGE:
-            return
-        last = rows[-1].id
+    q = _dated(
+        select(articles.c.id, articles.c.url, article_versions.c.version_hash, article_versions.c.last_seen_at)
+        .outerjoin(article_versions, article_versions.c.id == articles.c.current_version_id)
+        .where(articles.c.duplicate_of.is_(None)),
+        articles.c.published_on, since, until,
+    )  # fmt: skip
+    for r, found in _pages(store, q, articles.c.id, urls.c.article_id, after_id):
+        yield ReparseSource(r.id, r.url, found, False, r.version_hash, r.last_seen_at)
 
 
 def refused(
     store: Store, *, since: date | None, until: date | None, after_id: int = 0
 ) -> Iterator[ReparseSource]:
     """URLs refused as not articles, dated in the range by their path, by id, after ``after_id``."""
+    q = _dated(
+        select(urls.c.id, urls.c.url).where(urls.c.state == REFUSED_STATE), urls.c.published_on, since, until
+    )
+    for r, found in _pages(store, q, urls.c.id, urls.c.id, after_id):
+        yield ReparseSource(r.id, r.url, found, True)
+
+
+def _pages(
+    store: Store, q: Any, key: Any, owner: Any, after_id: int
+) -> Iterator[tuple[Any, tuple[ArchivedFetch, ...]]]:
+    """The rows of ``q`` by ``key`` after ``after_id``, a page at a time (keyset), each with the
+    archived fetches of the URLs whose ``owner`` column holds its id."""
     last = after_id
     while True:
-        q = _dated(
-            select(urls.c.id, urls.c.url)
-            .where(urls.c.id > last, urls.c.state == REFUSED_STATE)
-            .order_by(urls.c.id)
-            .limit(PAGE),
-            urls.c.published_on,
-            since,
-            until,
-        )
         with store.engine.connect() as conn:
-            rows = conn.execute(q).all()
-            found = _fetches(conn, urls.c.id, [r.id for r in rows])
+            rows = conn.execute(q.where(key > last).order_by(key).limit(PAGE)).all()
+            found = _fetches(conn, owner, [r.id for r in rows])
         for r in rows:
-            yield ReparseSource(r.id, r.url, found.get(r.id, ()), True)
+            yield r, found.get(r.id, ())
         if len(rows) < PAGE:
             return
         last = rows[-1].id
