@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fetch.py
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/crawl.py
+	$(BIN)/python benchmarks/reparse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

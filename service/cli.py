@@ -190,12 +190,18 @@ def parse(
 def reparse(
     since: Annotated[str | None, typer.Option(help="Only articles published on or after this date.")] = None,
     until: Annotated[str | None, typer.Option(help="Only articles published on or before this date.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Processes that extract at once; default: one per core."),
+    ] = None,
     config: ConfigOpt = None,
     log_format: LogFormatOpt = None,
 ) -> None:
-    """Re-extract stored articles from the WARC archive with today's extractor and profiles.
+    """Re-extract stored articles, and pages refused as not articles, from the WARC archive with
+    today's extractor and profiles.
 
-    Makes a new version only where the extracted article changed; fetches nothing; resumable.
+    Makes a new version only where the extracted article changed; stores refused pages that are
+    articles now; fetches nothing; resumable. Exit 0 when all went well, 1 when some failed.
     """
     from service.crawl.progress import run_reparse_command
 
@@ -203,7 +209,7 @@ def reparse(
     first = _date(since, "--since") if since else None
     last = _date(until, "--until") if until else None
     try:
-        code = run_reparse_command(settings, since=first, until=last)
+        code = run_reparse_command(settings, since=first, until=last, workers=workers)
     except Exception as exc:
         if _is_database_error(exc):
             _database_failure(exc, settings)

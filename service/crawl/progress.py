@@ -172,9 +172,13 @@ class _Reporter:
             log.info("backfill progress: %s", summary(counts))
 
 
-def run_reparse_command(settings: Settings, *, since: date | None, until: date | None) -> int:
-    """``jinshan reparse``: a progress bar on a terminal, the counts at the end; 130 when interrupted."""
-    from service.crawl.reparse import reparse
+def run_reparse_command(
+    settings: Settings, *, since: date | None, until: date | None, workers: int | None = None
+) -> int:
+    """``jinshan reparse``: a progress bar on a terminal, the counts at the end (a line on stderr, a
+    JSON object on stdout). Exit code: 0 when every item was re-read, 1 when some failed, 130 when
+    interrupted (a re-run resumes)."""
+    from service.crawl.reparse import COUNTS, reparse
     from service.crawl.wiring import open_store
 
     stopped = False
@@ -192,7 +196,7 @@ def run_reparse_command(settings: Settings, *, since: date | None, until: date |
     def report(progress: Any) -> None:
         nonlocal bar, task, last_log
         done = sum(progress.counts.values())
-        line = " ".join(f"{k}={progress.counts.get(k, 0)}" for k in ("unchanged", "changed", "failed"))
+        line = " ".join(f"{k}={progress.counts.get(k, 0)}" for k in COUNTS if progress.counts.get(k))
         if sys.stderr.isatty():
             if bar is None:
                 bar = Progress(TextColumn("[bold]reparse"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -205,17 +209,15 @@ def run_reparse_command(settings: Settings, *, since: date | None, until: date |
             log.info("reparse progress: %d/%d %s", done, progress.total, line)
 
     try:
-        result = reparse(
-            settings, store, since=since, until=until, should_stop=lambda: stopped, on_progress=report
-        )
+        result = reparse(settings, store, since=since, until=until, workers=workers,
+                         should_stop=lambda: stopped, on_progress=report)  # fmt: skip
     finally:
         if bar is not None:
             bar.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    counts = result.counts
+    counts = {k: result.counts.get(k, 0) for k in COUNTS}
     status = "interrupted" if stopped else "done"
-    print(f"reparse {status}: unchanged={counts.get('unchanged', 0)} changed={counts.get('changed', 0)} "
-          f"failed={counts.get('failed', 0)}", file=sys.stderr)  # fmt: skip
-    print(json.dumps({"status": status, **{k: counts.get(k, 0) for k in ("unchanged", "changed", "failed")}}))
-    return 130 if stopped else 0
+    print(f"reparse {status}: " + " ".join(f"{k}={v}" for k, v in counts.items()), file=sys.stderr)
+    print(json.dumps({"status": status, **counts}))
+    return 130 if stopped else 1 if counts["failed"] else 0

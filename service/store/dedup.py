@@ -59,9 +59,14 @@ def fingerprints(article: Article, settings: DedupSettings) -> Fingerprints:
     fp = simhash(text, settings.shingle_size) if len(text) >= settings.min_chars else None
     return Fingerprints(
         content_hash=_sha(text),
-        version_hash=_sha(article.title.strip(), article.body_text.strip()),
+        version_hash=version_hash(article),
         simhash=fp,
     )
+
+
+def version_hash(article: Article) -> str:
+    """What makes a new version: the hash of title and body (``Fingerprints.version_hash``)."""
+    return _sha(article.title.strip(), article.body_text.strip())
 
 
 def find_match(

@@ -1,21 +1,33 @@
-"""What ``jinshan reparse`` reads: for each stored article, the archived fetches of its URLs.
+"""What ``jinshan reparse`` reads and writes: stored articles and refused URLs with their archived
+fetches, and the results of re-extracting them, written in batches.
 
-Streamed by article id (keyset pages), so memory stays constant however large the archive; the
-caller resumes after the last id it finished.
+Reading is streamed by id (keyset pages), so memory stays constant however large the archive; the
+caller resumes after the last id it finished. Writing takes a batch of re-extracted articles and
+stores them through the same ladder as the crawl (``articles.store``: dedup, versions, aliases) in
+one transaction, so a reparse costs one commit per batch instead of one per article.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from service.store.schema import articles, fetches, urls
+from service.model import Article
+from service.store import articles as stored
+from service.store import frontier
+from service.store.dedup import Fingerprints
+from service.store.repo import Store
+from service.store.schema import article_versions, articles, fetches, urls
+from service.store.sql import retrying, utcnow
+from service.store.types import StoreOutcome
 
 PAGE = 200
+#: the URL state of a page refused as not an article (``finish_url(state="not_article")``)
+REFUSED_STATE = "not_article"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,66 +41,166 @@ class ArchivedFetch:
 
 @dataclass(frozen=True, slots=True)
 class ReparseSource:
-    """One article and its archived 2xx fetches, newest first (page 1 and the further pages of a split
-    article are among them; the WARC record says which URL each one is)."""
+    """One article (``refused`` False) or one URL refused as not an article (``refused`` True), and
+    its archived 2xx fetches, newest first (page 1 and the further pages of a split article are
+    among them; the WARC record says which URL each one is).
 
-    article_id: int
+    ``id`` is the article id, or for a refused URL the URL id. For an article, ``version_hash`` and
+    ``last_seen_at`` are those of its current version: a re-extraction with the same version hash
+    changes nothing, and one that differs must count as seen after ``last_seen_at``.
+    """
+
+    id: int
     url: str
     fetches: tuple[ArchivedFetch, ...]
+    refused: bool = False
+    version_hash: str | None = None
+    last_seen_at: datetime | None = None
 
 
-def count(engine: Engine, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+@dataclass(frozen=True, slots=True)
+class Reparsed:
+    """A re-extracted article to store. ``seen_at`` is when it counts as seen. For a recovered
+    refused URL, ``recover`` holds the URL's next due time (None: no revisit), and the URL is
+    finished as "done" with the article in the same transaction; ``alias`` is the URL to record as
+    a redirect alias when the archived response came from another address."""
+
+    article: Article
+    fps: Fingerprints
+    url_id: int
+    fetch_id: int
+    seen_at: datetime
+    recover: bool = False
+    next_due_at: datetime | None = None
+    alias: str | None = None
+
+
+def count(store: Store, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+    """Articles (not near-duplicate copies) published in the range, after ``after_id``."""
     q = (
         select(func.count())
         .select_from(articles)
         .where(articles.c.id > after_id, articles.c.duplicate_of.is_(None))
     )
-    q = _dated(q, since, until)
-    with engine.connect() as conn:
+    q = _dated(q, articles.c.published_on, since, until)
+    with store.engine.connect() as conn:
         return int(conn.execute(q).scalar() or 0)
 
 
-def _dated(q: Any, since: date | None, until: date | None) -> Any:
+def count_refused(store: Store, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+    """URLs refused as not articles, dated in the range by their path, after ``after_id``."""
+    q = select(func.count()).select_from(urls).where(urls.c.id > after_id, urls.c.state == REFUSED_STATE)
+    q = _dated(q, urls.c.published_on, since, until)
+    with store.engine.connect() as conn:
+        return int(conn.execute(q).scalar() or 0)
+
+
+def _dated(q: Any, column: Any, since: date | None, until: date | None) -> Any:
     if since is not None:
-        q = q.where(articles.c.published_on >= since)
+        q = q.where(column >= since)
     if until is not None:
-        q = q.where(articles.c.published_on <= until)
+        q = q.where(column <= until)
     return q
 
 
 def sources(
-    engine: Engine, *, since: date | None, until: date | None, after_id: int = 0
+    store: Store, *, since: date | None, until: date | None, after_id: int = 0
 ) -> Iterator[ReparseSource]:
     """Articles (not near-duplicate copies) published in the range, by id, after ``after_id``."""
+    q = _dated(
+        select(articles.c.id, articles.c.url, article_versions.c.version_hash, article_versions.c.last_seen_at)
+        .outerjoin(article_versions, article_versions.c.id == articles.c.current_version_id)
+        .where(articles.c.duplicate_of.is_(None)),
+        articles.c.published_on, since, until,
+    )  # fmt: skip
+    for r, found in _pages(store, q, articles.c.id, urls.c.article_id, after_id):
+        yield ReparseSource(r.id, r.url, found, False, r.version_hash, r.last_seen_at)
+
+
+def refused(
+    store: Store, *, since: date | None, until: date | None, after_id: int = 0
+) -> Iterator[ReparseSource]:
+    """URLs refused as not articles, dated in the range by their path, by id, after ``after_id``."""
+    q = _dated(
+        select(urls.c.id, urls.c.url).where(urls.c.state == REFUSED_STATE), urls.c.published_on, since, until
+    )
+    for r, found in _pages(store, q, urls.c.id, urls.c.id, after_id):
+        yield ReparseSource(r.id, r.url, found, True)
+
+
+def _pages(
+    store: Store, q: Any, key: Any, owner: Any, after_id: int
+) -> Iterator[tuple[Any, tuple[ArchivedFetch, ...]]]:
+    """The rows of ``q`` by ``key`` after ``after_id``, a page at a time (keyset), each with the
+    archived fetches of the URLs whose ``owner`` column holds its id."""
     last = after_id
     while True:
-        q = _dated(
-            select(articles.c.id, articles.c.url)
-            .where(articles.c.id > last, articles.c.duplicate_of.is_(None))
-            .order_by(articles.c.id)
-            .limit(PAGE),
-            since,
-            until,
-        )
-        with engine.connect() as conn:
-            rows = conn.execute(q).all()
-            ids = [r.id for r in rows]
-            found: dict[int, list[ArchivedFetch]] = {}
-            if ids:
-                fq = (
-                    select(urls.c.article_id, fetches.c.id, fetches.c.url_id, fetches.c.fetched_at,
-                           fetches.c.warc_file, fetches.c.warc_offset)
-                    .join(urls, urls.c.id == fetches.c.url_id)
-                    .where(urls.c.article_id.in_(ids), fetches.c.warc_file.is_not(None),
-                           fetches.c.status >= 200, fetches.c.status < 300)
-                    .order_by(fetches.c.fetched_at.desc())
-                )  # fmt: skip
-                for r in conn.execute(fq):
-                    found.setdefault(r.article_id, []).append(
-                        ArchivedFetch(r.id, r.url_id, r.fetched_at, r.warc_file, int(r.warc_offset))
-                    )
+        with store.engine.connect() as conn:
+            rows = conn.execute(q.where(key > last).order_by(key).limit(PAGE)).all()
+            found = _fetches(conn, owner, [r.id for r in rows])
         for r in rows:
-            yield ReparseSource(r.id, r.url, tuple(found.get(r.id, ())))
+            yield r, found.get(r.id, ())
         if len(rows) < PAGE:
             return
         last = rows[-1].id
+
+
+def _fetches(conn: Connection, owner: Any, ids: list[int]) -> dict[int, tuple[ArchivedFetch, ...]]:
+    """The archived 2xx fetches of the URLs whose ``owner`` column (article id, URL id) is in
+    ``ids``, newest first, grouped by that column."""
+    if not ids:
+        return {}
+    q = (
+        select(owner.label("owner"), fetches.c.id, fetches.c.url_id, fetches.c.fetched_at,
+               fetches.c.warc_file, fetches.c.warc_offset)
+        .join(urls, urls.c.id == fetches.c.url_id)
+        .where(owner.in_(ids), fetches.c.warc_file.is_not(None), fetches.c.status >= 200, fetches.c.status < 300)
+        .order_by(fetches.c.fetched_at.desc(), fetches.c.id.desc())
+    )  # fmt: skip
+    found: dict[int, list[ArchivedFetch]] = {}
+    for r in conn.execute(q):
+        found.setdefault(r.owner, []).append(
+            ArchivedFetch(r.id, r.url_id, r.fetched_at, r.warc_file, int(r.warc_offset))
+        )
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def write(store: Store, items: Sequence[Reparsed]) -> list[StoreOutcome]:
+    """Store re-extracted articles in one transaction (rerun whole on a race; every step is an
+    idempotent upsert); their outcomes in order. Raises ``StoreError``."""
+    if not items:
+        return []
+    now = utcnow()
+    return retrying(store.engine, lambda c: [_write_one(c, store, i, now) for i in items],
+                    what=f"reparse write of {len(items)} articles", snapshot=True)  # fmt: skip
+
+
+def _write_one(conn: Connection, store: Store, item: Reparsed, now: datetime) -> StoreOutcome:
+    outcome = stored.store(conn, item.article, canonicalize=store.canonicalize, settings=store.dedup,
+                           url_id=item.url_id, fetch_id=item.fetch_id, seen_at=item.seen_at,
+                           link_url=not item.recover, fps=item.fps)  # fmt: skip
+    if item.recover:  # as the crawl ends a stored URL: "done", attempts reset, linked to its article
+        frontier.finish_url(conn, item.url_id, state="done", next_due_at=item.next_due_at, now=now,
+                            reset_attempts=True, fields={"error": None, "article_id": outcome.article_id})  # fmt: skip
+    if item.alias is not None:
+        stored.add_alias(conn, outcome.article_id, store.canonicalize(item.alias), store.key(item.alias),
+                         reason="redirect", seen_at=item.seen_at)  # fmt: skip
+    return outcome
+
+
+_REQUEUE = (
+    update(urls)
+    .where(urls.c.id == bindparam("_id"), urls.c.state == REFUSED_STATE)
+    .values(state="new", due_at=bindparam("_due"), attempts=0, last_error=bindparam("_error"),
+            lease_until=None, leased_by=None, updated_at=bindparam("_due"))
+)  # fmt: skip
+
+
+def requeue(store: Store, items: Sequence[tuple[int, str]]) -> None:
+    """Put refused URLs back in the frontier, due now, to be fetched again: (URL id, why) each; the
+    reason is kept as the URL's last error. A URL no longer refused is left as it is."""
+    if not items:
+        return
+    now = utcnow()
+    params = [{"_id": i, "_due": now, "_error": f"requeued by reparse: {why}"[:500]} for i, why in items]
+    retrying(store.engine, lambda c: c.execute(_REQUEUE, params), what="reparse requeue")
