@@ -184,11 +184,6 @@ class Store:
         with self.engine.connect() as conn:
             return frontier.counts(conn)
 
-    def due_count(self, now: datetime) -> int:
-        """URLs claimable at ``now``."""
-        with self.engine.connect() as conn:
-            return frontier.due_count(conn, now)
-
     # --- articles ------------------------------------------------------------------------------
 
     def store_article(

@@ -22,11 +22,12 @@ FILL_FIELDS = ("site_id", "subtitle", "published_at", "channel", "source", "lead
 
 def collect(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
+        states = frontier.counts(conn)  # kept by triggers: the frontier is never counted
         return {
             "database": redact_url(engine.url.render_as_string(hide_password=False)),
-            "counts": _counts(conn),
+            "counts": _counts(conn, urls_total=sum(states.values())),
             "fill_rates": _fill_rates(conn),
-            "frontier": frontier.counts(conn),
+            "frontier": states,
             "last_runs": runs.last(conn),
             "errors": _errors(conn),
         }
@@ -36,7 +37,7 @@ def _count(conn: Connection, q: Any) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def _counts(conn: Connection) -> dict[str, int]:
+def _counts(conn: Connection, *, urls_total: int) -> dict[str, int]:
     n = func.count()
     return {
         "articles": _count(conn, select(n).select_from(articles).where(articles.c.duplicate_of.is_(None))),
@@ -48,7 +49,7 @@ def _counts(conn: Connection) -> dict[str, int]:
             conn, select(n).select_from(articles).where(articles.c.duplicate_of.is_not(None))
         ),
         "gone": _count(conn, select(n).select_from(articles).where(articles.c.gone_at.is_not(None))),
-        "urls": _count(conn, select(n).select_from(urls)),
+        "urls": urls_total,
         "fetches": _count(conn, select(n).select_from(fetches)),
     }
 
