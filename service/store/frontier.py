@@ -104,14 +104,34 @@ def claim_due(
     if not ids:
         return []
     lease_end = now + timedelta(seconds=lease_s)
-    conn.execute(
-        update(urls)
-        .where(urls.c.id.in_(ids))
-        .values(state="fetching", due_at=lease_end, lease_until=lease_end, leased_by=worker, updated_at=now)
-    )
-    rows = conn.execute(select(urls).where(urls.c.id.in_(ids))).all()
+    rows = conn.execute(_LEASE, {"ids": ids, "end": lease_end, "worker": worker, "now": now}).all()
     order = {i: n for n, i in enumerate(ids)}
     return [_claimed(r) for r in sorted(rows, key=lambda r: order[r.id])]
+
+
+# the lease and the read of the leased rows in one statement (two round trips a claim, not three)
+_LEASE = (
+    update(urls)
+    .where(urls.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        state="fetching",
+        due_at=bindparam("end"),
+        lease_until=bindparam("end"),
+        leased_by=bindparam("worker"),
+        updated_at=bindparam("now"),
+    )  # fmt: skip
+    .returning(
+        urls.c.id,
+        urls.c.url,
+        urls.c.kind,
+        urls.c.attempts,
+        urls.c.etag,
+        urls.c.last_modified,
+        urls.c.payload_digest,
+        urls.c.article_id,
+        urls.c.published_on,
+    )  # fmt: skip
+)
 
 
 def claim_query(

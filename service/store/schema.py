@@ -154,6 +154,10 @@ urls = Table(
 Index("ix_urls_claim", urls.c.priority.desc(), urls.c.due_at, urls.c.id,
       sqlite_where=urls.c.due_at.is_not(None), postgresql_where=urls.c.due_at.is_not(None))  # fmt: skip
 
+#: the frequent errors of ``jinshan stats``: only URLs that hold an error are indexed (0006)
+Index("ix_urls_errors", urls.c.state, urls.c.last_error, sqlite_where=urls.c.last_error.is_not(None),
+      postgresql_where=urls.c.last_error.is_not(None))  # fmt: skip
+
 #: URLs per state, kept by triggers on ``urls`` (migration 0006 creates them, dialect by dialect):
 #: the counts are read, never counted
 url_state_counts = Table(

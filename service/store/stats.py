@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from service.config import redact_url
 from service.model import CREDIT_ROLES
@@ -74,12 +74,16 @@ def _fill_rates(conn: Connection) -> dict[str, Any]:
 
 def _errors(conn: Connection, top: int = 10) -> list[dict[str, Any]]:
     """The most frequent last errors of URLs, with their state."""
+    return [{"state": s, "error": e, "count": int(c)} for s, e, c in conn.execute(errors_query(top))]
+
+
+def errors_query(top: int) -> Select[tuple[str, str, int]]:
+    """Reads the partial index ``ix_urls_errors`` (0006): only the URLs that hold an error."""
     n = func.count().label("n")
-    q = (
+    return (
         select(urls.c.state, urls.c.last_error, n)
         .where(urls.c.last_error.is_not(None))
         .group_by(urls.c.state, urls.c.last_error)
         .order_by(n.desc())
         .limit(top)
     )
-    return [{"state": s, "error": e, "count": int(c)} for s, e, c in conn.execute(q)]

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import ClauseElement, Engine, delete, func, select, update
 
-from service.store import frontier
+from service.store import frontier, stats
 from service.store.repo import NewUrl, Store
 from service.store.schema import urls
 from service.store.sql import explain
@@ -74,3 +74,10 @@ def test_the_state_counts_follow_every_write_of_the_frontier(planned: Engine, st
     counts = store.frontier_counts()
     assert counts == true_counts(planned)
     assert counts["fetching"] >= 46 and counts["failed"] > 0
+
+
+def test_the_frequent_errors_of_stats_read_only_the_urls_with_an_error(planned: Engine) -> None:
+    text = plan(planned, stats.errors_query(10))
+    assert "ix_urls_errors" in text, text
+    for full_read in ("SCAN urls\n", "Seq Scan"):
+        assert full_read not in text + "\n", text
