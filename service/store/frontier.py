@@ -109,28 +109,16 @@ def claim_due(
     return [_claimed(r) for r in sorted(rows, key=lambda r: order[r.id])]
 
 
+# what a worker needs of a claimed URL
+_CLAIMED = "id url kind attempts etag last_modified payload_digest article_id published_on".split()
+_LEASE_VALUES = {"state": "fetching", "due_at": bindparam("end"), "lease_until": bindparam("end"),
+                 "leased_by": bindparam("worker"), "updated_at": bindparam("now")}  # fmt: skip
 # the lease and the read of the leased rows in one statement (two round trips a claim, not three)
 _LEASE = (
     update(urls)
     .where(urls.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        state="fetching",
-        due_at=bindparam("end"),
-        lease_until=bindparam("end"),
-        leased_by=bindparam("worker"),
-        updated_at=bindparam("now"),
-    )  # fmt: skip
-    .returning(
-        urls.c.id,
-        urls.c.url,
-        urls.c.kind,
-        urls.c.attempts,
-        urls.c.etag,
-        urls.c.last_modified,
-        urls.c.payload_digest,
-        urls.c.article_id,
-        urls.c.published_on,
-    )  # fmt: skip
+    .values(_LEASE_VALUES)
+    .returning(*(urls.c[name] for name in _CLAIMED))
 )
 
 

@@ -74,10 +74,12 @@ def _fill_rates(conn: Connection) -> dict[str, Any]:
 
 def _errors(conn: Connection, top: int = 10) -> list[dict[str, Any]]:
     """The most frequent last errors of URLs, with their state."""
-    return [{"state": s, "error": e, "count": int(c)} for s, e, c in conn.execute(errors_query(top))]
+    return [
+        {"state": r.state, "error": r.last_error, "count": int(r.n)} for r in conn.execute(errors_query(top))
+    ]
 
 
-def errors_query(top: int) -> Select[tuple[str, str, int]]:
+def errors_query(top: int) -> Select[Any]:
     """Reads the partial index ``ix_urls_errors`` (0006): only the URLs that hold an error."""
     n = func.count().label("n")
     return (
