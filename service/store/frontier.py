@@ -110,7 +110,8 @@ def claim_due(
 
 
 # what a worker needs of a claimed URL
-_CLAIMED = "id url kind attempts etag last_modified payload_digest article_id published_on".split()
+_CLAIMED = ("id", "url", "kind", "attempts", "etag", "last_modified", "payload_digest", "article_id",
+            "published_on")  # fmt: skip
 _LEASE_VALUES = {"state": "fetching", "due_at": bindparam("end"), "lease_until": bindparam("end"),
                  "leased_by": bindparam("worker"), "updated_at": bindparam("now")}  # fmt: skip
 # the lease and the read of the leased rows in one statement (two round trips a claim, not three)
