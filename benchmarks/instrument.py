@@ -1,0 +1,64 @@
+"""Run ``jinshan`` with the crawl benchmark's instruments: SQL statements and commits counted by
+SQLAlchemy event listeners, and optionally a cProfile of the whole process.
+
+    python benchmarks/instrument.py OUT.json [--profile OUT.prof] -- JINSHAN_ARGS...
+
+Writes ``{"statements": {first words: n}, "commits": n, "new": n}`` to OUT.json at exit; "new" is
+the articles the process stored as new (its run counters). An ``executemany`` counts once: one call
+into the driver, however many rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import cProfile
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+statements: Counter[str] = Counter()
+commits = 0
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+    words = sql.split(None, 3)
+    statements[" ".join(words[:3 if words and words[0] in ("INSERT", "DELETE") else 2])] += 1
+
+
+@event.listens_for(Engine, "commit")
+def _commit(_conn: Any) -> None:
+    global commits
+    commits += 1
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    rest = sys.argv[2:]
+    profile_to = None
+    if rest[:1] == ["--profile"]:
+        profile_to, rest = rest[1], rest[2:]
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    sys.argv = ["jinshan", *rest]
+    from service.cli import app
+
+    atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits})))
+    profiler = cProfile.Profile() if profile_to else None
+    if profiler:
+        atexit.register(lambda: profiler.dump_stats(profile_to))
+        profiler.enable()
+    try:
+        app()
+    finally:
+        if profiler:
+            profiler.disable()
+
+
+if __name__ == "__main__":
+    main()
