@@ -46,6 +46,8 @@ class Store:
         self.engine = engine
         self.dedup = dedup
         self.canonicalize = canonicalize
+        #: person ids by name, read once per process and database (people recur from article to article)
+        self.people = articles.KnownPeople()
 
     def key(self, url: str) -> str:
         """The identity of ``url`` in the store (``url_key`` of its canonical form)."""
@@ -218,6 +220,7 @@ class Store:
                 fetch_id=fetch_id,
                 seen_at=seen_at,
                 fps=fps,
+                people_known=self.people,
             ),
             what=f"store_article {article.url}",
             snapshot=True,
@@ -271,7 +274,8 @@ class Store:
         def work(c: Any) -> StoreOutcome:
             fetch_id = frontier.insert_fetch(c, url_id, dict(values))
             outcome = articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
-                                     fetch_id=fetch_id, seen_at=seen_at, link_url=False, fps=fps)  # fmt: skip
+                                     fetch_id=fetch_id, seen_at=seen_at, link_url=False, fps=fps,
+                                     people_known=self.people)  # fmt: skip
             # one UPDATE of the URL row: its state, validators, last fetch and article
             frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
                                 fields={**fields, "article_id": outcome.article_id}, fetched_at=seen_at)  # fmt: skip
