@@ -324,8 +324,9 @@ def sql_counts(n: int, tmp: Path) -> str:
     counts = json.loads(out.read_text())
     per = {k: v / r["stored"] for k, v in counts["statements"].items()}
     top = ", ".join(f"{k}: {v:.2f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.05)
+    txn = ", ".join(f"{k}: {v / r['stored']:.2f}" for k, v in sorted(counts["transactions"].items(), key=lambda kv: -kv[1]))
     return (f"\nSQL per stored article (1 worker, {r['stored']:,.0f} articles): {sum(per.values()):.1f} statements, "
-            f"{counts['commits'] / r['stored']:.2f} commits ({top})\n")  # fmt: skip
+            f"{counts['commits'] / r['stored']:.2f} commits\nstatements: {top}\nwrite transactions: {txn}\n")  # fmt: skip
 
 
 def main() -> None:

@@ -3,9 +3,9 @@ SQLAlchemy event listeners, and optionally a cProfile of the whole process.
 
     python benchmarks/instrument.py OUT.json [--profile OUT.prof] -- JINSHAN_ARGS...
 
-Writes ``{"statements": {first words: n}, "commits": n, "new": n}`` to OUT.json at exit; "new" is
-the articles the process stored as new (its run counters). An ``executemany`` counts once: one call
-into the driver, however many rows.
+Writes ``{"statements": {first words: n}, "commits": n, "transactions": {what: n}}`` to OUT.json at
+exit (``transactions``: the store's write transactions by purpose). An ``executemany`` counts once:
+one call into the driver, however many rows.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 statements: Counter[str] = Counter()
 commits = 0
+transactions: Counter[str] = Counter()
 
 
 @event.listens_for(Engine, "before_cursor_execute")
@@ -47,9 +48,19 @@ def main() -> None:
     if rest[:1] == ["--"]:
         rest = rest[1:]
     sys.argv = ["jinshan", *rest]
+    from service.store import sql
+
+    real = sql.retrying
+
+    def retrying(engine: Any, work: Any, *, what: str, snapshot: bool = False) -> Any:
+        transactions[what.split(" ")[0]] += 1
+        return real(engine, work, what=what, snapshot=snapshot)
+
+    sql.retrying = retrying  # before the store modules import it
     from service.cli import app
 
-    atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits})))
+    atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits,
+                                                       "transactions": dict(transactions)})))  # fmt: skip
     # CPU time, not wall time: on a loaded machine waits would swamp the profile
     profiler = cProfile.Profile(time.process_time) if profile_to else None
     if profiler:

@@ -45,7 +45,9 @@ def add_urls(
     return new
 
 
-_KNOWN_KEYS = select(urls.c.url_key).where(urls.c.url_key.in_(bindparam("keys", expanding=True)))
+_KNOWN_KEYS = select(urls.c.url_key, urls.c.state, urls.c.due_at).where(
+    urls.c.url_key.in_(bindparam("keys", expanding=True))
+)
 # only a URL never fetched moves: rediscovery must not pull a planned revisit forward, cut a retry's
 # backoff short, resurrect a finished URL (due_at NULL) or break a lease
 _EARLIER = (
@@ -73,16 +75,19 @@ def _new_row(item: NewUrl, canon: str, key: str, now: datetime) -> dict[str, Any
 
 def _add_chunk(conn: Connection, rows: list[dict[str, Any]]) -> int:
     keys = [r["url_key"] for r in rows]
-    existing = set(conn.execute(_KNOWN_KEYS, {"keys": keys}).scalars())
+    existing = {key: (state, due) for key, state, due in conn.execute(_KNOWN_KEYS, {"keys": keys})}
     missing = [row for row in rows if row["url_key"] not in existing]
     # one multi-row statement; the ids that come back are the rows it created (a concurrent writer's
     # rows are skipped, not counted)
     new = len(insert_ignore_many(conn, urls, missing, returning=True)) if missing else 0
+    # only rows that would move are updated (the UPDATE checks again): a link seen again is mostly
+    # due already, or fetched, and then costs no statement
     earlier = [
         {"k": r["url_key"], "d": r["due_at"], "now": r["updated_at"]}
         for r in rows
-        if r["url_key"] in existing
-    ]
+        if (known := existing.get(r["url_key"])) and known[0] == "new" and known[1] is not None
+        and known[1] > r["due_at"]
+    ]  # fmt: skip
     if earlier:
         conn.execute(_EARLIER, earlier)
     return new
