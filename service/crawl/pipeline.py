@@ -196,7 +196,7 @@ def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> Discoveries | Non
     fresh = article_urls(links, found_on=item.url, due_at=datetime.now(UTC))
     if len(crawl.harvested) > HARVEST_MEMORY:
         crawl.harvested.clear()
-    return crawl.frontier.sort(fresh) if fresh else None
+    return crawl.frontier.links(fresh) if fresh else None
 
 
 def _published_hint(item: ClaimedUrl) -> datetime | None:

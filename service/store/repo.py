@@ -76,6 +76,8 @@ class Store:
         )
 
     def _discoveries(self, conn: Any, found: Discoveries, seen_at: datetime, now: datetime) -> int:
+        if found.site_ids:
+            found = self._known_apart(conn, found)
         for article_id, url in found.aliases:
             articles.add_alias(
                 conn, article_id, self.canonicalize(url), self.key(url), reason="site_id", seen_at=seen_at
@@ -83,6 +85,21 @@ class Store:
         return (
             frontier.add_urls(conn, found.urls, canonicalize=self.canonicalize, now=now) if found.urls else 0
         )
+
+    def _known_apart(self, conn: Any, found: Discoveries) -> Discoveries:
+        """URLs whose site id is a stored article's become its aliases (another address of it), the
+        rest stay for the frontier: one read, in the caller's transaction."""
+        ids = sorted({i for i in found.site_ids if i})
+        known = articles.by_site_ids(conn, ids) if ids else {}
+        fresh: list[NewUrl] = []
+        aliases = list(found.aliases)
+        for item, site_id in zip(found.urls, found.site_ids, strict=True):
+            hit = known.get(site_id or "")
+            if hit is None:
+                fresh.append(item)
+            elif hit[1] != self.key(item.url):  # the article's own URL is neither new nor an alias
+                aliases.append((hit[0], item.url))
+        return Discoveries(tuple(fresh), tuple(aliases))
 
     def claim_due(
         self,
@@ -231,14 +248,6 @@ class Store:
         key = self.key(url)
         with self.engine.connect() as conn:
             return articles.article_for_key(conn, key)
-
-    def articles_by_site_id(self, site_ids: Collection[str]) -> dict[str, tuple[int, str]]:
-        """The stored articles among ``site_ids`` (the site's own article ids): site id → (article
-        id, URL key of the article's own URL)."""
-        if not site_ids:
-            return {}
-        with self.engine.connect() as conn:
-            return articles.by_site_ids(conn, list(site_ids))
 
     def add_alias(self, article_id: int, url: str, *, reason: str, seen_at: datetime) -> bool:
         """``url`` is another address of the article (it redirected there); True when newly recorded."""
