@@ -111,7 +111,7 @@ def backfill(
         err = proc.stderr.read() if proc.stderr else ""
         if proc.returncode != 0:
             raise SystemExit(f"backfill failed: {err[-2000:]}")
-        stored = _stored(db)
+        stored, fetched = _stored(db)
     return {
         "articles": n,
         "workers": workers,
@@ -124,14 +124,17 @@ def backfill(
         "replica_cpu": replica_cpu / elapsed,
         "cpu_ms": cpu / max(stored, 1) * 1000,
         "per_cpu_s": stored / max(cpu, 1e-9),
+        "requests": fetched / max(stored, 1),
     }
 
 
-def _stored(db: Path) -> int:
-    """Articles stored in this run (not duplicates, not pre-filled): the versions written today."""
+def _stored(db: Path) -> tuple[int, int]:
+    """Articles stored by the crawl (versions it wrote; pre-filled ones have no fetch), and HTTP
+    exchanges it recorded."""
     with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT count(*) FROM article_versions WHERE url_id IS NOT NULL "
-                                "AND fetch_id IS NOT NULL").fetchone()[0])  # fmt: skip
+        stored = conn.execute("SELECT count(*) FROM article_versions WHERE fetch_id IS NOT NULL").fetchone()[0]
+        fetched = conn.execute("SELECT count(*) FROM fetches WHERE warc_file IS NOT NULL").fetchone()[0]
+    return int(stored), int(fetched)
 
 
 def peer(n: int, tmp: Path) -> dict[str, float]:
@@ -153,7 +156,8 @@ def peer(n: int, tmp: Path) -> dict[str, float]:
         stored = int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
     return {"articles": n, "workers": 1, "stored": stored, "seconds": elapsed, "per_s": stored / elapsed,
             "peak_mb": 0.0, "crawl_cpu": cpu / elapsed, "replica_cpu": replica_cpu / elapsed,
-            "cpu_ms": cpu / max(stored, 1) * 1000, "per_cpu_s": stored / max(cpu, 1e-9)}  # fmt: skip
+            "cpu_ms": cpu / max(stored, 1) * 1000, "per_cpu_s": stored / max(cpu, 1e-9),
+            "requests": json.loads(Path(f"{db}.json").read_text())["responses"] / max(stored, 1)}  # fmt: skip
 
 
 def steady_day(tmp: Path, day_minutes: int, scale: float, seed: int) -> dict[str, float]:
@@ -221,14 +225,14 @@ def steady_day(tmp: Path, day_minutes: int, scale: float, seed: int) -> dict[str
 
 
 HEADER = ("| crawler | articles | workers | stored | seconds | articles/s | CPU ms per article | articles per CPU-second "
-          "| × peer per CPU-second | peak RSS MB per process | cores used: crawl | cores used: replica |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
+          "| × peer per CPU-second | requests per article | peak RSS MB per process | cores used: crawl | cores used: replica |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")  # fmt: skip
 
 
 def row(name: str, r: dict[str, float], peer_rate: float | None) -> str:
     ratio = f"{r['per_cpu_s'] / peer_rate:.2f}×" if peer_rate else "–"
     return (f"| {name} | {r['articles']:,.0f} | {r['workers']:.0f} | {r['stored']:,.0f} | {r['seconds']:.1f} | "
-            f"{r['per_s']:.0f} | {r['cpu_ms']:.1f} | {r['per_cpu_s']:.0f} | {ratio} | {r['peak_mb'] or '–'!s:.3} | "
+            f"{r['per_s']:.0f} | {r['cpu_ms']:.1f} | {r['per_cpu_s']:.0f} | {ratio} | {r['requests']:.2f} | {r['peak_mb'] or '–'!s:.3} | "
             f"{r['crawl_cpu']:.2f} | {r['replica_cpu']:.2f} |")  # fmt: skip
 
 

@@ -7,12 +7,13 @@ the URL and the hash of the text unique. Politeness lifted like ours (no robots.
 requests in flight). It does less than we do: no WARC archive, no credits, no versions, no
 near-duplicates, no frontier in the database.
 
-    python benchmarks/peer_spider.py BASE_URL DB_PATH
+    python benchmarks/peer_spider.py BASE_URL DB_PATH     (DB_PATH.json: the responses it received)
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sqlite3
 import sys
@@ -101,8 +102,11 @@ def main() -> None:
             "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         }
     )
-    process.crawl(SitePeer, base_url=base_url)
+    crawler = process.create_crawler(SitePeer)
+    process.crawl(crawler, base_url=base_url)
     process.start()
+    responses = crawler.stats.get_value("downloader/response_count", 0) if crawler.stats else 0
+    Path(f"{db_path}.json").write_text(json.dumps({"responses": responses}))
 
 
 if __name__ == "__main__":
