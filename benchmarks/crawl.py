@@ -81,12 +81,14 @@ def replica(n: int) -> ReplicaProcess:
 
 
 def backfill(
-    n: int, tmp: Path, workers: int = 1, *, db: Path | None = None, instrument: list[str] | None = None
+    n: int, tmp: Path, workers: int = 1, *, db: Path | None = None, instrument: list[str] | None = None,
+    root: Path = ROOT,
 ) -> dict[str, float]:
     """The real backfill of a fresh replica of ``n`` articles; ``db``: into this (pre-filled) database;
-    ``instrument``: run through ``benchmarks/instrument.py`` with these arguments."""
+    ``instrument``: run through ``benchmarks/instrument.py`` with these arguments; ``root``: the
+    source tree to run (another checkout, for a before/after in one run)."""
     with replica(n) as site:
-        db = db or tmp / f"bf{n}w{workers}.db"
+        db = db or tmp / f"bf{n}w{workers}{'' if root == ROOT else 'base'}.db"
         config = tmp / f"bf{n}.toml"
         config.write_text(toml(site.base_url, {
             "database": {"url": f"sqlite:///{db}"}, "archive": {"path": str(tmp / f"warc{n}w{workers}")},
@@ -97,7 +99,7 @@ def backfill(
             command = [sys.executable, str(ROOT / "benchmarks" / "instrument.py"), *instrument, "--", *command[3:]]
         start, before = time.perf_counter(), children_cpu()
         proc = subprocess.Popen(command, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+                                env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
         peaks: dict[int, float] = {}
         while proc.poll() is None:
             for pid in (proc.pid, *children(proc.pid)):
@@ -246,6 +248,9 @@ def crawl_table(args: argparse.Namespace, tmp: Path) -> None:
             p = peer(n, tmp)
             peer_rate = p["per_cpu_s"]
             print(row("Scrapy + trafilatura + SQLite", p, None), flush=True)
+        if args.baseline:
+            print(row(f"ours at {args.baseline_label}", backfill(n, tmp, 1, root=Path(args.baseline)), peer_rate),
+                  flush=True)  # fmt: skip
         for w in (int(x) for x in args.workers.split(",")):
             instrument = ["/dev/null", "--profile", args.profile] if args.profile and w == 1 else None
             print(row("ours", backfill(n, tmp, w, instrument=instrument), peer_rate), flush=True)
@@ -344,6 +349,9 @@ def main() -> None:
     parser.add_argument("--count-sql", action="store_true", help="statements and commits per article (1 worker)")
     parser.add_argument("--profile", help="write a cProfile of the 1-worker backfill to this file")
     parser.add_argument("--prefill", type=int, default=0, help="also crawl into an archive of this many articles")
+    parser.add_argument("--baseline", help="another source tree (e.g. `git archive main` unpacked): its 1-worker "
+                        "backfill in the same run")  # fmt: skip
+    parser.add_argument("--baseline-label", default="baseline")
     parser.add_argument("--skip-day", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jinshan-bench-") as tmpdir:
