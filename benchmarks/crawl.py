@@ -1,14 +1,29 @@
-"""Crawl benchmark: the real ``jinshan backfill`` against a generated replica on 127.0.0.1, and a
-simulated day of the real daemon polling a replica where articles keep appearing.
+"""Crawl benchmark: the real ``jinshan backfill`` against a generated replica on 127.0.0.1, beside the
+stack a user would otherwise pick, and a simulated day of the real daemon polling a replica where
+articles keep appearing.
 
-1. Backfill, politeness lifted, SQLite, archiving on: articles per second and peak RSS of the
-   backfill process (VmHWM), for 5,000 and 20,000 articles (a fresh database each).
+1. Backfill, politeness lifted, SQLite, archiving on, a fresh database each: articles per second,
+   CPU milliseconds per stored article (user + system time of the backfill's processes, exact: read
+   from the rusage of the reaped children), articles per CPU-second, requests per article, peak RSS
+   of each backfill process (VmHWM), and the cores the crawl and the replica used.
+   ``--peer``: first the peer on a fresh replica of the same size, in the same run — a Scrapy
+   spider with trafilatura and a SQLite pipeline (``benchmarks/peer_spider.py``, the ``bench``
+   extra) — and every row's articles per CPU-second as a multiple of the peer's: a ratio that
+   survives a change of machine or of load, where articles/s does not.
+   ``--baseline DIR``: the 1-worker backfill of another source tree (``git archive`` of an older
+   commit, unpacked) in the same run. ``--count-sql``: SQL statements, commits and write
+   transactions per stored article (SQLAlchemy event listeners, ``benchmarks/instrument.py``; a run
+   of its own). ``--profile FILE``: a cProfile (CPU time) of the 1-worker backfill.
+   ``--prefill N``: the 1-worker backfill into an empty archive and into one that already holds N
+   articles (written by direct inserts), and the change of CPU per article between the two.
 2. Steady state: ``jinshan run`` with its schedule compressed (1 simulated minute = 1 real second,
    ``--scale``), articles published at random every few simulated minutes, the replica answering
    conditional requests. Reports HTTP requests per new article (everything the daemon asked for:
    robots.txt, list pages, e-paper, articles) and full re-downloads of unchanged pages.
 
-    .venv/bin/python benchmarks/crawl.py [--sizes 5000,20000] [--day-minutes 1440] [--skip-backfill]
+    .venv/bin/python benchmarks/crawl.py [--sizes 5000,20000] [--workers 1,2] [--peer] [--count-sql]
+        [--prefill 1000000] [--baseline DIR] [--profile FILE] [--day-minutes 1440] [--skip-backfill]
+        [--skip-day]
 """
 
 from __future__ import annotations
@@ -81,7 +96,12 @@ def replica(n: int) -> ReplicaProcess:
 
 
 def backfill(
-    n: int, tmp: Path, workers: int = 1, *, db: Path | None = None, instrument: list[str] | None = None,
+    n: int,
+    tmp: Path,
+    workers: int = 1,
+    *,
+    db: Path | None = None,
+    instrument: list[str] | None = None,
     root: Path = ROOT,
 ) -> dict[str, float]:
     """The real backfill of a fresh replica of ``n`` articles; ``db``: into this (pre-filled) database;
@@ -96,7 +116,13 @@ def backfill(
         }))  # fmt: skip
         command = jinshan(config, "backfill", "--since", "2000-01-01", "--workers", str(workers))
         if instrument is not None:
-            command = [sys.executable, str(ROOT / "benchmarks" / "instrument.py"), *instrument, "--", *command[3:]]
+            command = [
+                sys.executable,
+                str(ROOT / "benchmarks" / "instrument.py"),
+                *instrument,
+                "--",
+                *command[3:],
+            ]
         start, before = time.perf_counter(), children_cpu()
         proc = subprocess.Popen(command, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
@@ -134,7 +160,9 @@ def _stored(db: Path) -> tuple[int, int]:
     """Articles stored by the crawl (versions it wrote; pre-filled ones have no fetch), and HTTP
     exchanges it recorded."""
     with sqlite3.connect(db) as conn:
-        stored = conn.execute("SELECT count(*) FROM article_versions WHERE fetch_id IS NOT NULL").fetchone()[0]
+        stored = conn.execute("SELECT count(*) FROM article_versions WHERE fetch_id IS NOT NULL").fetchone()[
+            0
+        ]
         fetched = conn.execute("SELECT count(*) FROM fetches WHERE warc_file IS NOT NULL").fetchone()[0]
     return int(stored), int(fetched)
 
@@ -302,7 +330,9 @@ def prefill(db_path: Path, size: int, batch: int = 100_000) -> None:
         conn.execute(f"{ids} INSERT INTO urls (id, url_key, url, kind, state, priority, due_at, attempts, article_id, "
                      f"created_at, updated_at) SELECT i, '//www.jsw.com.cn/' || {path}, 'https://www.jsw.com.cn/' || "
                      f"{path}, 'article', 'done', 0, NULL, 0, i, {at}, {at} FROM n")  # fmt: skip
-        conn.execute(f"{ids} INSERT INTO fetches (id, url_id, status, fetched_at) SELECT i, i, 200, {at} FROM n")
+        conn.execute(
+            f"{ids} INSERT INTO fetches (id, url_id, status, fetched_at) SELECT i, i, 200, {at} FROM n"
+        )
         conn.execute(f"{ids} INSERT INTO articles (id, url_key, url, site_id, current_version_id, version, "
                      f"content_hash, published_on, first_seen_at, last_seen_at, last_changed_at) SELECT i, "
                      f"'//www.jsw.com.cn/' || {path}, 'https://www.jsw.com.cn/' || {path}, 'pre' || i, i, 1, "
@@ -317,7 +347,9 @@ def prefill(db_path: Path, size: int, batch: int = 100_000) -> None:
                      f"'//www.jsw.com.cn/m/' || i || '.shtml', 'https://www.jsw.com.cn/m/' || i || '.shtml', "
                      f"'site_id', {at} FROM n WHERE i % 20 = 0")  # fmt: skip
         fps = [(i, rnd.getrandbits(64)) for i in range(lo, hi + 1)]
-        conn.executemany("UPDATE articles SET simhash = ? WHERE id = ?", [(to_signed(fp), i) for i, fp in fps])
+        conn.executemany(
+            "UPDATE articles SET simhash = ? WHERE id = ?", [(to_signed(fp), i) for i, fp in fps]
+        )
         conn.executemany("INSERT OR IGNORE INTO simhash_index (key, fingerprint, article_id) VALUES (?, ?, ?)",
                          [(k, to_signed(fp), i) for i, fp in fps for k in index_keys(fp)])  # fmt: skip
         conn.execute("COMMIT")
@@ -333,7 +365,10 @@ def sql_counts(n: int, tmp: Path) -> str:
     counts = json.loads(out.read_text())
     per = {k: v / r["stored"] for k, v in counts["statements"].items()}
     top = ", ".join(f"{k}: {v:.2f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.05)
-    txn = ", ".join(f"{k}: {v / r['stored']:.2f}" for k, v in sorted(counts["transactions"].items(), key=lambda kv: -kv[1]))
+    txn = ", ".join(
+        f"{k}: {v / r['stored']:.2f}"
+        for k, v in sorted(counts["transactions"].items(), key=lambda kv: -kv[1])
+    )
     return (f"\nSQL per stored article (1 worker, {r['stored']:,.0f} articles): {sum(per.values()):.1f} statements, "
             f"{counts['commits'] / r['stored']:.2f} commits\nstatements: {top}\nwrite transactions: {txn}\n")  # fmt: skip
 
@@ -345,10 +380,16 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1, help="real seconds per simulated minute")
     parser.add_argument("--workers", default="1,2", help="backfill processes to compare")
     parser.add_argument("--skip-backfill", action="store_true")
-    parser.add_argument("--peer", action="store_true", help="the Scrapy + trafilatura + SQLite peer, same run")
-    parser.add_argument("--count-sql", action="store_true", help="statements and commits per article (1 worker)")
+    parser.add_argument(
+        "--peer", action="store_true", help="the Scrapy + trafilatura + SQLite peer, same run"
+    )
+    parser.add_argument(
+        "--count-sql", action="store_true", help="statements and commits per article (1 worker)"
+    )
     parser.add_argument("--profile", help="write a cProfile of the 1-worker backfill to this file")
-    parser.add_argument("--prefill", type=int, default=0, help="also crawl into an archive of this many articles")
+    parser.add_argument(
+        "--prefill", type=int, default=0, help="also crawl into an archive of this many articles"
+    )
     parser.add_argument("--baseline", help="another source tree (e.g. `git archive main` unpacked): its 1-worker "
                         "backfill in the same run")  # fmt: skip
     parser.add_argument("--baseline-label", default="baseline")

@@ -30,7 +30,7 @@ transactions: Counter[str] = Counter()
 @event.listens_for(Engine, "before_cursor_execute")
 def _statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
     words = sql.split(None, 3)
-    statements[" ".join(words[:3 if words and words[0] in ("INSERT", "DELETE") else 2])] += 1
+    statements[" ".join(words[: 3 if words and words[0] in ("INSERT", "DELETE") else 2])] += 1
 
 
 @event.listens_for(Engine, "commit")
