@@ -11,10 +11,11 @@ indexes of the migrated schema), shaped like a backfill under way (``tests/suppo
 - claim: ``Store.claim_due`` of 8 URLs (the crawl's batch: SELECT in index order, UPDATE of the
   lease, read of the rows, commit), p50 and p95 over ``--claims`` calls;
 - select: the claim's SELECT alone (``frontier.claim_query``), p50 and p95;
-- stats: ``jinshan stats`` (``stats.collect``), once; and the frontier counts alone.
+- stats: ``jinshan stats`` (``stats.collect``), once; and the frontier counts alone;
+- ``--old-plan``: the peer, the same SELECT as migration 0005 served it (the due rows sorted).
 
     .venv/bin/python benchmarks/frontier.py [--sizes 10000,100000,1000000,5000000] [--claims 300]
-                                            [--no-postgres] [--no-sqlite]
+                                            [--no-postgres] [--no-sqlite] [--old-plan]
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from benchmarks.store import databases
 from service.config import DedupSettings
@@ -135,7 +136,22 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18]
 
 
-def measure(engine: Engine, size: int, claims: int) -> dict[str, float]:
+def old_plan(engine: Engine, runs: int = 5) -> float:
+    """The peer: the claim's SELECT as migration 0005 served it (an index on ``due_at`` alone, the
+    due rows sorted for each claim), p50 ms over ``runs``. The ORDER BY is written so that no index
+    can serve it (``due_at + 0``), and the plain ``due_at`` index of 0005 is there for the filter."""
+    order = "+due_at" if engine.dialect.name == "sqlite" else "due_at + interval '0 s'"
+    sql = text(f"SELECT id FROM urls WHERE due_at <= :now ORDER BY priority DESC, {order}, id LIMIT 8")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_bench_due_at ON urls (due_at)"))
+        conn.execute(text("ANALYZE urls"))
+    with engine.connect() as conn:
+        now = NOW.replace(tzinfo=None) if engine.dialect.name == "sqlite" else NOW
+        median, _, _ = timed(lambda: conn.execute(sql, {"now": now}).all(), runs)
+    return median
+
+
+def measure(engine: Engine, size: int, claims: int, *, old: bool = False) -> dict[str, float]:
     store = Store(engine, DedupSettings())
     rate = add_rate(store, size)
     claim = lambda: store.claim_due(limit=8, now=NOW, lease_s=600, worker="bench")  # noqa: E731
@@ -144,6 +160,7 @@ def measure(engine: Engine, size: int, claims: int) -> dict[str, float]:
     query = frontier.claim_query(now=NOW, limit=8)
     with engine.connect() as conn:
         s50, s95, _ = timed(lambda: conn.execute(query).all(), claims)
+    old50 = old_plan(engine) if old else float("nan")
     t0 = time.perf_counter()
     stats.collect(engine)
     stats_ms = (time.perf_counter() - t0) * 1000
@@ -159,6 +176,7 @@ def measure(engine: Engine, size: int, claims: int) -> dict[str, float]:
         "stats": stats_ms,
         "counts": counts_ms,
         "rate": rate,
+        "old50": old50,
     }
 
 
@@ -168,11 +186,12 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=300)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--old-plan", action="store_true", help="also the claim's SELECT as 0005 served it")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     print("| database | URLs | bulk load s | add_urls URLs/s | claim p50 ms | claim p95 ms | claim p95 CPU ms | select p50 ms | select p95 ms "
-          "| stats ms | frontier counts ms |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| 0005 plan: select p50 ms | stats ms | frontier counts ms |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
     for name, engine in databases(not args.no_postgres, not args.no_sqlite):
         have = 0
@@ -180,9 +199,9 @@ def main() -> None:
             t0 = time.perf_counter()
             grow(engine, have, size)
             load_s, have = time.perf_counter() - t0, size
-            m = measure(engine, size, args.claims)
+            m = measure(engine, size, args.claims, old=args.old_plan)
             print(f"| {name} | {size:,} | {load_s:.0f} | {m['rate']:,.0f} | {m['claim50']:.2f} | {m['claim95']:.2f} | {m['claimcpu']:.2f} | "
-                  f"{m['sel50']:.3f} | {m['sel95']:.3f} | {m['stats']:.0f} | {m['counts']:.2f} |", flush=True)  # fmt: skip
+                  f"{m['sel50']:.3f} | {m['sel95']:.3f} | {m['old50']:.1f} | {m['stats']:.0f} | {m['counts']:.2f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
