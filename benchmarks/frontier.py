@@ -91,7 +91,7 @@ def _bulk_sql(sqlite: bool, lo: int, hi: int) -> str:
         rows = f"WITH RECURSIVE n(i) AS (SELECT {lo} UNION ALL SELECT i + 1 FROM n WHERE i < {hi - 1})"
         day = "date('2007-01-01', '+' || (i % 7000) || ' days')"
         path = f"strftime('%Y/%m%d', {day}) || '/' || i || '.shtml'"
-        due_at = f"datetime('{now}', '+' || ({due} - {jitter}) || ' seconds') || '.000000'"
+        due_at = f"CASE WHEN ({due}) IS NULL THEN NULL ELSE datetime('{now}', printf('%+d seconds', {due} - {jitter})) || '.000000' END"
         stamp = f"'{now}.000000'"
         source = "FROM n"
     else:
@@ -140,13 +140,16 @@ def old_plan(engine: Engine, runs: int = 5) -> float:
     """The peer: the claim's SELECT as migration 0005 served it (an index on ``due_at`` alone, the
     due rows sorted for each claim), p50 ms over ``runs``. The ORDER BY is written so that no index
     can serve it (``due_at + 0``), and the plain ``due_at`` index of 0005 is there for the filter."""
-    order = "+due_at" if engine.dialect.name == "sqlite" else "due_at + interval '0 s'"
-    sql = text(f"SELECT id FROM urls WHERE due_at <= :now ORDER BY priority DESC, {order}, id LIMIT 8")
+    sqlite = engine.dialect.name == "sqlite"
+    order = "+due_at" if sqlite else "due_at + interval '0 s'"
+    source = "urls INDEXED BY ix_bench_due_at" if sqlite else "urls"  # SQLite: 0005's index, not 0006's
+    sql = text(f"SELECT id FROM {source} WHERE due_at <= :now ORDER BY priority DESC, {order}, id LIMIT 8")
     with engine.begin() as conn:
         conn.execute(text("CREATE INDEX IF NOT EXISTS ix_bench_due_at ON urls (due_at)"))
         conn.execute(text("ANALYZE urls"))
     with engine.connect() as conn:
-        now = NOW.replace(tzinfo=None) if engine.dialect.name == "sqlite" else NOW
+        now = NOW.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else NOW  # SQLite: the stored text form
+        assert conn.execute(sql, {"now": now}).all(), "the 0005 plan found nothing due"
         median, _, _ = timed(lambda: conn.execute(sql, {"now": now}).all(), runs)
     return median
 
@@ -155,7 +158,7 @@ def measure(engine: Engine, size: int, claims: int, *, old: bool = False) -> dic
     store = Store(engine, DedupSettings())
     rate = add_rate(store, size)
     claim = lambda: store.claim_due(limit=8, now=NOW, lease_s=600, worker="bench")  # noqa: E731
-    claim()  # warm the statement cache and the pages
+    assert len(claim()) == 8, "nothing due: the frontier was not built as meant"  # and warm the caches
     c50, c95, ccpu = timed(claim, claims)
     query = frontier.claim_query(now=NOW, limit=8)
     with engine.connect() as conn:
