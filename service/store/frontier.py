@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, case, or_, select, update
+from sqlalchemy import Connection, Integer, bindparam, case, or_, select, update
 
 from service.store.schema import fetches, url_state_counts, urls
 from service.store.sql import aware, insert_ignore, insert_ignore_many
@@ -134,16 +134,29 @@ def claim_query(
     limit: int,
     kinds: Collection[str] | None = None,
     published_between: tuple[date, date] | None = None,
-) -> Select[tuple[int]]:
+) -> Any:
     """The ids a claim takes. ``ix_urls_claim`` (0006) holds this order, so the database reads the
     first due rows of the index and stops at ``limit``: the cost does not grow with the frontier.
     Rows the filters refuse are stepped over, as are URLs of a higher priority that are not due yet."""
-    q = select(urls.c.id).where(urls.c.due_at <= aware(now))
+    params: dict[str, Any] = {"now": aware(now), "limit": limit}
     if kinds is not None:
-        q = q.where(urls.c.kind.in_(list(kinds)))
+        params["kinds"] = list(kinds)
     if published_between is not None:
-        q = q.where(urls.c.published_on.between(*published_between))
-    q = q.order_by(urls.c.priority.desc(), urls.c.due_at, urls.c.id).limit(limit)
+        params["first"], params["last"] = published_between
+    stmt = _claim_stmt(kinds is not None, published_between is not None)
+    return stmt.params(params)
+
+
+@functools.cache
+def _claim_stmt(by_kind: bool, by_date: bool) -> Any:
+    """The claim's SELECT for one combination of filters, built once (SQLAlchemy then skips
+    rebuilding it and deriving its cache key: a third of a claim's CPU before)."""
+    q = select(urls.c.id).where(urls.c.due_at <= bindparam("now", type_=urls.c.due_at.type))
+    if by_kind:
+        q = q.where(urls.c.kind.in_(bindparam("kinds", expanding=True)))
+    if by_date:
+        q = q.where(urls.c.published_on.between(bindparam("first"), bindparam("last")))
+    q = q.order_by(urls.c.priority.desc(), urls.c.due_at, urls.c.id).limit(bindparam("limit", type_=Integer))
     return q.with_for_update(skip_locked=True)
 
 
