@@ -296,7 +296,7 @@ def prefilled(n: int, tmp: Path, size: int, peer_rate: float | None) -> str:
     t0 = time.perf_counter()
     prefill(db, size)
     fill_s = time.perf_counter() - t0
-    empty = backfill(n, tmp, 1)
+    empty = backfill(n, tmp, 1, db=tmp / f"empty{n}.db")  # a database of its own, not an earlier run's
     full = backfill(n, tmp, 1, db=db)
     return (f"{row('ours, empty archive', empty, peer_rate)}\n{row(f'ours, archive of {size:,}', full, peer_rate)}\n"
             f"\nCPU per article, {size:,}-article archive vs empty: {full['cpu_ms'] / empty['cpu_ms'] - 1:+.1%} "
