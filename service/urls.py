@@ -7,6 +7,7 @@ page 2 of itself, has one canonical URL.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -34,8 +35,27 @@ def is_allowed(url: str, allowed_hosts: Iterable[str]) -> bool:
 
 
 def absolute(base: str, href: str) -> str:
-    """``href`` resolved against ``base``, whitespace trimmed, fragment dropped."""
-    return urljoin(base, href.strip()).split("#", 1)[0]
+    """``href`` resolved against ``base``, whitespace trimmed, fragment dropped.
+
+    A path from the root (``/2026/0301/1.shtml``, most links of the site) is joined to the base's
+    origin directly: the same result as ``urljoin``, which costs 10 µs a link and a page has dozens.
+    """
+    href = href.strip()
+    bare = href.split("#", 1)[0]
+    # urljoin's own rewrites stay with urljoin: dot segments, "//host", empty query or params ("/a?", "/a;")
+    plain = not any(s in bare for s in ("/.", "\\", ";")) and bare[-1:] != "?"
+    if bare[:1] == "/" and bare[1:2] != "/" and plain:
+        origin = _origin(base)
+        if origin:
+            return origin + bare
+    return urljoin(base, href).split("#", 1)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(base: str) -> str:
+    """``scheme://netloc`` of an http(s) base URL, or '' when the general rules must apply."""
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
 def canonical_url(

@@ -25,29 +25,20 @@ class Frontier:
         self.profile = profile
 
     def add_urls(self, urls: Iterable[NewUrl]) -> int:
-        """Write what ``sort`` makes of ``urls`` (one transaction); how many URLs were new."""
-        return self.store.add_discoveries(self.sort(urls), seen_at=datetime.now(UTC))
+        """Write what ``links`` makes of ``urls`` (one transaction); how many URLs were new."""
+        return self.store.add_discoveries(self.links(urls), seen_at=datetime.now(UTC))
 
     def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
         """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
         return self.store.known_before(urls, at)
 
-    def sort(self, urls: Iterable[NewUrl]) -> Discoveries:
-        """New URLs apart from addresses of stored articles (one read, no write): the caller writes
-        them, alone (``add_urls``) or with the page they were found on (``Store.store_fetched``)."""
-        items = list(urls)
-        ids = {item.url: self._site_id(item.url) for item in items}
-        known = self.store.articles_by_site_id({i for i in ids.values() if i})
-        fresh: list[NewUrl] = []
-        aliases: list[tuple[int, str]] = []
-        for item in items:
-            found = known.get(ids[item.url] or "")
-            if found is None:
-                fresh.append(item)
-            elif found[1] != self.store.key(item.url):  # another address of a stored article
-                aliases.append((found[0], item.url))
-        return Discoveries(tuple(fresh), tuple(aliases))
+    def links(self, urls: Iterable[NewUrl]) -> Discoveries:
+        """``urls`` with the site id of each (no database read): the store sets apart the addresses
+        of stored articles in the transaction that writes them, alone (``add_urls``) or with the
+        page they were found on (``Store.store_fetched``)."""
+        items = tuple(urls)
+        return Discoveries(items, site_ids=tuple(self._site_id(item.url) for item in items))
 
     def _site_id(self, url: str) -> str | None:
         template, groups = choose_template(url, "", self.profile)
-        return site_id(template, groups)
+        return site_id(template, groups) or None

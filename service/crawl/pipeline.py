@@ -187,17 +187,16 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
 def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> Discoveries | None:
     """Article links on an article page (related lists, 上一篇/下一篇), for the frontier: they reach
     articles that no list page shows any more. None when there is nothing new to write."""
-    hrefs = page_hrefs(response.body, response.url, href_filter=PAGE_HREF)
-    links = classify((Link(u) for u in hrefs), crawl.settings)
-    # related lists repeat the same popular articles: a URL handed to the frontier once is not again
-    fresh = [
-        u
-        for u in article_urls(links, found_on=item.url, due_at=datetime.now(UTC))
-        if u.url not in crawl.harvested
+    # related lists repeat the same popular articles: a URL handed to the frontier once is not again,
+    # and is dropped before it is classified (most hrefs of a page were seen on earlier pages)
+    hrefs = [
+        u for u in page_hrefs(response.body, response.url, href_filter=PAGE_HREF) if u not in crawl.harvested
     ]
+    links = classify((Link(u) for u in hrefs), crawl.settings)
+    fresh = article_urls(links, found_on=item.url, due_at=datetime.now(UTC))
     if len(crawl.harvested) > HARVEST_MEMORY:
         crawl.harvested.clear()
-    return crawl.frontier.sort(fresh) if fresh else None
+    return crawl.frontier.links(fresh) if fresh else None
 
 
 def _published_hint(item: ClaimedUrl) -> datetime | None:

@@ -58,12 +58,14 @@ def payload_digest(payload: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class WarcRef:
-    """Where one response was archived: file name (in the archive directory), offset, length."""
+    """Where one response was archived: file name (in the archive directory), offset, length; and
+    the payload's digest, computed once for the record and handed on (the fetcher reports it)."""
 
     filename: str
     offset: int
     length: int
     revisit: bool = False
+    payload_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,7 @@ class WarcArchive:
                     fh.flush()
                     os.fsync(fh.fileno())
             self._size += len(req_bytes) + len(resp_bytes)
-            return WarcRef(self._name, offset, len(resp_bytes), revisit)
+            return WarcRef(self._name, offset, len(resp_bytes), revisit, digest)
 
     def close(self) -> None:
         """Finish the current file; the next write starts a new one."""
@@ -221,7 +223,8 @@ class WarcArchive:
     def _response_record(self, ex: Exchange, digest: str, *, revisit: bool) -> Any:
         headers = [(k, v) for k, v in ex.response_headers if k.lower() not in _DROPPED_HEADERS]
         http = StatusAndHeaders(f"{ex.status} {ex.reason}".strip(), headers, protocol=ex.http_version)
-        warc_headers = {"WARC-Date": _warc_date(ex.fetched_at)}
+        # the digest given, so warcio does not hash the payload again (it still hashes the block)
+        warc_headers = {"WARC-Date": _warc_date(ex.fetched_at), "WARC-Payload-Digest": digest}
         builder: RecordBuilder = self._serializer
         if revisit:
             # The date of the earlier capture is not known here, so WARC-Refers-To-Date is omitted
@@ -231,7 +234,6 @@ class WarcArchive:
             )
             record.rec_headers.add_header("WARC-Profile", RecordBuilder.REVISIT_PROFILE)
             record.rec_headers.add_header("WARC-Refers-To-Target-URI", ex.url)
-            record.rec_headers.add_header("WARC-Payload-Digest", digest)
             return record
         return builder.create_warc_record(
             ex.url, "response", payload=io.BytesIO(ex.payload), length=len(ex.payload),

@@ -286,7 +286,7 @@ class Fetcher:
                 etag=_header(hop.headers, "etag"),
                 last_modified=_header(hop.headers, "last-modified"),
                 not_modified=status == 304,
-                payload_digest=payload_digest(hop.payload) if status != 304 else None,
+                payload_digest=None if status == 304 else _digest(hop),
                 warc=hop.warc,
             )
         raise self._status_error(hop)
@@ -471,3 +471,10 @@ def _network_error(url: str, exc: httpx.HTTPError, *, status: int | None = None)
     else:
         reason = "reset"
     return TransientFetchError(url, reason, f"{type(exc).__name__}: {exc}", status=status)
+
+
+def _digest(hop: _Hop) -> str:
+    """The payload's digest: the archive's, when it wrote the exchange (one hash per payload)."""
+    if hop.warc is not None and hop.warc.payload_digest is not None:
+        return hop.warc.payload_digest
+    return payload_digest(hop.payload)

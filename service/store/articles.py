@@ -38,12 +38,14 @@ def store(
     seen_at: datetime,
     link_url: bool = True,
     fps: Fingerprints | None = None,
+    people_known: KnownPeople | None = None,
 ) -> StoreOutcome:
     """Place ``article`` in the archive; see ``Store.store_article`` for the contract.
 
     ``link_url``: point the frontier URL ``url_id`` at the article here (False when the caller's
     own update of that URL row does it). ``fps``: the article's fingerprints, when the caller
-    computed them before the transaction (they depend on the article alone).
+    computed them before the transaction (they depend on the article alone). ``people_known``:
+    the person ids the caller's store remembers (see ``KnownPeople``).
     """
     canon = canonicalize(article.url)
     key = url_key(canon)
@@ -57,7 +59,7 @@ def store(
             match = dedup.find_match(
                 conn, key=key, site_id=article.site_id, fps=fps, settings=settings, by_url=False
             )
-    ctx = _Ctx(conn, article, canon, key, fps, url_id, fetch_id, seen_at)
+    ctx = _Ctx(conn, article, canon, key, fps, url_id, fetch_id, seen_at, people_known)
     if match is None:
         outcome = _create(ctx, duplicate_of=None)
     elif match.reason == "content" and _adopt(ctx, match):
@@ -101,9 +103,10 @@ class _Ctx:
         url_id: int | None,
         fetch_id: int | None,
         seen_at: datetime,
+        people: KnownPeople | None,
     ) -> None:
         self.conn, self.article, self.canon, self.key, self.fps = conn, article, canon, key, fps
-        self.url_id, self.fetch_id, self.seen_at = url_id, fetch_id, seen_at
+        self.url_id, self.fetch_id, self.seen_at, self.people = url_id, fetch_id, seen_at, people
 
 
 def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
@@ -239,12 +242,14 @@ def _add_version(ctx: _Ctx, article_id: int, *, number: int = 0) -> int:
     )
     if version_id is None:
         raise Conflict(f"version of article {article_id} appeared meanwhile")
-    _add_credits(ctx.conn, article_id, version_id, a)
+    _add_credits(ctx.conn, article_id, version_id, a, ctx.people)
     _add_images(ctx.conn, article_id, version_id, a)
     return version_id
 
 
-def _add_credits(conn: Connection, article_id: int, version_id: int, a: Article) -> None:
+def _add_credits(
+    conn: Connection, article_id: int, version_id: int, a: Article, known: KnownPeople | None
+) -> None:
     entries = [
         (role, position, name)
         for role in CREDIT_ROLES
@@ -252,7 +257,7 @@ def _add_credits(conn: Connection, article_id: int, version_id: int, a: Article)
     ]
     if not entries:
         return
-    ids = _people(conn, {name for _, _, name in entries})
+    ids = _people(conn, {name for _, _, name in entries}, known)
     rows = [
         {
             "article_id": article_id,
@@ -266,11 +271,39 @@ def _add_credits(conn: Connection, article_id: int, version_id: int, a: Article)
     insert_ignore_many(conn, credits, rows)
 
 
-def _people(conn: Connection, names: set[str]) -> dict[str, int]:
-    """Person ids by name, creating the missing people: one statement when all are known (the
-    newsroom's reporters and editors recur), three when some are new, whatever the count."""
-    ids = {name: int(pid) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": sorted(names)})}
-    missing = sorted(names - ids.keys())
+class KnownPeople:
+    """Person ids by name, remembered by one ``Store`` (one database) across its transactions: the
+    newsroom's reporters and editors recur, so most articles need no statement for them at all.
+
+    A person row is never changed or deleted, so an id once read stays right. Only ids read from
+    rows that other transactions committed are remembered: an id this transaction created would be
+    wrong if the transaction rolled back. Bounded: starts over past ``MAX`` names.
+    """
+
+    MAX = 100_000
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def remember(self, found: dict[str, int]) -> None:
+        if len(self.ids) + len(found) > self.MAX:
+            self.ids.clear()
+        self.ids.update(found)
+
+
+def _people(conn: Connection, names: set[str], known: KnownPeople | None) -> dict[str, int]:
+    """Person ids by name, creating the missing people: no statement when every name is known to
+    ``known``, one when all are in the table, three when some are new, whatever the count."""
+    ids = {n: known.ids[n] for n in names if n in known.ids} if known else {}
+    todo = sorted(names - ids.keys())
+    if not todo:
+        return ids
+    # read before this transaction writes any person: rows committed by others, safe to remember
+    found = {name: int(pid) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": todo})}
+    if known is not None:
+        known.remember(found)
+    ids.update(found)
+    missing = sorted(set(todo) - found.keys())
     if missing:
         insert_ignore_many(conn, people, [{"name": n} for n in missing])
         ids.update((name, int(pid)) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": missing}))

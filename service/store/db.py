@@ -92,9 +92,8 @@ def _sqlite_engine(url: URL, database: DatabaseSettings) -> Engine:
         _enable_wal(cur, database.busy_timeout_s)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, much faster
-        cur.execute(
-            "PRAGMA cache_size=-32000"
-        )  # 32 MB: the hot index pages of a large archive stay in memory
+        # negative: KiB. The hot index pages of a large archive stay in memory (database.sqlite_cache_mb)
+        cur.execute(f"PRAGMA cache_size=-{database.sqlite_cache_mb * 1000}")
         cur.execute(
             "PRAGMA wal_autocheckpoint=4000"
         )  # 16 MB of WAL between checkpoints: hot pages written once

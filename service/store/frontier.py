@@ -14,9 +14,9 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, or_, select, union_all, update
+from sqlalchemy import Connection, Integer, bindparam, case, or_, select, union_all, update
 
-from service.store.schema import article_urls, fetches, urls
+from service.store.schema import article_urls, fetches, url_state_counts, urls
 from service.store.sql import aware, insert_ignore, insert_ignore_many
 from service.store.types import URL_KINDS, URL_STATES, ClaimedUrl, NewUrl
 from service.urls import url_key
@@ -45,7 +45,9 @@ def add_urls(
     return new
 
 
-_KNOWN_KEYS = select(urls.c.url_key).where(urls.c.url_key.in_(bindparam("keys", expanding=True)))
+_KNOWN_KEYS = select(urls.c.url_key, urls.c.state, urls.c.due_at).where(
+    urls.c.url_key.in_(bindparam("keys", expanding=True))
+)
 # only a URL never fetched moves: rediscovery must not pull a planned revisit forward, cut a retry's
 # backoff short, resurrect a finished URL (due_at NULL) or break a lease
 _EARLIER = (
@@ -73,16 +75,19 @@ def _new_row(item: NewUrl, canon: str, key: str, now: datetime) -> dict[str, Any
 
 def _add_chunk(conn: Connection, rows: list[dict[str, Any]]) -> int:
     keys = [r["url_key"] for r in rows]
-    existing = set(conn.execute(_KNOWN_KEYS, {"keys": keys}).scalars())
+    existing = {key: (state, due) for key, state, due in conn.execute(_KNOWN_KEYS, {"keys": keys})}
     missing = [row for row in rows if row["url_key"] not in existing]
     # one multi-row statement; the ids that come back are the rows it created (a concurrent writer's
     # rows are skipped, not counted)
     new = len(insert_ignore_many(conn, urls, missing, returning=True)) if missing else 0
+    # only rows that would move are updated (the UPDATE checks again): a link seen again is mostly
+    # due already, or fetched, and then costs no statement
     earlier = [
         {"k": r["url_key"], "d": r["due_at"], "now": r["updated_at"]}
         for r in rows
-        if r["url_key"] in existing
-    ]
+        if (known := existing.get(r["url_key"])) and known[0] == "new" and known[1] is not None
+        and known[1] > r["due_at"]
+    ]  # fmt: skip
     if earlier:
         conn.execute(_EARLIER, earlier)
     return new
@@ -120,24 +125,60 @@ def claim_due(
     published_between: tuple[date, date] | None = None,
 ) -> list[ClaimedUrl]:
     """Lease up to ``limit`` due URLs (highest priority, then longest overdue) to ``worker``."""
-    q = select(urls.c.id).where(urls.c.due_at <= aware(now))
-    if kinds is not None:
-        q = q.where(urls.c.kind.in_(list(kinds)))
-    if published_between is not None:
-        q = q.where(urls.c.published_on.between(*published_between))
-    q = q.order_by(urls.c.priority.desc(), urls.c.due_at, urls.c.id).limit(limit)
-    ids = list(conn.execute(q.with_for_update(skip_locked=True)).scalars())
+    q = claim_query(now=now, limit=limit, kinds=kinds, published_between=published_between)
+    ids = list(conn.execute(q).scalars())
     if not ids:
         return []
     lease_end = now + timedelta(seconds=lease_s)
-    conn.execute(
-        update(urls)
-        .where(urls.c.id.in_(ids))
-        .values(state="fetching", due_at=lease_end, lease_until=lease_end, leased_by=worker, updated_at=now)
-    )
-    rows = conn.execute(select(urls).where(urls.c.id.in_(ids))).all()
+    rows = conn.execute(_LEASE, {"ids": ids, "end": lease_end, "worker": worker, "now": now}).all()
     order = {i: n for n, i in enumerate(ids)}
     return [_claimed(r) for r in sorted(rows, key=lambda r: order[r.id])]
+
+
+# what a worker needs of a claimed URL
+_CLAIMED = ("id", "url", "kind", "attempts", "etag", "last_modified", "payload_digest", "article_id",
+            "published_on")  # fmt: skip
+_LEASE_VALUES = {"state": "fetching", "due_at": bindparam("end"), "lease_until": bindparam("end"),
+                 "leased_by": bindparam("worker"), "updated_at": bindparam("now")}  # fmt: skip
+# the lease and the read of the leased rows in one statement (two round trips a claim, not three)
+_LEASE = (
+    update(urls)
+    .where(urls.c.id.in_(bindparam("ids", expanding=True)))
+    .values(_LEASE_VALUES)
+    .returning(*(urls.c[name] for name in _CLAIMED))
+)
+
+
+def claim_query(
+    *,
+    now: datetime,
+    limit: int,
+    kinds: Collection[str] | None = None,
+    published_between: tuple[date, date] | None = None,
+) -> Any:
+    """The ids a claim takes. ``ix_urls_claim`` (0006) holds this order, so the database reads the
+    first due rows of the index and stops at ``limit``: the cost does not grow with the frontier.
+    Rows the filters refuse are stepped over, as are URLs of a higher priority that are not due yet."""
+    params: dict[str, Any] = {"now": aware(now), "limit": limit}
+    if kinds is not None:
+        params["kinds"] = list(kinds)
+    if published_between is not None:
+        params["first"], params["last"] = published_between
+    stmt = _claim_stmt(kinds is not None, published_between is not None)
+    return stmt.params(params)
+
+
+@functools.cache
+def _claim_stmt(by_kind: bool, by_date: bool) -> Any:
+    """The claim's SELECT for one combination of filters, built once (SQLAlchemy then skips
+    rebuilding it and deriving its cache key: a third of a claim's CPU before)."""
+    q = select(urls.c.id).where(urls.c.due_at <= bindparam("now", type_=urls.c.due_at.type))
+    if by_kind:
+        q = q.where(urls.c.kind.in_(bindparam("kinds", expanding=True)))
+    if by_date:
+        q = q.where(urls.c.published_on.between(bindparam("first"), bindparam("last")))
+    q = q.order_by(urls.c.priority.desc(), urls.c.due_at, urls.c.id).limit(bindparam("limit", type_=Integer))
+    return q.with_for_update(skip_locked=True)
 
 
 def _claimed(r: Any) -> ClaimedUrl:
@@ -236,15 +277,12 @@ def _finish_stmt(columns: tuple[str, ...], attempts: str, fetched: bool) -> Any:
 
 
 def counts(conn: Connection) -> dict[str, int]:
-    """URLs per state (every state present, zeros included)."""
+    """URLs per state (every state present, zeros included): the rows of ``url_state_counts``,
+    which triggers keep (0006), so this reads 8 rows however large the frontier."""
     out = dict.fromkeys(URL_STATES, 0)
-    for state, n in conn.execute(select(urls.c.state, func.count()).group_by(urls.c.state)):
+    for state, n in conn.execute(_COUNTS):
         out[state] = int(n)
     return out
 
 
-def due_count(conn: Connection, now: datetime) -> int:
-    """URLs claimable now (including leases that ran out)."""
-    return int(
-        conn.execute(select(func.count()).select_from(urls).where(urls.c.due_at <= aware(now))).scalar_one()
-    )
+_COUNTS = select(url_state_counts.c.state, url_state_counts.c.n)

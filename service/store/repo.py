@@ -46,6 +46,8 @@ class Store:
         self.engine = engine
         self.dedup = dedup
         self.canonicalize = canonicalize
+        #: person ids by name, read once per process and database (people recur from article to article)
+        self.people = articles.KnownPeople()
 
     def key(self, url: str) -> str:
         """The identity of ``url`` in the store (``url_key`` of its canonical form)."""
@@ -74,6 +76,8 @@ class Store:
         )
 
     def _discoveries(self, conn: Any, found: Discoveries, seen_at: datetime, now: datetime) -> int:
+        if found.site_ids:
+            found = self._known_apart(conn, found)
         for article_id, url in found.aliases:
             articles.add_alias(
                 conn, article_id, self.canonicalize(url), self.key(url), reason="site_id", seen_at=seen_at
@@ -89,6 +93,21 @@ class Store:
         with self.engine.connect() as conn:
             known = frontier.known_before(conn, set(keys.values()), aware(at))
         return {url for url, key in keys.items() if key in known}
+
+    def _known_apart(self, conn: Any, found: Discoveries) -> Discoveries:
+        """URLs whose site id is a stored article's become its aliases (another address of it), the
+        rest stay for the frontier: one read, in the caller's transaction."""
+        ids = sorted({i for i in found.site_ids if i})
+        known = articles.by_site_ids(conn, ids) if ids else {}
+        fresh: list[NewUrl] = []
+        aliases = list(found.aliases)
+        for item, site_id in zip(found.urls, found.site_ids, strict=True):
+            hit = known.get(site_id or "")
+            if hit is None:
+                fresh.append(item)
+            elif hit[1] != self.key(item.url):  # the article's own URL is neither new nor an alias
+                aliases.append((hit[0], item.url))
+        return Discoveries(tuple(fresh), tuple(aliases))
 
     def claim_due(
         self,
@@ -192,11 +211,6 @@ class Store:
         with self.engine.connect() as conn:
             return frontier.counts(conn)
 
-    def due_count(self, now: datetime) -> int:
-        """URLs claimable at ``now``."""
-        with self.engine.connect() as conn:
-            return frontier.due_count(conn, now)
-
     # --- articles ------------------------------------------------------------------------------
 
     def store_article(
@@ -236,6 +250,7 @@ class Store:
                 fetch_id=fetch_id,
                 seen_at=seen_at,
                 fps=fps,
+                people_known=self.people,
             ),
             what=f"store_article {article.url}",
             snapshot=True,
@@ -246,14 +261,6 @@ class Store:
         key = self.key(url)
         with self.engine.connect() as conn:
             return articles.article_for_key(conn, key)
-
-    def articles_by_site_id(self, site_ids: Collection[str]) -> dict[str, tuple[int, str]]:
-        """The stored articles among ``site_ids`` (the site's own article ids): site id → (article
-        id, URL key of the article's own URL)."""
-        if not site_ids:
-            return {}
-        with self.engine.connect() as conn:
-            return articles.by_site_ids(conn, list(site_ids))
 
     def add_alias(self, article_id: int, url: str, *, reason: str, seen_at: datetime) -> bool:
         """``url`` is another address of the article (it redirected there); True when newly recorded."""
@@ -289,7 +296,8 @@ class Store:
         def work(c: Any) -> StoreOutcome:
             fetch_id = frontier.insert_fetch(c, url_id, dict(values))
             outcome = articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
-                                     fetch_id=fetch_id, seen_at=seen_at, link_url=False, fps=fps)  # fmt: skip
+                                     fetch_id=fetch_id, seen_at=seen_at, link_url=False, fps=fps,
+                                     people_known=self.people)  # fmt: skip
             # one UPDATE of the URL row: its state, validators, last fetch and article
             frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
                                 fields={**fields, "article_id": outcome.article_id}, fetched_at=seen_at)  # fmt: skip

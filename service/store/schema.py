@@ -12,6 +12,7 @@ schema is changed by adding a migration and updating this file together. Store c
     article_urls      aliases: other URLs under which the same article was found
     people, credits   names and their role in a version (reporters, editors, …) in page order
     images            images of a version, in page order, with captions
+    url_state_counts  how many URLs are in each state (kept by triggers, 0006)
     simhash_index     SimHash fingerprints keyed by pairs of blocks, for near-duplicate lookup (0002, 0005)
 """
 
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -132,7 +134,7 @@ urls = Table(
     Column("found_on", Text),
     Column("published_on", Date),
     # while "fetching", due_at is the end of the lease: one indexed column decides what is claimable
-    Column("due_at", UtcDateTime, index=True),
+    Column("due_at", UtcDateTime),
     Column("lease_until", UtcDateTime),
     Column("leased_by", String(100)),
     Column("attempts", Integer, nullable=False),
@@ -145,6 +147,24 @@ urls = Table(
     Column("last_fetched_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: a claim reads its rows in this order and stops at its limit: no sort of the due set (0006).
+#: Partial: finished URLs (due_at NULL, most of a mature frontier) are never claimed.
+Index("ix_urls_claim", urls.c.priority.desc(), urls.c.due_at, urls.c.id,
+      sqlite_where=urls.c.due_at.is_not(None), postgresql_where=urls.c.due_at.is_not(None))  # fmt: skip
+
+#: the frequent errors of ``jinshan stats``: only URLs that hold an error are indexed (0006)
+Index("ix_urls_errors", urls.c.state, urls.c.last_error, sqlite_where=urls.c.last_error.is_not(None),
+      postgresql_where=urls.c.last_error.is_not(None))  # fmt: skip
+
+#: URLs per state, kept by triggers on ``urls`` (migration 0006 creates them, dialect by dialect):
+#: the counts are read, never counted
+url_state_counts = Table(
+    "url_state_counts",
+    metadata,
+    Column("state", String(16), primary_key=True),
+    Column("n", BigInteger, nullable=False),
 )
 
 fetches = Table(

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    bindparam,
     column,
     delete,
     func,
@@ -118,7 +119,7 @@ def refresh_pending(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
         ids = [int(i) for i in conn.execute(select(search_pending.c.article_id).limit(batch)).scalars()]
         if not ids:
             return 0, 0
-        done = sum(1 for article_id in ids if index_current(conn, article_id))
+        done = _index_stale(conn, ids)
         conn.execute(delete(search_pending).where(search_pending.c.article_id.in_(ids)))
         return len(ids), done
 
@@ -145,6 +146,38 @@ def index_current(conn: Connection, article_id: int) -> bool:
         return False
     _refill(conn, article_id, article_id)
     return True
+
+
+def _index_stale(conn: Connection, ids: list[int]) -> int:
+    """``index_current`` for many articles at once: which of ``ids`` are stale (one join), then one
+    DELETE and one INSERT … SELECT for those; how many were rewritten. Four statements a batch,
+    where one article at a time took four an article."""
+    name = _id_name(conn)
+    stale = [int(i) for i in conn.execute(_stale_stmt(name), {"ids": ids}).scalars()]
+    if stale:
+        conn.execute(_clear_ids_stmt(name), {"ids": stale})
+        conn.execute(_fill_ids_stmt(name), {"ids": stale})
+    return len(stale)
+
+
+@functools.cache
+def _stale_stmt(name: str) -> Any:
+    return text(
+        f"SELECT a.id FROM articles a LEFT JOIN {TABLE} d ON d.{name} = a.id WHERE a.id IN :ids "
+        "AND a.current_version_id IS NOT NULL AND (d.version_id IS NULL OR d.version_id <> a.current_version_id)"
+    ).bindparams(bindparam("ids", expanding=True))
+
+
+@functools.cache
+def _clear_ids_stmt(name: str) -> Any:
+    return text(f"DELETE FROM {TABLE} WHERE {name} IN :ids").bindparams(bindparam("ids", expanding=True))
+
+
+@functools.cache
+def _fill_ids_stmt(name: str) -> Any:
+    return text(_FILL.format(id=name).replace("BETWEEN :lo AND :hi", "IN :ids")).bindparams(
+        bindparam("ids", expanding=True)
+    )
 
 
 def _refill(conn: Connection, lo: int, hi: int) -> int:

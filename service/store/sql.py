@@ -15,9 +15,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import ClauseElement, Connection, Engine, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from service.errors import StoreError
 from service.store.db import write_options
@@ -101,3 +103,23 @@ def retrying(engine: Engine, work: Callable[[Connection], T], *, what: str, snap
 def _is_transient(exc: OperationalError) -> bool:
     text = str(exc.orig).lower()
     return any(s in text for s in ("locked", "deadlock", "could not serialize", "busy"))
+
+
+class _Explain(Executable, ClauseElement):
+    inherit_cache = False
+
+    def __init__(self, statement: ClauseElement) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain)
+def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    prefix = "EXPLAIN QUERY PLAN " if compiler.dialect.name == "sqlite" else "EXPLAIN "
+    return prefix + compiler.process(element.statement, **kw)
+
+
+def explain(conn: Connection, statement: ClauseElement, params: Mapping[str, Any] | None = None) -> list[str]:
+    """The plan the database chooses for ``statement``, one line per step (``EXPLAIN QUERY PLAN``
+    on SQLite, ``EXPLAIN`` on PostgreSQL): what the plan tests and the frontier benchmark read."""
+    rows = conn.execute(_Explain(statement), dict(params or {})).all()
+    return [str(r[-1]) for r in rows]

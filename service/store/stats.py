@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from service.config import redact_url
 from service.model import CREDIT_ROLES
@@ -22,11 +22,12 @@ FILL_FIELDS = ("site_id", "subtitle", "published_at", "channel", "source", "lead
 
 def collect(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
+        states = frontier.counts(conn)  # kept by triggers: the frontier is never counted
         return {
             "database": redact_url(engine.url.render_as_string(hide_password=False)),
-            "counts": _counts(conn),
+            "counts": _counts(conn, urls_total=sum(states.values())),
             "fill_rates": _fill_rates(conn),
-            "frontier": frontier.counts(conn),
+            "frontier": states,
             "last_runs": runs.last(conn),
             "errors": _errors(conn),
         }
@@ -36,7 +37,7 @@ def _count(conn: Connection, q: Any) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def _counts(conn: Connection) -> dict[str, int]:
+def _counts(conn: Connection, *, urls_total: int) -> dict[str, int]:
     n = func.count()
     return {
         "articles": _count(conn, select(n).select_from(articles).where(articles.c.duplicate_of.is_(None))),
@@ -48,7 +49,7 @@ def _counts(conn: Connection) -> dict[str, int]:
             conn, select(n).select_from(articles).where(articles.c.duplicate_of.is_not(None))
         ),
         "gone": _count(conn, select(n).select_from(articles).where(articles.c.gone_at.is_not(None))),
-        "urls": _count(conn, select(n).select_from(urls)),
+        "urls": urls_total,
         "fetches": _count(conn, select(n).select_from(fetches)),
     }
 
@@ -73,12 +74,18 @@ def _fill_rates(conn: Connection) -> dict[str, Any]:
 
 def _errors(conn: Connection, top: int = 10) -> list[dict[str, Any]]:
     """The most frequent last errors of URLs, with their state."""
+    return [
+        {"state": r.state, "error": r.last_error, "count": int(r.n)} for r in conn.execute(errors_query(top))
+    ]
+
+
+def errors_query(top: int) -> Select[Any]:
+    """Reads the partial index ``ix_urls_errors`` (0006): only the URLs that hold an error."""
     n = func.count().label("n")
-    q = (
+    return (
         select(urls.c.state, urls.c.last_error, n)
         .where(urls.c.last_error.is_not(None))
         .group_by(urls.c.state, urls.c.last_error)
         .order_by(n.desc())
         .limit(top)
     )
-    return [{"state": s, "error": e, "count": int(c)} for s, e, c in conn.execute(q)]

@@ -31,10 +31,16 @@ class NewUrl:
 @dataclass(frozen=True, slots=True)
 class Discoveries:
     """What discovery found on one page, ready to write: URLs for the frontier, and addresses of
-    articles already stored (``(article id, url)``: recorded as aliases, never fetched)."""
+    articles already stored (``(article id, url)``: recorded as aliases, never fetched).
+
+    ``site_ids``, when given, holds the site's article id of each URL (None where its address
+    carries none): the store then looks them up in the same transaction that writes, and a URL
+    whose id is a stored article's is recorded as its alias instead of entering the frontier.
+    """
 
     urls: tuple[NewUrl, ...] = ()
     aliases: tuple[tuple[int, str], ...] = ()
+    site_ids: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

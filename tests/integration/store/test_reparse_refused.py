@@ -63,9 +63,10 @@ def test_a_refused_url_without_archived_response_goes_back_to_the_frontier(
     due = row["due_at"]
     assert isinstance(due, datetime) and started - timedelta(minutes=1) <= due <= datetime.now(UTC)
     assert "no archived response" in str(row["last_error"])
-    assert store.due_count(datetime.now(UTC)) == 1  # the next drain fetches it
     again = reparse(archive_settings, store, since=None, until=None, workers=1)
     assert sum(again.counts.values()) == 0 and url_row(store, url_id)["due_at"] == due
+    claimed = store.claim_due(limit=10, now=datetime.now(UTC), lease_s=60, worker="test")
+    assert [c.id for c in claimed] == [url_id]  # the next drain fetches it
 
 
 def test_a_refused_url_whose_warc_file_is_gone_goes_back_to_the_frontier(

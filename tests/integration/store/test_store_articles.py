@@ -168,6 +168,29 @@ def test_changed_title_or_body_makes_versions_with_a_diff(store: Store) -> None:
     assert exported["title"] == "新标题" and exported["version"] == 3
 
 
+def test_people_are_remembered_only_once_committed_and_credited_alike(store: Store) -> None:
+    """The store remembers person ids across articles (no lookup when all are known), but never an
+    id it created in a transaction that could still roll back; and a remembered id is the row's."""
+    urls = [f"https://www.jsw.com.cn/2026/0301/19000{i}.shtml" for i in range(3)]
+    first = store.store_article(make_article(urls[0], seed=1, credits=Credits(reporters=("张三",))),
+                                url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
+    assert "张三" not in store.people.ids  # created by that transaction: not remembered from it
+    store.store_article(make_article(urls[1], seed=2, credits=Credits(reporters=("张三",), editors=("王五",))),
+                        url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
+    assert set(store.people.ids) == {"张三"}  # read back as a committed row
+    third = store.store_article(make_article(urls[2], seed=3, credits=Credits(editors=("张三",))),
+                                url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
+    with store.engine.connect() as conn:
+        person_of = dict(conn.execute(select(credits.c.article_id, credits.c.person_id).where(
+            credits.c.article_id.in_([first.article_id, third.article_id]))).all())  # fmt: skip
+        zhang = conn.execute(select(people.c.id).where(people.c.name == "张三")).scalar_one()
+    assert (
+        person_of
+        == {first.article_id: zhang, third.article_id: zhang}
+        == {first.article_id: store.people.ids["张三"], third.article_id: store.people.ids["张三"]}
+    )
+
+
 def test_credits_and_images_are_rows(store: Store) -> None:
     a = make_article(
         URL,

@@ -54,11 +54,14 @@ def diff(rows: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[Any]:
 
 
 def clear(store: Store) -> None:
+    from service.store.articles import KnownPeople
+
     from service.store.schema import article_urls, article_versions, articles, credits, images, people
 
     with store.engine.begin() as conn:
         for table in (credits, images, people, article_urls, simhash_index, article_versions, articles):
             conn.execute(table.delete())
+    store.people = KnownPeople()  # the ids it remembers were deleted with the rows
 
 
 @pytest.mark.parametrize("kind", ["exact", "near"])

@@ -60,6 +60,10 @@ def test_request_and_response_records_with_standard_headers(tmp_path: Path) -> N
     assert response.get_header("WARC-Target-URI") == "https://www.jsw.com.cn/a.shtml"
     assert response.get_header("WARC-Date") == "2026-03-04T05:06:07Z"
     assert response.get_header("WARC-Payload-Digest") == payload_digest(b"<html>a</html>")
+    assert ref.payload_digest == payload_digest(b"<html>a</html>")  # handed on, not hashed again
+    # one payload digest header, and the block digest warcio computes is still right
+    assert [k for k, _ in response.headers].count("WARC-Payload-Digest") == 1
+    assert response.get_header("WARC-Block-Digest")
     assert records[1][1].get_header("WARC-Concurrent-To") == response.get_header("WARC-Record-ID")
     back = read_response(path, ref.offset)
     assert back.date == WHEN and back.status == 200 and back.body == b"<html>a</html>"

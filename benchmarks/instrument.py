@@ -1,0 +1,77 @@
+"""Run ``jinshan`` with the crawl benchmark's instruments: SQL statements and commits counted by
+SQLAlchemy event listeners, and optionally a cProfile of the whole process.
+
+    python benchmarks/instrument.py OUT.json [--profile OUT.prof] -- JINSHAN_ARGS...
+
+Writes ``{"statements": {first words: n}, "commits": n, "transactions": {what: n}}`` to OUT.json at
+exit (``transactions``: the store's write transactions by purpose). An ``executemany`` counts once:
+one call into the driver, however many rows.
+"""
+
+from __future__ import annotations
+
+import atexit
+import cProfile
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+statements: Counter[str] = Counter()
+commits = 0
+transactions: Counter[str] = Counter()
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+    words = sql.split(None, 3)
+    statements[" ".join(words[: 3 if words and words[0] in ("INSERT", "DELETE") else 2])] += 1
+
+
+@event.listens_for(Engine, "commit")
+def _commit(_conn: Any) -> None:
+    global commits
+    commits += 1
+
+
+def main() -> None:
+    out = Path(sys.argv[1])
+    rest = sys.argv[2:]
+    profile_to = None
+    if rest[:1] == ["--profile"]:
+        profile_to, rest = rest[1], rest[2:]
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    sys.argv = ["jinshan", *rest]
+    from service.store import sql
+
+    real = sql.retrying
+
+    def retrying(engine: Any, work: Any, *, what: str, snapshot: bool = False) -> Any:
+        transactions[what.split(" ")[0]] += 1
+        return real(engine, work, what=what, snapshot=snapshot)
+
+    sql.retrying = retrying  # before the store modules import it
+    from service.cli import app
+
+    atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits,
+                                                       "transactions": dict(transactions)})))  # fmt: skip
+    # CPU time, not wall time: on a loaded machine waits would swamp the profile
+    profiler = cProfile.Profile(time.process_time) if profile_to else None
+    if profiler:
+        atexit.register(lambda: profiler.dump_stats(profile_to))
+        profiler.enable()
+    try:
+        app()
+    finally:
+        if profiler:
+            profiler.disable()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The frontier at size (migration 0006): a claim reads an index in its order, never the whole table,
+and the counts by state are read from ``url_state_counts``, which triggers keep, on both databases.
+
+Each plan is asked of the database itself (``EXPLAIN QUERY PLAN`` on SQLite, ``EXPLAIN`` on
+PostgreSQL) on a frontier of 20,000 URLs shaped like a backfill under way, after ``ANALYZE``: the
+planner then chooses as it would on a large archive. That the times stay flat up to 5M URLs is shown
+by ``benchmarks/frontier.py``, not here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import ClauseElement, Engine, delete, func, select, update
+
+from service.store import frontier, stats
+from service.store.repo import NewUrl, Store
+from service.store.schema import urls
+from service.store.sql import explain
+from service.store.types import URL_STATES
+from tests.support.frontier import fill
+
+NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture()
+def planned(engine: Engine) -> Engine:
+    with engine.begin() as conn:
+        fill(conn, 20_000, now=NOW)
+    return engine
+
+
+def plan(engine: Engine, statement: ClauseElement) -> str:
+    with engine.connect() as conn:
+        return "\n".join(explain(conn, statement))
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {},
+        {"kinds": ["article", "epaper_article"]},
+        {"published_between": (date(2008, 1, 1), date(2020, 12, 31))},
+    ],
+    ids=["plain", "kinds", "published_between"],
+)
+def test_a_claim_reads_the_claim_index_in_order(planned: Engine, filters: dict[str, object]) -> None:
+    text = plan(planned, frontier.claim_query(now=NOW, limit=50, **filters))  # type: ignore[arg-type]
+    assert "ix_urls_claim" in text, text
+    # neither a read of the whole table nor a sort of the due rows
+    for full_read in ("SCAN urls\n", "Seq Scan", "TEMP B-TREE", "Sort"):
+        assert full_read not in text + "\n", text
+
+
+def true_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        found = dict(conn.execute(select(urls.c.state, func.count()).group_by(urls.c.state)).all())
+    return {state: int(found.get(state, 0)) for state in URL_STATES}
+
+
+def test_the_state_counts_follow_every_write_of_the_frontier(planned: Engine, store: Store) -> None:
+    assert store.frontier_counts() == true_counts(planned)
+    store.add_urls(
+        [NewUrl(f"https://www.jsw.com.cn/2026/0301/{i}.shtml", "article", None, NOW) for i in range(5)]
+    )
+    claimed = store.claim_due(limit=50, now=NOW + timedelta(days=2), lease_s=60, worker="w")
+    store.finish_url(claimed[0].id, state="done", next_due_at=None)
+    store.finish_url(claimed[1].id, state="retry", next_due_at=NOW)
+    store.finish_url(claimed[2].id, state="retry", next_due_at=NOW)  # same state again: no move
+    with planned.begin() as conn:
+        conn.execute(update(urls).where(urls.c.state == "retry").values(state="failed"))
+        conn.execute(delete(urls).where(urls.c.id == claimed[3].id))
+    counts = store.frontier_counts()
+    assert counts == true_counts(planned)
+    assert counts["fetching"] >= 46 and counts["failed"] > 0
+
+
+def test_the_frequent_errors_of_stats_read_only_the_urls_with_an_error(planned: Engine) -> None:
+    text = plan(planned, stats.errors_query(10))
+    assert "ix_urls_errors" in text, text
+    for full_read in ("SCAN urls\n", "Seq Scan"):
+        assert full_read not in text + "\n", text
