@@ -36,7 +36,7 @@ from service.config import DatabaseSettings, DedupSettings
 from service.model import Article, Credits, Image
 from service.store import db, dedup
 from service.store.repo import Store
-from service.text.simhash import INDEX_DISTANCE, band_keys_0002, hamming, index_keys, to_signed
+from service.text.simhash import INDEX_DISTANCE, hamming, index_keys, to_signed
 from tests.support.postgres import PostgresServer, create_database, find_bindir
 
 CJK = [chr(c) for c in range(0x4E00, 0x4E00 + 3500)]  # roughly the common-character range
@@ -100,6 +100,11 @@ def bench_upserts(engine: Engine, items: list[tuple[str, Article]]) -> dict[str,
 
 
 #: index layout name -> (keys of a fingerprint, the largest distance it finds exactly)
+def band_keys_0002(fp: int) -> tuple[int, ...]:
+    """The keys of the index as migration 0002 built it (four 16-bit bands): the peer."""
+    return tuple((band << 16) | ((fp >> (16 * band)) & 0xFFFF) for band in range(4))
+
+
 LAYOUTS: dict[str, tuple[Callable[[int], tuple[int, ...]], int]] = {
     "pairs (0005)": (index_keys, INDEX_DISTANCE),
     "bands (0002)": (band_keys_0002, 3),  # the peer: the store's index until 0005

@@ -22,7 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from service.errors import ConfigError
 from service.text.simhash import INDEX_DISTANCE
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+def _config_dir() -> Path:
+    """``config/`` beside the package in a source tree (a checkout, an editable install); else the copy
+    of it that ships inside the installed package (``service/_config``, see pyproject.toml)."""
+    here = Path(__file__).resolve().parent
+    source_tree = here.parent / "config"
+    return source_tree if (source_tree / "default.toml").is_file() else here / "_config"
+
+
+CONFIG_DIR = _config_dir()
 DEFAULT_FILE = CONFIG_DIR / "default.toml"
 ENV_PREFIX = "JINSHAN_"
 
@@ -58,11 +67,11 @@ class SiteSettings(_Section):
     profile: str = "sites/jsw.toml"
     base_url: str
     allowed_hosts: tuple[str, ...]
-    host_aliases: dict[str, str] = {}
+    host_aliases: dict[str, str]
     start_urls: tuple[str, ...] = ("/",)
     article_url_pattern: str
     hub_url_pattern: str
-    drop_query_params: tuple[str, ...] = ()
+    drop_query_params: tuple[str, ...]
     follow_article_links: bool = True
 
     _re = field_validator("article_url_pattern", "hub_url_pattern")(_check_regex)

@@ -13,6 +13,7 @@ and ``url`` for a date or id read from the URL path. Pure: bytes and strings in,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -22,12 +23,12 @@ from service.config import SiteProfile, TemplateProfile
 from service.errors import NotAnArticle
 from service.extract import generic
 from service.extract.blocks import blocks_of
-from service.extract.body import BodyParts, assemble, source_in
+from service.extract.body import BodyParts, assemble, clean_source, source_in
 from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
 from service.model import Article, Credits
-from service.text.credits import merge_all, parse_credit_line
+from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line
 from service.text.dates import at_midnight, find_datetime
 from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
 from service.urls import absolute, date_from_path, page_number
@@ -42,12 +43,20 @@ MIN_TITLE_CHARS, MAX_TITLE_CHARS = 2, 120
 SHORT_PAGE_CHARS = 800
 #: this many link-dense blocks in the body, outnumbering its paragraphs, make a list page
 LIST_MIN_LINK_BLOCKS = 8
+#: a paragraph this long is running text: no list page has one among its link blocks
+MIN_RUNNING_TEXT_CHARS = 80
+#: a body of at least this many paragraphs, this share of them short items (at most MAX_ITEM_CHARS,
+#: no sentence punctuation) and few sentences overall is a list (table of contents, ranking)
+LIST_MIN_ITEMS = 8
+LIST_MIN_ITEM_SHARE = 0.75
+MAX_ITEM_CHARS = 40
+MAX_SENTENCES_PER_ITEM = 0.25
+_SENTENCE_END = re.compile(r"[。！？!?；]")
+#: ...unless its sentences add up to this many characters: an article with a list in it (winners, a
+#: schedule) is still an article
+MIN_PROSE_CHARS = 100
 #: the e-paper page label, e.g. "第01版:头版"
 _PAGE_LABEL = re.compile(r"第\s*[0-9A-Z]{1,3}\s*版\s*[:：]\s*[^\s<>|]{1,12}")
-#: a line anywhere on the page that may be an editor or reviewer credit (parsed strictly afterwards)
-_EDITOR_LINE = re.compile(
-    r"^[^\n]{0,6}(?:责任编辑|責任編輯|编辑|編輯|责编|責編|審核|审核|校对|校對)[^\n]{1,60}$", re.MULTILINE
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +107,19 @@ def extract_article(
     body, body_layer = _body(page, scan.body)
     traditional = _is_traditional(tree, body)
     page_text = plain_text(page_text, traditional=traditional)  # patterns below read Simplified text
-    title = _title(page, structured, fields, traditional)
+    body_start = next((b.text[:16] for b in body if b.text and b.link_ratio <= 0.5), "")
+    try:
+        title = _title(
+            page, structured, fields, traditional, page_text, to_display(body_start, traditional=traditional)
+        )
+    except NotAnArticle:  # a page without a headline may be a list: say so when it is one
+        _refuse_weak_body(page, assemble(body, skip_texts=set(), lead_tags=(), traditional=traditional))
+        raise
     skip = {title} | ({s} if (s := _subtitle(page, structured, fields, traditional)) else set())
     parts = assemble(body, skip_texts=skip, lead_tags=profile.lead_tags, traditional=traditional)
     _refuse_weak_body(page, parts)
     fields["body_text"] = body_layer
-    credits = _credits(page_text, parts, traditional, fields)
+    credits = _credits(page_text, parts, title, traditional, fields)
     article = Article(
         url=url,
         title=title,
@@ -175,16 +191,40 @@ def block_marker(raw: bytes, content_type: str | None, profile: SiteProfile) -> 
 
 
 def _refuse_weak_body(page: _Page, parts: BodyParts) -> None:
-    if parts.link_blocks >= LIST_MIN_LINK_BLOCKS and parts.link_blocks > len(parts.paragraphs):
+    """A list page is refused on its structure: many link blocks and no running text, or many short
+    items without a sentence among them (a table of contents, a ranking). A one-paragraph flash item
+    beside a large sidebar is running text, and passes."""
+    longest = max((len(p) for p in parts.paragraphs), default=0)
+    if (
+        parts.link_blocks >= LIST_MIN_LINK_BLOCKS
+        and parts.link_blocks > len(parts.paragraphs)
+        and longest < MIN_RUNNING_TEXT_CHARS
+    ):
         raise NotAnArticle(
             "list_page", f"{parts.link_blocks} link blocks, {len(parts.paragraphs)} paragraphs", url=page.url
         )
+    if _is_item_list(parts.paragraphs):
+        raise NotAnArticle("list_page", f"{len(parts.paragraphs)} short items, no running text", url=page.url)
     if parts.chars < MIN_BODY_CHARS:
         links = len(page.tree.css("a[href]"))
         # an empty body at an article URL is an article without text; elsewhere, with many links, a list
         listy = not page.groups and links >= 2 * LIST_MIN_LINK_BLOCKS and parts.chars == 0
         reason = "list_page" if listy else "no_body"
         raise NotAnArticle(reason, f"{parts.chars} characters of body text, {links} links", url=page.url)
+
+
+def _is_item_list(paragraphs: list[str]) -> bool:
+    """Many paragraphs, nearly all of them short and without sentence punctuation: items, not prose."""
+    if len(paragraphs) < LIST_MIN_ITEMS:
+        return False
+    items = sum(1 for p in paragraphs if len(p) <= MAX_ITEM_CHARS and not _SENTENCE_END.search(p))
+    sentences = sum(len(_SENTENCE_END.findall(p)) for p in paragraphs)
+    prose = sum(len(p) for p in paragraphs if _SENTENCE_END.search(p))
+    return (
+        items >= LIST_MIN_ITEM_SHARE * len(paragraphs)
+        and sentences <= len(paragraphs) * MAX_SENTENCES_PER_ITEM
+        and prose < MIN_PROSE_CHARS
+    )
 
 
 # --- fields --------------------------------------------------------------------------------------
@@ -205,8 +245,9 @@ def _body(page: _Page, generic_node: LexborNode | None) -> tuple[list, str]:  # 
 
 
 def _cleaned(node: LexborNode, selectors: tuple[str, ...]) -> LexborNode:
-    for selector in selectors:
-        for junk in node.css(selector):
+    if selectors:  # one query for all of them: each query is parsed anew, which costs more than the match
+        # in reverse document order, so that a match inside another match goes before its container
+        for junk in reversed(node.css(", ".join(selectors))):
             junk.decompose()
     return node
 
@@ -216,7 +257,7 @@ def _is_traditional(tree: LexborHTMLParser, blocks: list) -> bool:  # type: igno
     return is_traditional(sample[:3000])
 
 
-def _plausible_title(profile: SiteProfile) -> object:
+def _plausible_title(profile: SiteProfile) -> Callable[[str], bool]:
     def check(text: str) -> bool:
         return MIN_TITLE_CHARS <= len(text) <= MAX_TITLE_CHARS and text not in profile.title_suffixes
 
@@ -230,14 +271,30 @@ def _strip_suffix(text: str, profile: SiteProfile) -> str:
     return text
 
 
-def _title(page: _Page, structured: Structured, fields: dict[str, str], traditional: bool) -> str:
+def _title(
+    page: _Page,
+    structured: Structured,
+    fields: dict[str, str],
+    traditional: bool,
+    page_text: str,
+    body_start: str,
+) -> str:
     ok = _plausible_title(page.profile)
-    candidates: list[tuple[str | None, str]] = [(structured.title, "structured")]
+    site_names = tuple(s.strip(" -_|—") for s in page.profile.title_suffixes)
+    if structured.site_name:
+        site_names += (structured.site_name,)
+    hints = [structured.og_title or "", generic.page_title(page.tree) or ""]
+    # best first, each asked only when the ones before it gave nothing plausible
+    candidates: list[tuple[Callable[[], str | None], str]] = [(lambda: structured.title, "structured")]
     if page.template:
-        candidates.append((first_text(page.tree, page.template.title, ok), page.layer))  # type: ignore[arg-type]
-    candidates += [(t, "generic") for t in generic.generic_titles(page.tree)]
-    for text, layer in candidates:
-        if text and ok(title := _strip_suffix(to_display(text, traditional=traditional), page.profile)):  # type: ignore[operator]
+        template = page.template
+        candidates.append((lambda: first_text(page.tree, template.title, ok), page.layer))
+    candidates.append((lambda: generic.generic_title(page.tree, hints, site_names), "generic"))
+    candidates.append((lambda: generic.title_above(page_text, body_start), "generic"))
+    for find, layer in candidates:
+        if (text := find()) and ok(
+            title := _strip_suffix(to_display(text, traditional=traditional), page.profile)
+        ):
             fields["title"] = layer
             return title
     raise NotAnArticle("no_title", url=page.url)
@@ -267,15 +324,28 @@ def _published(
     fetched_on: date | None,
     body_start: str,
 ) -> datetime | None:
-    found: list[tuple[datetime | None, str]] = [(structured.published_at, "structured")]
-    if page.template and page.template.date:
-        text = first_text(page.tree, page.template.date, lambda t: find_datetime(t) is not None)
-        found.append((find_datetime(text) if text else None, page.layer))
-    found.append((generic.find_date(page_text, title, body_start=body_start, latest=fetched_on), "generic"))
-    path_day = date_from_path(page.url)
-    found.append((at_midnight(path_day) if path_day else None, "url"))
-    for value, layer in found:
-        if value is not None:
+    template = page.template
+
+    def from_template() -> datetime | None:
+        if template is None or not template.date:
+            return None
+        text = first_text(page.tree, template.date, lambda t: find_datetime(t) is not None)
+        return find_datetime(text) if text else None
+
+    def from_url() -> datetime | None:
+        path_day = date_from_path(page.url)
+        return at_midnight(path_day) if path_day else None
+
+    # best first, each asked only when the ones before it found nothing
+    found: list[tuple[Callable[[], datetime | None], str]] = [
+        (lambda: structured.published_at, "structured"),
+        (from_template, page.layer),
+        (lambda: generic.find_date(page_text, title, body_start=body_start, latest=fetched_on), "generic"),
+        (lambda: generic.labelled_date(page_text, latest=fetched_on), "generic"),
+        (from_url, "url"),
+    ]
+    for find, layer in found:
+        if (value := find()) is not None:
             fields["published_at"] = layer
             return value
     return None
@@ -315,7 +385,7 @@ def _source(
     candidates: list[tuple[str | None, str]] = [(structured.source, "structured")]
     if page.template and page.template.source:
         text = first_text(page.tree, page.template.source)
-        candidates.append((source_in(text) or text if text else None, page.layer))
+        candidates.append((clean_source(text) if text else None, page.layer))
     candidates.append((parts.source or parts.credits.source, "pattern"))
     candidates.append((source_in(page_text[:4000]), "pattern"))
     candidates.append((default_source(page.template, page.groups, page.profile), page.layer))
@@ -326,18 +396,54 @@ def _source(
     return None
 
 
-def _credits(page_text: str, parts: BodyParts, traditional: bool, fields: dict[str, str]) -> Credits:
-    """Credits of the body, then editor/reviewer lines anywhere on the page ("责任编辑：X" below the body)."""
+def _credits(
+    page_text: str, parts: BodyParts, title: str, traditional: bool, fields: dict[str, str]
+) -> Credits:
+    """Credits of the body, then credit lines elsewhere on the page: editors and reviewers anywhere
+    ("责任编辑：X" below the body, in a side box), writers and photographers only between the title and
+    the end of the body (a header byline, "作者：X" in the info line), never from related lists."""
     found = [parts.credits]
-    for m in _EDITOR_LINE.finditer(page_text):
-        line = to_display(m.group(0), traditional=traditional)
-        if (credits := parse_credit_line(line)) is not None:
-            found.append(credits)
-    merged = merge_all(found)
+    outside: list[Credits] = []
+    lines = _JOINED_LABEL.sub(r"\1", _CLOSING_ALONE.sub("", page_text))
+    start, end = _article_span(lines, parts, title)
+    for offset, raw_line in credit_lines(lines):
+        line = to_display(raw_line, traditional=traditional)
+        if (credits := parse_credit_line(line)) is None:
+            continue
+        if not start <= offset <= end:
+            credits = Credits(editors=credits.editors, reviewers=credits.reviewers)
+        outside.append(credits)
+    merged = merge_all([*found, *outside])
+    if has_writer(parts.credits):  # a CMS fills 作者 with the editor's name: the body's own writer wins
+        editors = set(merged.editors)
+        extra = {n for c in outside for n in c.reporters if n in editors and n not in parts.credits.reporters}
+        merged = replace(merged, reporters=tuple(n for n in merged.reporters if n not in extra))
+    if parts.bare_writers and not has_writer(merged):
+        merged = replace(merged, reporters=parts.bare_writers)
     for role in ("reporters", "correspondents", "interns", "photographers", "editors", "reviewers"):
         if getattr(merged, role):
             fields[role] = "pattern"
     return merged
+
+
+#: a line that ends with a label's colon or an opening bracket continues on the next line
+_JOINED_LABEL = re.compile(r"([:：（(【\[])[ \t\u3000]*+\n\s*+")
+#: a closing bracket alone on its line belongs to the line before: "（责任编辑：\n黄帅\n）"
+_CLOSING_ALONE = re.compile(r"\n\s*+(?=[）)】\]])")  # possessive: no backtracking over blank lines
+#: how far below the body's last paragraph a byline may stand, in characters of page text
+BYLINE_AFTER_BODY = 300
+
+
+def _article_span(lines: str, parts: BodyParts, title: str) -> tuple[int, int]:
+    """Where the article stands in the page text: from its title to a little past its last paragraph."""
+    start = max(lines.find(title[:20]), 0) if title else 0
+    if not parts.paragraphs:
+        return start, start
+    last = parts.paragraphs[-1]
+    end = lines.find(last[:16], start)
+    if end < 0:
+        return start, len(lines)
+    return start, end + len(last) + BYLINE_AFTER_BODY
 
 
 # --- articles over several pages -----------------------------------------------------------------

@@ -13,10 +13,12 @@ from service.extract.blocks import Block
 from service.model import Credits, Image
 from service.text.credits import (
     caption_credits,
+    dateline_credits,
     merge_all,
     parse_credit_line,
     split_leading_credits,
     split_trailing_credits,
+    split_trailing_names,
 )
 from service.text.normalize import to_display
 
@@ -44,13 +46,29 @@ STOP_MARKERS = (
 #: lines that are page furniture wherever they appear
 FURNITURE = re.compile(
     r"^(?:分享到|分享至|【?字体|字号|打印|关闭窗口|【关闭】|【打印】|返回顶部|上一篇|下一篇|上一页|下一页|点击数|浏览次数|阅读数|"
-    r"扫一扫|扫描二维码|微信扫一扫|版权所有|Copyright|©)",
+    r"扫一扫|扫描二维码|微信扫一扫|版权所有|Copyright|©|"
+    # widgets of today's pages: galleries, likes, video players, share prompts, "read more"
+    r"图集$|\+1$|赞$|赞\s*赶快成为第一个|Play Video|\d{1,2}:\d{2}\s*/\s*\d{1,2}:\d{2}$|分享让更多人看到|展开全文|阅读全文|点击查看|"
+    r"关键字\s*[:：]|关键词\s*[:：]|标签\s*[:：]|"
+    # notes on where the text came from: they are the source, not the article
+    r"[（(]?\s*原标题\s*[:：]|[（(]\s*本文来自|[（(]\s*资料来源|本文来自|声明\s*[:：]|免责声明)",
     re.IGNORECASE,
 )
+#: the print edition's line: "《光明日报》（ 2022年02月13日 02版）"
+PRINT_EDITION = re.compile(
+    r"^[（(]?\s*《[^》]{2,20}》\s*[（(]\s*(?:19|20)\d{2}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*(?:第?\s*[0-9A-Z]{1,3}\s*版)?\s*[）)]\s*[）)]?$"
+)
+#: a caption that only says who gave the picture: "受访者供图", "资料图"
+_GIVEN_PICTURE = re.compile(r"^[（(]?[^。，]{0,20}(?:供图|供圖|资料图|资料图片|图片来源[^。]{0,20})[）)]?$")
 _META_LINE = re.compile(
     r"^(?:发布时间|發布時間|发表时间|发布日期|时间|時間|日期|更新时间)?\s*[:：]?\s*(?:19|20)\d{2}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2}"
 )
-_SOURCE = re.compile(r"(?:来源|來源)\s*[:：]\s*(?P<src>[^\s　|｜【]{2,20})")
+_SOURCE = re.compile(
+    r"(?:来源|來源)(?:于|於)?\s*[:：]\s*(?P<src>[^\s　|｜【]{2,20})|(?:本文来源于|本文來源於|稿件来源)\s*(?P<src2>[^\s　|｜【]{2,20})"
+)
+_DATE_OR_TIME = re.compile(
+    r"(?:19|20)\d{2}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2}\s*日?|\d{1,2}:\d{2}(?::\d{2})?"
+)
 
 
 @dataclass
@@ -62,6 +80,8 @@ class BodyParts:
     source: str | None = None
     #: link-dense blocks skipped: many of them and few paragraphs mean a list page
     link_blocks: int = 0
+    #: bare names in the parenthesis that ends the body: the writers, when nobody is credited as one
+    bare_writers: tuple[str, ...] = ()
 
     @property
     def chars(self) -> int:
@@ -71,7 +91,16 @@ class BodyParts:
 def source_in(text: str) -> str | None:
     """The value of a ``来源：X`` label in a line."""
     m = _SOURCE.search(text)
-    return m["src"] if m else None
+    return (m["src"] or m["src2"]) if m else None
+
+
+def clean_source(text: str) -> str | None:
+    """A source field's text without its label and the date beside it:
+    ``本文来源于 北京商报 2024-05-20 09:47:48`` → ``北京商报``."""
+    if found := source_in(text):
+        return found
+    words = _DATE_OR_TIME.sub(" ", text).split()
+    return words[0] if words else None
 
 
 def is_meta_line(text: str) -> bool:
@@ -89,6 +118,19 @@ def _is_caption(block: Block, text: str) -> bool:
         return False
     if block.centered or block.captionish or len(text) <= MAX_PLAIN_CAPTION_CHARS:
         return True
+    found = caption_credits(text)
+    return found is not None and bool(found.photographers)
+
+
+#: the words that end a photo caption's credit: "…现场。 马镇丹 摄"
+#: (the word set apart from the names: "我们去拍摄" is no credit; a credit in parentheses at the end of
+#: a paragraph is cut from it elsewhere, and the sentence before it kept)
+_PHOTO_CREDIT_END = re.compile(r"[\s/／]+(?:摄|攝|摄影|攝影|摄影报道|攝影報道)$")
+
+
+def _is_lone_photo_caption(text: str) -> bool:
+    if len(text) > MAX_CAPTION_CHARS or not _PHOTO_CREDIT_END.search(text):
+        return False
     found = caption_credits(text)
     return found is not None and bool(found.photographers)
 
@@ -119,7 +161,7 @@ def assemble(
         if block.link_ratio > MAX_LINK_RATIO:
             out.link_blocks += 1
             continue
-        if FURNITURE.match(text):
+        if FURNITURE.match(text) or PRINT_EDITION.match(text) or _GIVEN_PICTURE.match(text):
             continue
         if caption_open and _is_caption(block, text):
             out.images[-1] = Image(out.images[-1].url, text)
@@ -128,6 +170,9 @@ def assemble(
             caption_open = False
             continue
         caption_open = False
+        if _is_lone_photo_caption(text):  # a caption whose image was lazy-loaded or dropped
+            credits.append(caption_credits(text) or Credits())
+            continue
         if found := parse_credit_line(text):
             credits.append(found)
             out.source = out.source or found.source
@@ -143,15 +188,27 @@ def assemble(
 
 
 def _trailing(out: BodyParts, credits: list[Credits]) -> None:
+    first = True
     while out.paragraphs:
         rest, found = split_trailing_credits(out.paragraphs[-1])
         if found is None:
+            if first:  # bare names count only where the body ends, never above a byline
+                # the names stay in the text as printed ("…新春佳节。（常书香 马丹阳 ）")
+                _, out.bare_writers = split_trailing_names(out.paragraphs[-1])
             return
+        first = False
         credits.append(found)
-        if rest:
-            out.paragraphs[-1] = rest
+        if _keep_rest(out, rest):
             return
-        out.paragraphs.pop()
+
+
+def _keep_rest(out: BodyParts, rest: str) -> bool:
+    """The last paragraph without its trailing credit; True when some text is left of it."""
+    if rest:
+        out.paragraphs[-1] = rest
+        return True
+    out.paragraphs.pop()
+    return False
 
 
 def _lead(out: BodyParts, credits: list[Credits], lead_tags: tuple[str, ...]) -> None:
@@ -166,6 +223,8 @@ def _lead(out: BodyParts, credits: list[Credits], lead_tags: tuple[str, ...]) ->
     first, found = split_leading_credits(first)
     if found:
         credits.insert(0, found)
+    elif dated := dateline_credits(first):  # the dateline's credit stays in the text as printed
+        credits.insert(0, dated)
     if first:
         out.paragraphs[0] = first
     else:

@@ -45,25 +45,122 @@ def page_title(tree: LexborHTMLParser) -> str | None:
     return clean_spaces(node.text()) if node is not None else None
 
 
-#: separators between a headline and the site or section name in a <title>
-_TITLE_SEPARATORS = re.compile(r"\s*(?:_|\||｜|—|–|\s-\s|-(?=[^-]{2,12}$))\s*")
-#: elements that may hold the headline on a page without <h1>
-HEADLINE_SELECTORS = "h2, h3, h4, [class*=title], [id*=title], [class*=tit], [class*=bt]"
+#: separators between a headline and the site or channel names in a <title>
+_TITLE_SPLIT = re.compile(r"(\s*(?:_|\||｜|»|--+|——|—|–|\s-\s|-(?=[^-]{2,24}$))\s*)")
+#: a <title> segment that names a site or a channel, not the story ("财经网", "CAIJING.COM.CN")
+_SITE_SEGMENT = re.compile(
+    r"(?:网|網|频道|頻道|首页|首頁|新闻|新聞|资讯|政府|日报|晚报|时报|商报|早报|晨报|报|客户端|门户|在线|官网|"
+    r"平台|中心|专题|站|[A-Za-z0-9-]+\.(?:com|cn|net|org|gov)(?:\.cn)?|COM|CN|NET)\s*$",
+    re.IGNORECASE,
+)
+#: a segment this short after "_" or "|" is a channel or an account name (经济, 苏银), not the story
+MAX_CHANNEL_SEGMENT = 6
+MAX_SITE_SEGMENT = 24
+#: elements that may hold the headline, after the <h1>s
+HEADLINE_SELECTORS = (
+    "h2, h3, [class*=title], [id*=title], [class*=Title], [class*=tit], [class*=bt], "
+    "[class*=head], [class*=Head], [class*=subject]"
+)
+MAX_HEADLINE_NODES = 60
+#: a headline element whose text covers at least this share of the <title>'s story is the headline
+MIN_HEADLINE_SHARE = 0.5
 
 
-def generic_titles(tree: LexborHTMLParser) -> list[str]:
-    """Headline candidates of a page whose template we do not know, best first: each <h1>; a heading
-    or title-like element whose text begins the <title>; the first part of the <title>."""
-    out = [clean_spaces(n.text()) for n in tree.css("h1")]
-    full = page_title(tree)
-    if full:
-        for node in tree.css(HEADLINE_SELECTORS):
-            text = clean_spaces(node.text())
-            if len(text) >= 4 and full.startswith(text):
-                out.append(text)
-                break
-        out.append(_TITLE_SEPARATORS.split(full, maxsplit=1)[0])
-    return [t for t in out if t]
+def title_core(full: str, site_names: tuple[str, ...] = ()) -> str:
+    """The story part of a ``<title>`` or ``og:title``: site and channel names cut off at either end
+    (``5月LPR按兵不动…_经济_宏观频道首页_财经网 - CAIJING.COM.CN`` → ``5月LPR按兵不动…``); separators
+    inside the story are kept (``…力量——热烈祝贺…``, ``书记市长这一周 | 奋马扬鞭…``)."""
+    parts = _TITLE_SPLIT.split(clean_spaces(full))
+    texts, seps = parts[0::2], parts[1::2]
+    cut = False
+    while len(texts) > 1 and _is_site_segment(texts[-1], seps[-1], site_names, after_site=cut):
+        texts, seps, cut = texts[:-1], seps[:-1], True
+    while len(texts) > 1 and _is_site_segment(texts[0], seps[0], site_names, leading=True):
+        texts, seps = texts[1:], seps[1:]
+    out = texts[0] + "".join(sep + text for sep, text in zip(seps, texts[1:], strict=True))
+    for name in site_names:  # "土豆不“土” 土豆无“土” 松花江网": a site name after a plain space
+        if out.endswith(name) and len(out) > len(name) + 3:
+            out = out[: -len(name)].rstrip(" -_|—")
+    return out.strip()
+
+
+def _is_site_segment(
+    text: str, sep: str, site_names: tuple[str, ...], *, leading: bool = False, after_site: bool = False
+) -> bool:
+    """A site name; or, at the end, a short channel name after "_" or "|", or after any separator
+    once a site name was cut behind it ("… - 要闻云南 - 云南日报网")."""
+    text = text.strip()
+    if not text:
+        return True
+    if text in site_names or (len(text) <= MAX_SITE_SEGMENT and _SITE_SEGMENT.search(text)):
+        return True
+    short = len(text) <= MAX_CHANNEL_SEGMENT
+    return not leading and short and (after_site or sep.strip() in ("_", "|", "｜"))
+
+
+def generic_title(tree: LexborHTMLParser, hints: list[str], site_names: tuple[str, ...] = ()) -> str | None:
+    """The headline of a page whose template we do not know, best first:
+    1. an <h1> whose text is the story of the <title>/og:title (or its first line is: a title and
+       its subtitle in one <h1>);
+    2. a heading or title-like element that is (most of) that story (``<h2 id="cont_title">``);
+    3. the story of the <title>/og:title itself;
+    4. without any <title>: the first <h1>, else the first title-like element of headline length.
+    """
+    cores = [c for h in hints if h and (c := title_core(h, site_names))]
+    h1s = _headline_texts(tree.css("h1"))
+    others = _headline_texts(tree.css(HEADLINE_SELECTORS)[:MAX_HEADLINE_NODES])
+    if cores:
+        for texts in (h1s, others):
+            if found := _matching_headline(texts, cores):
+                return found
+        return cores[0]
+    for text in (*h1s, *others):
+        if 4 <= len(text) <= 80 and not _SITE_SEGMENT.search(text):
+            return text
+    return None
+
+
+#: how many lines above the body a headline may stand
+TITLE_ABOVE_LINES = 12
+_NOT_HEADLINE = re.compile(r"(?:19|20)\d{2}\s*[-年/.]|来源|來源|作者|编辑|记者|首页|位置|>|»")
+
+
+def title_above(page_text: str, body_start: str) -> str | None:
+    """The last line of headline length above the body that is no date, source, credit or
+    breadcrumb line: the headline of a page that has neither a <title> nor an <h1>."""
+    pos = page_text.find(body_start) if body_start else -1
+    if pos <= 0:
+        return None
+    lines = [x for raw in page_text[:pos].rsplit("\n", 4 * TITLE_ABOVE_LINES) if (x := clean_spaces(raw))]
+    for line in reversed(lines[-TITLE_ABOVE_LINES:]):
+        if 6 <= len(line) <= 80 and not _NOT_HEADLINE.search(line) and line[-1] not in "。，；：:":
+            return line
+    return None
+
+
+#: an element with more text than this is a container (a header, a whole column), not a headline
+MAX_HEADLINE_ELEMENT_CHARS = 300
+
+
+def _headline_texts(nodes: list[LexborNode]) -> list[str]:
+    return [clean_spaces(t) for n in nodes if len(t := n.text()) <= MAX_HEADLINE_ELEMENT_CHARS]
+
+
+def _matching_headline(texts: list[str], cores: list[str]) -> str | None:
+    best: tuple[float, str] | None = None
+    for text in texts:
+        for core in cores:
+            if not text:
+                continue
+            if text == core:
+                return text
+            if len(text) > len(core) and text.startswith(core):
+                return core  # the headline and its subtitle in one element
+            if len(text) >= 4 and core.startswith(text) and len(text) >= MIN_HEADLINE_SHARE * len(core):
+                share = len(text) / len(core)
+                if best is None or share > best[0]:
+                    best = (share, text)
+    return best[1] if best else None
 
 
 def _vote_target(node: LexborNode) -> LexborNode | None:
@@ -76,6 +173,15 @@ def _vote_target(node: LexborNode) -> LexborNode | None:
     if parent is not None and parent.tag == "p" and parent.parent is not None:
         return parent.parent
     return parent
+
+
+#: site footer text (copyright, reporting hotlines, licences): it never votes for the body, so a
+#: one-paragraph article is not outvoted by the footer below it
+_FOOTER_TEXT = re.compile(
+    r"版权所有|即为侵权|请勿转载|未经[^，。]{0,12}授权|举报电话|举报邮箱|违法和不良信息|ICP[备证]|备案号|"
+    r"许可证[号:：]|联系我们|Copyright|©|All Rights Reserved",
+    re.IGNORECASE,
+)
 
 
 @dataclass(slots=True)
@@ -102,11 +208,11 @@ def scan_page(tree: LexborHTMLParser, crumb_labels: tuple[str, ...] = ()) -> Pag
             continue
         text = (node.text_content or "").strip()
         if scan.breadcrumb is None and text:
-            if any(text.startswith(label) for label in crumb_labels):
+            if text.startswith(crumb_labels):
                 scan.breadcrumb = _crumb_text(node, crumb_labels, labelled=True)
             elif home_crumb is None and text.startswith("首页"):
                 home_crumb = _crumb_text(node, crumb_labels, labelled=False)
-        if len(text) < MIN_RUN_CHARS:
+        if len(text) < MIN_RUN_CHARS or _FOOTER_TEXT.search(text):
             continue
         target = _vote_target(node)
         if target is None or target.tag in ("script", "style", "a", "body", "html"):
@@ -179,6 +285,22 @@ def find_date(
             end = min(end, body_pos)
         window = page_text[pos:end]
         if found := find_datetime(window, latest=latest):
+            return found
+    return None
+
+
+#: a date after a label anywhere on the page: "发布日期：2019-03-06", "本文来源于 国家统计局 2024-05-11 09:36"
+_LABELLED_DATE = re.compile(
+    r"(?:发布日期|发布时间|發佈時間|發布時間|发表时间|发表日期|更新时间|出版日期|时间|時間|日期|来源|來源)"
+    r"[^。]{0,40}?(?=(?:19|20)\d{2}\s*[-年/.]\s*\d{1,2}\s*[-月/.]\s*\d{1,2})"
+)
+
+
+def labelled_date(page_text: str, *, latest: date | None = None) -> datetime | None:
+    """The first date printed after a date or source label anywhere on the page (an info line far
+    from the title, a source line below the body, a footer)."""
+    for m in _LABELLED_DATE.finditer(page_text):
+        if found := find_datetime(page_text[m.end() : m.end() + 40], latest=latest):
             return found
     return None
 

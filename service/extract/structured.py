@@ -24,6 +24,22 @@ _ENP = re.compile(r"<!--\s*enpproperty(?P<body>.*?)/enpproperty\s*-->", re.DOTAL
 _ENP_TAG = re.compile(r"<(?P<tag>[a-z]+)>(?P<value>.*?)</(?P=tag)>", re.DOTALL | re.IGNORECASE)
 
 
+#: meta tags (lower-cased names) that carry the publication time, best first
+PUBLISHED_META = (
+    "article:published_time",
+    "og:release_date",
+    "pubdate",
+    "publishdate",
+    "publish_date",
+    "publishtime",
+    "datepublished",
+    "weibo: article:create_at",
+    "dc.date.issued",
+    "dc.date",
+    "date",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Structured:
     title: str | None = None
@@ -31,6 +47,9 @@ class Structured:
     published_at: datetime | None = None
     channel: str | None = None
     source: str | None = None
+    #: og:title and og:site_name: hints for the generic title (they usually carry the site's name)
+    og_title: str | None = None
+    site_name: str | None = None
     #: which kind of structured data gave each field: "enpproperty", "json-ld" or "meta"
     origin: tuple[tuple[str, str], ...] = ()
 
@@ -93,7 +112,8 @@ def read_structured(html: str, tree: LexborHTMLParser) -> Structured:
         put("title", clean_spaces(str(ld.get("headline") or "")), "json-ld")
         put("published_at", parse_iso(str(ld.get("datePublished") or "")), "json-ld")
     meta = _meta(tree)
-    put("title", meta.get("og:title"), "meta")
-    for key in ("article:published_time", "og:release_date", "pubdate", "publishdate", "publish_date"):
+    put("og_title", meta.get("og:title") or meta.get("twitter:title"), "meta")
+    put("site_name", meta.get("og:site_name"), "meta")
+    for key in PUBLISHED_META:
         put("published_at", parse_iso(meta[key]) if key in meta else None, "meta")
     return Structured(**found, origin=tuple(origin.items()))

@@ -134,12 +134,6 @@ def index_keys(fp: int) -> tuple[int, ...]:
     return tuple((n << PAIR_BITS) | (b[i] << _WIDTHS[j]) | b[j] for n, (i, j) in enumerate(PAIRS))
 
 
-def band_keys_0002(fp: int) -> tuple[int, ...]:
-    """The keys of the index as migration 0002 built it: ``band << 16`` | the band's 16 bits, four
-    bands. Kept for the way back (0005's downgrade) and as the benchmark's peer; not used to store."""
-    return tuple((band << 16) | ((fp >> (16 * band)) & 0xFFFF) for band in range(4))
-
-
 def to_signed(fp: int) -> int:
     """``fp`` as a signed 64-bit integer, the range of SQL BIGINT."""
     fp &= _MASK

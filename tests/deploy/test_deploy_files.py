@@ -261,25 +261,29 @@ def _copies() -> list[tuple[str, str]]:
 
 
 def test_image_sources_find_their_configuration(tmp_path: Path) -> None:
-    """The files the Dockerfile copies, where it copies them, are enough for the settings to load.
-
-    This stands in for the editable install of the image: the package imported from the copied
-    tree must read config/ from beside it, not from this checkout.
-    """
+    """The files the Dockerfile copies, where it copies them, are enough to build a package whose
+    settings load once the sources are gone (the image installs with a plain ``pip install .``)."""
+    tree, target = tmp_path / "src", tmp_path / "site-packages"
     for source, dest in _copies():
-        src, dst = DEPLOY.parent / source, tmp_path / dest
+        src, dst = DEPLOY.parent / source, tree / dest
+        dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst) if src.is_dir() else shutil.copy2(src, dst)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(tree)],
+        check=True, timeout=600,
+    )  # fmt: skip
+    shutil.rmtree(tree)
     code = (
         "import service.config as c; s = c.load_settings(environ={}); "
         "print(c.CONFIG_DIR); assert s.profile.templates, 'empty site profile'"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("JINSHAN_")}
-    env["PYTHONPATH"] = str(tmp_path)
+    env["PYTHONPATH"] = str(target)
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert Path(result.stdout.strip()) == tmp_path / "config"
+    assert Path(result.stdout.strip()) == target / "service" / "_config"
 
 
 def test_dockerignore_keeps_secrets_out_and_sources_in() -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 from typer.main import get_command
 
 from service.cli import app
+from service.config import Settings
+from tests.support import settings_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -51,3 +53,32 @@ def test_the_first_two_commands_are_make_run_and_make_test() -> None:
     first_block = README.split("```sh", 1)[1].split("```", 1)[0]
     commands = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
     assert commands[:2] == ["make run", "make test"]
+
+
+def test_the_readme_settings_table_is_default_toml_value_by_value() -> None:
+    """Every default and its meaning have one source, config/default.toml; the README's table is
+    rendered from it (rewrite it with ``python -m tests.support.settings_doc``)."""
+    assert settings_doc.readme_table(README) == settings_doc.render_table()
+
+
+def test_every_key_has_its_own_comment() -> None:
+    notes = settings_doc.comments()
+    shared = {k: v for k, v in notes.items() if list(notes.values()).count(v) > 1}
+    assert not shared, f"give each of these keys its own comment in default.toml: {sorted(shared)}"
+
+
+def test_the_settings_models_default_to_default_toml() -> None:
+    """Where a pydantic field carries a default too (a Settings built in code), it is the file's."""
+    defaults = tomllib.loads((ROOT / "config" / "default.toml").read_text(encoding="utf-8"))
+    wrong = []
+    for section, values in defaults.items():
+        for key, value in values.items():
+            field = Settings.model_fields[section].annotation.model_fields[key]  # type: ignore[union-attr]
+            if field.is_required():
+                continue  # no default in code: the file is the one source
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, tuple):
+                default = list(default)
+            if default != value:
+                wrong.append(f"{section}.{key}: model {default!r}, default.toml {value!r}")
+    assert not wrong, wrong

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import random
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import service.store
 from service.text import simhash as sh
+from service.text.simhash import index_keys
 
 
 def cjk(seed: int, n: int) -> str:
@@ -88,3 +94,30 @@ def test_a_key_holds_two_blocks_so_one_changed_bit_per_block_shares_nothing() ->
     assert not set(sh.index_keys(fp)) & set(sh.index_keys(other))
     # each key pins 25 or 26 bits: flipping a bit outside a pair keeps that pair's key
     assert sh.index_keys(fp)[0] == sh.index_keys(fp ^ (1 << 63))[0]
+
+
+VERSIONS = Path(service.store.__file__).parent / "migrations" / "versions"
+
+
+def _migration(name: str) -> Any:
+    path = VERSIONS / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@given(st.integers(min_value=0, max_value=(1 << 64) - 1))
+def test_the_frozen_keys_of_0005_are_the_keys_the_store_writes(fp: int) -> None:
+    assert _migration("0005_simhash_pairs").index_keys(fp) == index_keys(fp)
+
+
+def test_migrations_import_no_live_code() -> None:
+    """A migration that imported the schema or the text functions would change meaning with them."""
+    for path in sorted(VERSIONS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("service"):
+                assert node.module == "service.store.migrations.frozen", f"{path.name} imports {node.module}"
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("service") for a in node.names), path.name

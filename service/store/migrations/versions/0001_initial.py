@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from service.store.schema import Id, UtcDateTime
+from service.store.migrations.frozen import Id, UtcDateTime
 
 revision = "0001"
 down_revision = None

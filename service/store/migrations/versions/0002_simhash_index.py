@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from service.store.schema import Id
+from service.store.migrations.frozen import Id
 
 revision = "0002"
 down_revision = "0001"

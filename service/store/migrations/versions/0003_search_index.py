@@ -22,7 +22,7 @@ import sqlite3
 import sqlalchemy as sa
 from alembic import op
 
-from service.store.schema import Id
+from service.store.migrations.frozen import Id
 
 revision = "0003"
 down_revision = "0002"

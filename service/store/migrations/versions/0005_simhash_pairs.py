@@ -8,8 +8,11 @@ so a probe returns next to nothing unrelated, and any two fingerprints within 3 
 key (3 changed bits leave 2 of the 5 blocks whole).
 
 The table keeps its shape; only its rows change. They are rebuilt from the stored versions in
-batches (keyset pagination on the version id), so memory stays flat on a large archive; the keys are
-computed in Python, the one definition the store also uses. 10 rows per fingerprint of an original article.
+batches (keyset pagination on the version id), so memory stays flat on a large archive. 10 rows per fingerprint of an original article.
+
+Self-contained: the key functions and the table are frozen copies as of this revision (a migration
+that imported the live ``service.text.simhash`` or the schema would change meaning with them). The
+store's ``index_keys`` must keep giving the same keys; a test compares the two.
 
 Revision ID: 0005
 Revises: 0004
@@ -19,13 +22,11 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from service.store.schema import simhash_index
-from service.store.sql import insert_ignore_many
-from service.text.simhash import band_keys_0002, index_keys, to_unsigned
+from sqlalchemy.dialects import postgresql, sqlite
 
 revision = "0005"
 down_revision = "0004"
@@ -33,6 +34,38 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 5000
+_MASK = (1 << 64) - 1
+#: 64 bits in 5 blocks, the first 64 % 5 = 4 one bit wider: 13, 13, 13, 13, 12
+_WIDTHS = (13, 13, 13, 13, 12)
+_PAIRS = tuple((i, j) for i in range(5) for j in range(i + 1, 5))
+_PAIR_BITS = 26
+
+_simhash_index = sa.table(
+    "simhash_index",
+    sa.column("key", sa.Integer),
+    sa.column("fingerprint", sa.BigInteger),
+    sa.column("article_id"),
+)
+
+
+def index_keys(fp: int) -> tuple[int, ...]:
+    """One key per pair of blocks: ``pair_no << 26 | block_i << width_j | block_j``."""
+    blocks = []
+    for width in _WIDTHS:
+        blocks.append(fp & ((1 << width) - 1))
+        fp >>= width
+    return tuple((n << _PAIR_BITS) | (blocks[i] << _WIDTHS[j]) | blocks[j] for n, (i, j) in enumerate(_PAIRS))
+
+
+def band_keys_0002(fp: int) -> tuple[int, ...]:
+    """The keys as 0002 built them: ``band << 16`` | the band's 16 bits, four bands."""
+    return tuple((band << 16) | ((fp >> (16 * band)) & 0xFFFF) for band in range(4))
+
+
+def _insert_ignore(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(_simhash_index).on_conflict_do_nothing(), rows)
+
 
 # the fingerprints the store indexes: every version of every original article (as 0002 backfilled)
 _VERSIONS = sa.text(
@@ -43,16 +76,15 @@ _VERSIONS = sa.text(
 
 def _rebuild(keys_of: Callable[[int], tuple[int, ...]]) -> None:
     conn = op.get_bind()
-    conn.execute(sa.delete(simhash_index))
+    conn.execute(sa.delete(_simhash_index))
     after = -1
     while rows := conn.execute(_VERSIONS, {"after": after, "n": _BATCH}).all():
-        insert_ignore_many(
+        _insert_ignore(
             conn,
-            simhash_index,
             [
                 {"key": key, "fingerprint": fp, "article_id": article_id}
                 for _, fp, article_id in rows
-                for key in keys_of(to_unsigned(int(fp)))
+                for key in keys_of(int(fp) & _MASK)
             ],
         )
         after = int(rows[-1][0])
