@@ -10,11 +10,15 @@ Each reparse then runs on a fresh copy of that database, in two cases:
   would differ from what the archive was read with: every article with a lead gets a new version.
 
 For each: articles re-read, seconds, articles/s, cores used (CPU time of the reparse process and its
-workers over the wall time), peak RSS per process, with ``--workers 1`` as the single-process peer
-(and, with ``--baseline DIR``, the reparse of another checkout, e.g. the code before this work).
+workers over the wall time), CPU time per article (what the load of other processes moves least),
+peak RSS per process, with ``--workers 1`` as the single-process peer
+(and, with ``--baseline DIR``, the reparse of another source tree: for the README's table, this tree
+with ``service/crawl/reparse.py``, ``service/store/reparse.py`` and ``service/fetch/archive.py`` of
+commit df07837 put back, so both sides run the same extractor).
 The machine's load average is printed beside each row: figures move with it.
 
     .venv/bin/python benchmarks/reparse.py [--articles 3000] [--workers 2,1] [--baseline /path/to/checkout]
+        [--cases 'nothing changed,profile fix'] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ def reparse(
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     done = sum(v for k, v in counts.items() if k != "status")
     return {"articles": done, "changed": counts.get("changed", 0), "seconds": elapsed, "per_s": done / elapsed,
-            "cores": cpu / elapsed, "peak_mb": max(peaks.values(), default=0.0), "load": load_before}  # fmt: skip
+            "cores": cpu / elapsed, "cpu_ms": 1000 * cpu / max(done, 1), "peak_mb": max(peaks.values(), default=0.0), "load": load_before}  # fmt: skip
 
 
 def main() -> None:
@@ -93,12 +97,16 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=3000)
     parser.add_argument("--workers", default="2,1", help="reparse processes to compare")
     parser.add_argument("--baseline", type=Path, help="another checkout whose reparse is measured too")
+    parser.add_argument("--cases", default="nothing changed,profile fix")
+    parser.add_argument("--keep", type=Path, help="fill the archive here once and reuse it in later runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jinshan-bench-") as tmpdir:
-        tmp = Path(tmpdir)
-        print(f"Filling the archive: backfill of {args.articles:,} replica articles …", file=sys.stderr)
-        backfill(args.articles, tmp, workers=2)
+        tmp = args.keep or Path(tmpdir)
+        tmp.mkdir(parents=True, exist_ok=True)
         config, db = tmp / f"bf{args.articles}.toml", tmp / f"bf{args.articles}w2.db"
+        if not db.exists():
+            print(f"Filling the archive: backfill of {args.articles:,} replica articles …", file=sys.stderr)
+            backfill(args.articles, tmp, workers=2)
         no_lead = without_lead_tags(tmp)
         runs: list[tuple[str, str, Path, int | None]] = [
             (f"{w} worker{'s' if w > 1 else ''}", "this", ROOT, w) for w in (int(x) for x in args.workers.split(","))
@@ -106,13 +114,15 @@ def main() -> None:
         if args.baseline:
             runs.append(("baseline", str(args.baseline), args.baseline, None))
         print(f"\nReparse of {args.articles:,} archived replica articles (SQLite; {os.cpu_count()} cores)\n")
-        print("| case | code | workers | articles | new versions | seconds | articles/s | cores used | peak RSS MB per process | load average at start |")  # fmt: skip
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
-        for case, profile in (("nothing changed", None), ("profile fix", no_lead)):
+        print("| case | code | workers | articles | new versions | seconds | articles/s | cores used | CPU ms per article | peak RSS MB per process | load average at start |")  # fmt: skip
+        print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        cases = {"nothing changed": None, "profile fix": no_lead}
+        for case in args.cases.split(","):
+            profile = cases[case]
             for label, code_name, code, workers in runs:
                 r = reparse(tmp, config, db, workers=workers, code=code, profile=profile)
                 print(f"| {case} | {code_name} | {label} | {r['articles']:,.0f} | {r['changed']:,.0f} | {r['seconds']:.1f} | "
-                      f"{r['per_s']:.0f} | {r['cores']:.2f} | {r['peak_mb']:.0f} | {r['load']} |", flush=True)  # fmt: skip
+                      f"{r['per_s']:.0f} | {r['cores']:.2f} | {r['cpu_ms']:.2f} | {r['peak_mb']:.0f} | {r['load']} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

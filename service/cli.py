@@ -203,6 +203,8 @@ def reparse(
     Makes a new version only where the extracted article changed; stores refused pages that are
     articles now; fetches nothing; resumable. Exit 0 when all went well, 1 when some failed.
     """
+    from concurrent.futures.process import BrokenProcessPool
+
     from service.crawl.progress import run_reparse_command
 
     settings = _configure(config, log_format)
@@ -210,6 +212,8 @@ def reparse(
     last = _date(until, "--until") if until else None
     try:
         code = run_reparse_command(settings, since=first, until=last, workers=workers)
+    except BrokenProcessPool as exc:
+        fail(f"reparse stopped: a worker process died ({exc}); run it again to resume")
     except Exception as exc:
         if _is_database_error(exc):
             _database_failure(exc, settings)

@@ -60,6 +60,13 @@ def test_reparse_applies_a_profile_fix_to_the_archive(
     again = good.run("reparse", "--since", "2026-10-01")
     assert json.loads(again.stdout.strip().splitlines()[-1])["changed"] == 0  # idempotent
 
+    for file in (tmp_path / "warc").iterdir():  # the archive lost: every article fails, exit 1
+        file.unlink()
+    lost = good.run("reparse", "--since", "2026-10-01")
+    assert lost.returncode == 1, lost.stderr
+    counts = json.loads(lost.stdout.strip().splitlines()[-1])
+    assert counts["failed"] > 0 and counts["unchanged"] == counts["changed"] == 0
+
 
 def test_interrupted_reparse_resumes_after_the_last_article(
     tmp_path: Path, replica: Replica, server: ReplicaServer, database_url: str

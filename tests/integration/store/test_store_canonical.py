@@ -55,7 +55,6 @@ def diff(rows: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[Any]:
 
 def clear(store: Store) -> None:
     from service.store.articles import KnownPeople
-
     from service.store.schema import article_urls, article_versions, articles, credits, images, people
 
     with store.engine.begin() as conn:
