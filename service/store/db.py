@@ -36,6 +36,8 @@ from service.errors import StoreError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: an arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades
 _UPGRADE_LOCK = 0x4A494E5348414E  # "JINSHAN"
+#: seconds a new PostgreSQL connection may take before the attempt fails
+CONNECT_TIMEOUT_S = 10
 #: execution option that makes the next SQLite transaction ``BEGIN IMMEDIATE``
 IMMEDIATE = "jinshan_immediate"
 
@@ -67,6 +69,8 @@ def make_engine(database: DatabaseSettings) -> Engine:
             pool_size=database.pool_size,
             max_overflow=database.pool_size,
             pool_pre_ping=True,
+            # an unreachable host fails in seconds, not after the kernel's TCP timeout
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
             json_serializer=_json,
         )
     except (SQLAlchemyError, ImportError, ValueError) as exc:

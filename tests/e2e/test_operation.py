@@ -1,0 +1,121 @@
+"""A month of real operation, compressed: the real daemon (a subprocess) against the replica through a
+PostgreSQL restart, a poison page, and a stop in the middle of a cycle."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Archiver, stop, wait_for, write_config
+from tests.e2e.replica import ReplicaServer
+from tests.support.postgres import PostgresServer, create_database, find_bindir, free_port
+
+pytestmark = pytest.mark.e2e
+
+#: the scheduler's advisory lock key (service.store.leader.ADVISORY_KEY) as pg_locks shows it
+LOCK_CLASSID, LOCK_OBJID = 0x6A696E, 0x7368616E
+
+
+@pytest.fixture()
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test alone: it is stopped and started under the daemon."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL tests skipped: no initdb/pg_ctl found")
+    pg = PostgresServer(bindir)
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.stop()
+
+
+def health(port: int) -> tuple[int, str]:
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    except httpx.HTTPError as exc:
+        return 0, repr(exc)
+    return answer.status_code, answer.text
+
+
+def exported(archiver: Archiver) -> set[str]:
+    done = archiver.run("export", "--format", "jsonl")
+    if done.returncode != 0:
+        return set()
+    return {json.loads(line)["url"] for line in done.stdout.splitlines() if line.strip()}
+
+
+def scheduler_lock_held(db_url: str) -> bool:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = %s AND objid = %s",
+                (LOCK_CLASSID, LOCK_OBJID),
+            ).fetchone()
+    except psycopg.Error:
+        return False
+    return bool(row and row[0])
+
+
+@pytest.mark.postgres
+def test_daemon_rides_out_a_postgresql_restart(
+    tmp_path: Path, server: ReplicaServer, own_postgres: PostgresServer
+) -> None:
+    db_url = create_database(own_postgres.url)
+    port = free_port()
+    config = write_config(tmp_path, server.base_url, db_url, web={"listen": f"127.0.0.1:{port}"},
+                          schedule={"poll_minutes": 0.05, "drain_seconds": 1.0})  # fmt: skip
+    archiver = Archiver(config, tmp_path)
+    daemon = archiver.start("run")
+    try:
+        assert wait_for(lambda: health(port)[0] == 200, timeout=60), "the daemon never became healthy"
+        assert wait_for(lambda: scheduler_lock_held(db_url), timeout=10)
+        own_postgres.pause()
+        # the daemon notices the outage and says so, and keeps running
+        assert wait_for(lambda: "database unreachable" in health(port)[1], timeout=30), health(port)
+        assert daemon.poll() is None
+        own_postgres.resume()
+        # it takes the scheduler lock again on a new session, and archives what appears from now on
+        assert wait_for(lambda: scheduler_lock_held(db_url), timeout=60), (
+            "the scheduler lock was not re-taken"
+        )
+        fresh = server.publish(3)
+        assert wait_for(lambda: set(fresh) <= exported(archiver), timeout=90), (
+            "nothing stored after the restart"
+        )
+        assert wait_for(lambda: health(port)[0] == 200, timeout=30), health(port)
+        assert daemon.poll() is None, "the daemon stopped"
+        # it is still the one leader: a second daemon stands by
+        second = archiver.start("run", "--log-format", "text")
+        assert wait_for(lambda: second.poll() is not None or _said(second, "standby"), timeout=30)
+        code2, _, _ = stop(second)
+        assert code2 == 0
+    finally:
+        code, _, err = stop(daemon)
+        print(err)  # shown when the test fails
+    assert code == 0, err
+    assert "database unreachable" in err and "Traceback" not in err
+
+
+def _said(process: subprocess.Popen[str], word: str) -> bool:
+    """Read stderr lines of a running process until ``word`` shows up (False at a pause of output)."""
+    import select
+
+    assert process.stderr is not None
+    while select.select([process.stderr], [], [], 1.0)[0]:
+        line = process.stderr.readline()
+        if not line:
+            return False
+        if word in line:
+            return True
+    return False
