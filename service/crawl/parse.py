@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from service.config import Settings
+from service.crawl.bounded import check_nesting
 from service.errors import FetchError, NotAnArticle
 from service.extract import extract_article, join_parts
 from service.model import Article
@@ -50,6 +51,7 @@ def parse_file(path: str, settings: Settings, *, url: str | None = None) -> dict
         return {"input": path, "error": f"cannot read: {exc.strerror or exc}"}
     page_url = url or declared_url(raw) or Path(path).resolve().as_uri()
     try:
+        check_nesting(raw, url=page_url)
         return article_line(extract_article(raw, page_url, profile=settings.profile), path)
     except NotAnArticle as exc:
         return {"input": path, "not_article": exc.reason, "detail": exc.detail}
@@ -68,6 +70,7 @@ async def _parse_urls(urls: list[str], settings: Settings) -> list[dict[str, Any
 async def _parse_url(fetcher: Any, url: str, settings: Settings) -> dict[str, Any]:
     try:
         response = await fetcher.fetch(url)
+        check_nesting(response.body, url=response.url)
         first = extract_article(
             response.body, response.url, profile=settings.profile, content_type=response.content_type
         )

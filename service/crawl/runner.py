@@ -51,7 +51,9 @@ def release_dead_leases(crawl: Crawl) -> int:
     dead = [
         w for w in leases.leased_workers(crawl.store.engine) if w.startswith(host + ":") and not _alive(w)
     ]
-    return leases.release_leases(crawl.store.engine, dead) if dead else 0
+    if not dead:
+        return 0
+    return leases.release_leases(crawl.store.engine, dead, max_attempts=crawl.settings.fetch.max_attempts)
 
 
 def _alive(worker: str) -> bool:
@@ -100,6 +102,7 @@ async def _worker(
             worker=crawl.worker,
             kinds=kinds,
             published_between=published_between,
+            max_attempts=crawl.settings.fetch.max_attempts,
         )
         if not batch:
             return processed

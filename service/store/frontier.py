@@ -97,8 +97,15 @@ def claim_due(
     worker: str,
     kinds: Collection[str] | None = None,
     published_between: tuple[date, date] | None = None,
+    max_attempts: int | None = None,
 ) -> list[ClaimedUrl]:
-    """Lease up to ``limit`` due URLs (highest priority, then longest overdue) to ``worker``."""
+    """Lease up to ``limit`` due URLs (highest priority, then longest overdue) to ``worker``.
+
+    A URL still "fetching" when its lease ran out was claimed by a worker that died or hung on it
+    (a page that kills its worker): that claim counts as an attempt, and with ``max_attempts`` the
+    URL is parked as "failed" once it has had them all, instead of killing worker after worker."""
+    if max_attempts is not None:
+        park_dead_claims(conn, now=now, max_attempts=max_attempts)
     q = select(urls.c.id).where(urls.c.due_at <= aware(now))
     if kinds is not None:
         q = q.where(urls.c.kind.in_(list(kinds)))
@@ -109,14 +116,48 @@ def claim_due(
     if not ids:
         return []
     lease_end = now + timedelta(seconds=lease_s)
+    died = case((urls.c.state == "fetching", 1), else_=0)  # the last claim of it never ended
     conn.execute(
         update(urls)
         .where(urls.c.id.in_(ids))
-        .values(state="fetching", due_at=lease_end, lease_until=lease_end, leased_by=worker, updated_at=now)
+        .values(
+            state="fetching",
+            due_at=lease_end,
+            lease_until=lease_end,
+            leased_by=worker,
+            updated_at=now,
+            attempts=urls.c.attempts + died,
+        )
     )
     rows = conn.execute(select(urls).where(urls.c.id.in_(ids))).all()
     order = {i: n for n, i in enumerate(ids)}
     return [_claimed(r) for r in sorted(rows, key=lambda r: order[r.id])]
+
+
+#: the reason a URL is parked when its claims kept dying
+DIED_ERROR = "worker died or hung while processing it {n} times (a page that crashes the parser?)"
+
+
+def park_dead_claims(
+    conn: Connection, *, now: datetime, max_attempts: int, workers: Collection[str] = ()
+) -> int:
+    """Park as "failed" the URLs whose lease ran out (or whose worker is among ``workers``, known
+    dead) and whose dead claim was their last allowed attempt; how many."""
+    dead = urls.c.due_at <= aware(now) if not workers else urls.c.leased_by.in_(list(workers))
+    result = conn.execute(
+        update(urls)
+        .where(urls.c.state == "fetching", dead, urls.c.attempts + 1 >= max_attempts)
+        .values(
+            state="failed",
+            due_at=None,
+            lease_until=None,
+            leased_by=None,
+            updated_at=now,
+            attempts=urls.c.attempts + 1,
+            last_error=DIED_ERROR.format(n=max_attempts),
+        )
+    )
+    return int(result.rowcount)
 
 
 def _claimed(r: Any) -> ClaimedUrl:

@@ -91,10 +91,12 @@ class Store:
         worker: str,
         kinds: Collection[str] | None = None,
         published_between: tuple[date, date] | None = None,
+        max_attempts: int | None = None,
     ) -> list[ClaimedUrl]:
         """Lease up to ``limit`` due URLs to ``worker`` for ``lease_s`` seconds (state "fetching").
 
-        A URL whose lease ran out (its worker died) is due again. ``published_between`` keeps only
+        A URL whose lease ran out (its worker died) is due again; that dead claim counts as an
+        attempt, and with ``max_attempts`` a URL that has had them all is parked "failed". ``published_between`` keeps only
         URLs whose publication date (from the path) is known and within the range, inclusive.
         """
         return retrying(
@@ -107,6 +109,7 @@ class Store:
                 worker=worker,
                 kinds=kinds,
                 published_between=published_between,
+                max_attempts=max_attempts,
             ),
             what="claim_due",
         )

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Archiver, stop, wait_for, write_config
-from tests.e2e.replica import ReplicaServer
+from tests.e2e.replica import Replica, ReplicaServer
 from tests.support.postgres import PostgresServer, create_database, find_bindir, free_port
 
 pytestmark = pytest.mark.e2e
@@ -119,3 +119,34 @@ def _said(process: subprocess.Popen[str], word: str) -> bool:
         if word in line:
             return True
     return False
+
+
+def url_rows(db_path: Path, like: str) -> list[tuple[str, str | None]]:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute("SELECT state, last_error FROM urls WHERE url LIKE ?", (f"%{like}",)).fetchall()
+
+
+def test_a_poison_page_neither_freezes_the_daemon_nor_comes_back(
+    tmp_path: Path, replica: Replica, server: ReplicaServer
+) -> None:
+    # 300,000 unclosed <div> (3.3 MB, under the size cap) on one article of the replica
+    victim = "/" + next(iter(replica.articles()))["url"].split("/", 3)[3]
+    server.fault(path=victim, kind="poison", depth=300_000)
+    port = free_port()
+    db_path = tmp_path / "archive.db"
+    config = write_config(tmp_path, server.base_url, f"sqlite:///{db_path}", web={"listen": f"127.0.0.1:{port}"},
+                          schedule={"poll_minutes": 0.05, "drain_seconds": 1.0})  # fmt: skip
+    daemon = Archiver(config, tmp_path).start("run")
+    try:
+        assert wait_for(lambda: any(r.path == victim for r in server.requests), timeout=60)
+        assert wait_for(lambda: url_rows(db_path, victim)[:1] != [] and url_rows(db_path, victim)[0][0] == "not_article",
+                        timeout=60), url_rows(db_path, victim)  # fmt: skip
+        _, error = url_rows(db_path, victim)[0]
+        assert error and "malformed" in error
+        assert health(port)[0] == 200, health(port)
+    finally:
+        code, took, err = stop(daemon)
+    assert code == 0, err
+    assert took < 10

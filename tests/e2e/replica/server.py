@@ -59,8 +59,14 @@ class ReplicaServer:
     """Serve ``replica`` on ``host``:``port`` (0: a free port) until ``stop``; also a context manager."""
 
     def __init__(
-        self, replica: Replica, *, host: str = "127.0.0.1", port: int = 0, log_size: int = 100_000,
-        fault_seed: int = 0, cache_size: int = 2048,
+        self,
+        replica: Replica,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_size: int = 100_000,
+        fault_seed: int = 0,
+        cache_size: int = 2048,
     ) -> None:
         self.replica = replica
         self.site = Site(replica, cache_size=cache_size)
@@ -86,8 +92,12 @@ class ReplicaServer:
         self._httpd.server_bind()
         self._httpd.server_activate()
         self.replica.base_url = self.base_url
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="replica-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="replica-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -127,7 +137,9 @@ class ReplicaServer:
 
     # -- controls -------------------------------------------------------------------------------
 
-    def edit(self, url: str, *, title: str | None = None, paragraphs: list[str] | None = None) -> dict[str, Any]:
+    def edit(
+        self, url: str, *, title: str | None = None, paragraphs: list[str] | None = None
+    ) -> dict[str, Any]:
         """Change an article (see ``Replica.edit``); returns its new ground truth."""
         return self.replica.edit(url, title=title, paragraphs=paragraphs)
 
@@ -198,6 +210,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if rule is not None and rule.kind in ("reset", "truncate"):
             self._cut(page, reset=rule.kind == "reset")
+        elif rule is not None and rule.kind == "poison":
+            body = (
+                b"<html><head><title>\xe9\x87\x91</title></head><body>"
+                + b"<div>\xe9\x87\x91\xe5\xb1\xb1\n" * rule.depth
+            )
+            self._write(200, [("Content-Type", "text/html; charset=utf-8")], body, head=head)
         elif rule is not None and rule.kind == "status":
             extra = [("Retry-After", f"{rule.retry_after:g}")] if rule.retry_after is not None else []
             body = f"<html><body><h1>{status} {_reason(status)}</h1></body></html>".encode()
@@ -221,14 +239,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, status: int, rule: Fault | None) -> None:
         h = self.headers
-        self.server.app.record(RequestRecord(
-            self.command, self.path, status, h.get("If-None-Match"), h.get("If-Modified-Since"),
-            h.get("User-Agent"), rule.kind if rule else None, time.time(),
-        ))
+        self.server.app.record(
+            RequestRecord(
+                self.command,
+                self.path,
+                status,
+                h.get("If-None-Match"),
+                h.get("If-Modified-Since"),
+                h.get("User-Agent"),
+                rule.kind if rule else None,
+                time.time(),
+            )
+        )
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, *, head: bool) -> None:
-        lines = [f"HTTP/1.1 {status} {_reason(status)}", f"Server: {self.server_version}",
-                 f"Date: {formatdate(usegmt=True)}"]
+        lines = [
+            f"HTTP/1.1 {status} {_reason(status)}",
+            f"Server: {self.server_version}",
+            f"Date: {formatdate(usegmt=True)}",
+        ]
         lines += [f"{k}: {v}" for k, v in headers]
         lines.append(f"Content-Length: {len(body)}")
         if self.close_connection:
@@ -265,4 +294,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
-
