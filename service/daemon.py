@@ -17,6 +17,7 @@ or hand back the URLs in flight, close the WARC file, exit 0 within ten seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -31,7 +32,7 @@ from service.crawl import alarm
 from service.crawl.backfill import start_urls
 from service.crawl.discover import SteadyPaging, Validators, next_poll_minutes, walk_issue, walk_lists
 from service.crawl.pipeline import Crawl, CycleStats
-from service.crawl.runner import drain, release_dead_leases
+from service.crawl.runner import drain, hand_back_leases, release_dead_leases
 from service.crawl.wiring import open_crawl, open_store
 from service.errors import StoreError
 from service.metrics import Metrics
@@ -89,10 +90,21 @@ class Daemon:
         """One discovery cycle and the drain of what is due; recorded as a run. True when the site
         answered. The start lists are read every cycle; the channel lists they link only when
         ``full``, when ``schedule.hub_every_minutes`` passed, or when a start page was entirely new
-        (it may have scrolled past articles we never saw)."""
-        sched = self.settings.schedule
+        (it may have scrolled past articles we never saw). A cycle cut short (a stop, a database
+        error) still closes its run: "interrupted" or "failed"."""
         run_id = crawl.store.start_run("cycle", {"start_urls": start_urls(crawl)})
         crawl.run_id, crawl.stats = run_id, CycleStats()
+        try:
+            return await self._cycle(crawl, run_id, full=full)
+        except BaseException as exc:  # CancelledError too: the run must not stay "running"
+            stopped = self.stop.is_set() or isinstance(exc, asyncio.CancelledError)
+            with contextlib.suppress(StoreError):  # the database may be the reason
+                crawl.store.finish_run(run_id, status="interrupted" if stopped else "failed",
+                                       counters=dict(crawl.stats.counts), error=None if stopped else repr(exc)[:500])  # fmt: skip
+            raise
+
+    async def _cycle(self, crawl: Crawl, run_id: int, *, full: bool) -> bool:
+        sched = self.settings.schedule
         paging = SteadyPaging(sched.max_list_pages)
         common: dict[str, Any] = {"settings": self.settings, "fetcher": crawl.fetcher, "frontier": crawl.frontier,
                                   "paging": paging, "validators": self.validators}  # fmt: skip
@@ -153,7 +165,8 @@ class Daemon:
                       self.settings.alarm.max_drop * 100, ", ".join(alarmed), rates)  # fmt: skip
         counters = dict(crawl.stats.counts) | alarm.to_counters(rates) | {f"alarm_{n}": 1 for n in alarmed}
         counters["articles_extracted"] = crawl.stats.extracted
-        crawl.store.finish_run(run_id, status="ok" if ok else "failed", counters=counters, error=error)
+        status = "interrupted" if self.stop.is_set() else "ok" if ok else "failed"
+        crawl.store.finish_run(run_id, status=status, counters=counters, error=error)
         self.metrics.cycles.labels(result="ok" if ok else "failed").inc()
         if ok:
             self.last_success, self.last_error = datetime.now(UTC), None
@@ -173,7 +186,10 @@ class Daemon:
             release_dead_leases(crawl)
             self.crawl = crawl
             self._install_signals()
-            await self.cycle(crawl, full=True)
+            try:
+                await self.cycle(crawl, full=True)
+            finally:
+                self._hand_back(crawl)
 
     async def run_forever(self) -> None:
         store = open_store(self.settings)
@@ -194,13 +210,24 @@ class Daemon:
                 store.interrupt_running()
                 while True:
                     release_dead_leases(crawl)
-                    await self._schedule(crawl, lock)
+                    try:
+                        await self._schedule(crawl, lock)
+                    finally:
+                        self._hand_back(crawl)
                     if self.stop.is_set() or not await self._lead(lock):
                         return
         finally:
             lock.release()
             if web:
                 await web.stop()
+
+    def _hand_back(self, crawl: Crawl) -> None:
+        """Whatever this process still leases goes back to the frontier, due now."""
+        try:
+            if n := hand_back_leases(crawl):
+                log.debug("handed back %d URLs", n)
+        except StoreError as exc:  # the database is away: the leases will run out by themselves
+            log.warning("could not hand back the URLs in flight: %s", exc)
 
     async def _lead(self, lock: LeaderLock) -> bool:
         """Wait until this process holds the scheduler lock, as a standby while another daemon
@@ -315,6 +342,8 @@ class Daemon:
                 return
             try:
                 await job(*args)
+            except asyncio.CancelledError:  # the stop's grace ran out: the job has handed back its URLs
+                log.debug("job %s cancelled by the stop", job.__name__)
             except StoreError as exc:
                 self.last_error = f"database: {exc}"
                 log.error("database error in %s: %s", job.__name__, exc)
@@ -333,6 +362,8 @@ class Daemon:
             _, still = await asyncio.wait(pending, timeout=STOP_GRACE_S)
             for task in still:
                 task.cancel()
+            if still:  # let them hand back their URLs and close their run
+                await asyncio.wait(still, timeout=1.0)
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopped; True when the stop came."""

@@ -56,6 +56,11 @@ def release_dead_leases(crawl: Crawl) -> int:
     return leases.release_leases(crawl.store.engine, dead, max_attempts=crawl.settings.fetch.max_attempts)
 
 
+def hand_back_leases(crawl: Crawl) -> int:
+    """Hand back every URL this process still holds (at a stop, after the jobs ended); how many."""
+    return leases.release_leases(crawl.store.engine, [crawl.worker])
+
+
 def _alive(worker: str) -> bool:
     try:
         return pid_alive(int(worker.rsplit(":", 1)[1]))
@@ -110,7 +115,11 @@ async def _worker(
             if stop.is_set():
                 _hand_back(crawl, batch[i:])
                 return processed
-            await _one(crawl, item)
+            try:
+                await _one(crawl, item)
+            except asyncio.CancelledError:  # the stop's grace ran out: this one and the rest go back
+                _hand_back(crawl, batch[i:])
+                raise
             processed += 1
             await _pause_if_deferred(crawl, stop)
     return processed

@@ -150,3 +150,30 @@ def test_a_poison_page_neither_freezes_the_daemon_nor_comes_back(
         code, took, err = stop(daemon)
     assert code == 0, err
     assert took < 10
+
+
+def test_sigterm_in_the_middle_of_a_cycle_leaves_nothing_behind(
+    tmp_path: Path, replica: Replica, server: ReplicaServer
+) -> None:
+    import sqlite3
+
+    # every article answers after 30 s (the client gives up after 3 s and retries): a stop finds
+    # URLs in flight, more claimed and waiting, and a cycle's run open
+    server.fault(pattern=r"/\d{4}/\d{4}/\d+\.shtml$", kind="slow", delay=30)
+    db_path = tmp_path / "archive.db"
+    config = write_config(tmp_path, server.base_url, f"sqlite:///{db_path}", schedule={"poll_minutes": 5})
+    daemon = Archiver(config, tmp_path).start("run")
+    assert wait_for(lambda: sum(r.fault == "slow" for r in server.requests) >= 4, timeout=60)
+    code, took, err = stop(daemon)
+    assert code == 0, err
+    assert took < 10
+    with sqlite3.connect(db_path) as conn:
+        leased = conn.execute("SELECT count(*) FROM urls WHERE state = 'fetching'").fetchone()[0]
+        runs = conn.execute("SELECT kind, status FROM runs").fetchall()
+    assert leased == 0, "URLs left leased"
+    assert runs == [("cycle", "interrupted")]
+    assert "Traceback" not in err and "CancelledError" not in err and " ERROR " not in err, err
+    assert [line for line in err.splitlines() if "SIGTERM" in line] == [
+        next(line for line in err.splitlines() if "SIGTERM" in line)
+    ]
+    assert " INFO " in next(line for line in err.splitlines() if "SIGTERM" in line)
