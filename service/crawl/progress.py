@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from service.config import Settings
-from service.crawl.backfill import BackfillRange, run_backfill
+from service.crawl.backfill import BackfillRange, Discovery, resume_point, run_backfill
 from service.crawl.pipeline import Crawl
 from service.crawl.wiring import open_crawl
 
@@ -93,12 +93,15 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
         crawl.harvest = True
         kind = "backfill" if span.discover else "backfill-worker"
         params = {"since": span.since.isoformat(), "until": span.until.isoformat(), "source": span.source}
+        found = resume_point(crawl, params) if span.discover else Discovery()
+        if found.lists.pages or found.epaper_days:
+            log.info("resuming the discovery of an interrupted backfill: %s", found.line())
         crawl.run_id = crawl.store.start_run(kind, params)
         reporter = _Reporter(crawl) if span.discover else None
         try:
             with reporter or contextlib.nullcontext():
                 await run_backfill(crawl, span, stop=stop, on_progress=reporter.update if reporter else None,
-                                   after_discovery=start_helpers)  # fmt: skip
+                                   after_discovery=start_helpers, found=found)  # fmt: skip
             await _wait_helpers(helpers, stop)
         except BaseException as exc:
             for helper in helpers:
@@ -112,7 +115,7 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
         crawl.store.finish_run(crawl.run_id, status=status, counters=dict(crawl.stats.counts))
         if span.discover:
             pending = crawl.store.frontier_counts()
-            print(f"backfill {status}: {summary(dict(crawl.stats.counts))}; frontier: "
+            print(f"backfill {status}: {found.line()}; {summary(dict(crawl.stats.counts))}; frontier: "
                   + " ".join(f"{k}={v}" for k, v in pending.items() if v), file=sys.stderr)  # fmt: skip
     return 130 if stop.is_set() else 0
 
@@ -146,30 +149,33 @@ class _Reporter:
     def __enter__(self) -> _Reporter:
         if self.tty:
             self.progress = Progress(
-                TextColumn("[bold]backfill"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TextColumn("[bold]backfill"), BarColumn(), TextColumn("{task.fields[done]}"),
                 TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                 console=Console(stderr=True),
             )  # fmt: skip
             self.progress.start()
-            self.task = self.progress.add_task("backfill", total=None, counts="")
+            self.task = self.progress.add_task("backfill", total=None, counts="", done="")
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
 
-    def update(self, crawl: Crawl) -> None:
+    def update(self, crawl: Crawl, found: Discovery) -> None:
+        """While discovering: list pages read, the date reached, URLs found; then the fetching."""
         counts = dict(crawl.stats.counts)
         done = sum(
             counts.get(k, 0)
             for k in ("new", "changed", "duplicate", "unchanged", "not_article", "failed", "gone", "refused")
         )
+        total = max(counts.get("discovered", 0), found.lists.found, done)
+        line = f"{found.line()}; {summary(counts)}"
         if self.progress is not None:
-            total = max(counts.get("discovered", 0), done)
-            self.progress.update(self.task, completed=done, total=total or None, counts=summary(counts))
+            self.progress.update(self.task, completed=done, total=total or None, counts=line,
+                                 done=f"{done}/{total}" if total else "discovering")  # fmt: skip
         elif time.monotonic() - self.last_log >= LOG_EVERY_S:
             self.last_log = time.monotonic()
-            log.info("backfill progress: %s", summary(counts))
+            log.info("backfill progress: %s", line)
 
 
 def run_reparse_command(settings: Settings, *, since: date | None, until: date | None) -> int:

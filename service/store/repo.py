@@ -312,10 +312,14 @@ class Store:
         now = utcnow()
         return retrying(self.engine, lambda c: runs.start(c, kind, params, now), what="start_run")
 
-    def update_run(self, run_id: int, counters: dict[str, int]) -> None:
-        """Merge ``counters`` into the run's counters (keys given overwrite)."""
+    def update_run(
+        self, run_id: int, counters: dict[str, int], *, params: dict[str, Any] | None = None
+    ) -> None:
+        """Merge ``counters`` into the run's counters, and ``params`` into its parameters (keys
+        given overwrite: a backfill keeps where its discovery stands there)."""
         now = utcnow()
-        retrying(self.engine, lambda c: runs.update_counters(c, run_id, counters, now), what="update_run")
+        retrying(self.engine, lambda c: runs.update_counters(c, run_id, counters, now, params=params),
+                 what="update_run")  # fmt: skip
 
     def finish_run(
         self, run_id: int, *, status: str, counters: dict[str, int], error: str | None = None
