@@ -65,7 +65,7 @@ async def _start_helpers(
     """``workers - 1`` processes that drain the same range from the shared frontier."""
     mine = share_politeness(settings, workers).fetch
     env = {**os.environ, "JINSHAN_FETCH__REQUESTS_PER_SECOND": repr(mine.requests_per_second),
-           "JINSHAN_FETCH__CONCURRENCY": str(mine.concurrency)}  # fmt: skip
+           "JINSHAN_FETCH__CONCURRENCY": str(mine.concurrency), PARENT_ENV: str(os.getpid())}  # fmt: skip
     args = ["-m", "service.cli", "backfill", "--since", span.since.isoformat(), "--until", span.until.isoformat(),
             "--source", span.source, "--drain-only"]  # fmt: skip
     if len(settings.source_files) > 1:
@@ -78,11 +78,35 @@ async def _start_helpers(
     ]
 
 
+#: the environment variable that tells a helper process the pid of the backfill that started it
+PARENT_ENV = "JINSHAN_BACKFILL_PARENT"
+#: prctl(2) option: the signal the kernel sends this process when its parent dies
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a helper process: have the kernel send SIGTERM when the backfill that started it dies,
+    however it dies (a kill -9 too), so no helper keeps fetching on its own. Linux only (prctl);
+    elsewhere the helper ends when it finds nothing more to claim."""
+    parent = os.environ.get(PARENT_ENV)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("cannot ask to die with the parent backfill (errno %d)", ctypes.get_errno())
+    if str(os.getppid()) != parent:  # it died before the request was in place
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 async def run_backfill_command(settings: Settings, span: BackfillRange, *, workers: int = 1) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if not span.discover:
+        die_with_parent()
     helpers: list[asyncio.subprocess.Process] = []
 
     async def start_helpers() -> None:

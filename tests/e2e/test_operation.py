@@ -4,6 +4,7 @@ PostgreSQL restart, a poison page, and a stop in the middle of a cycle."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,46 @@ def test_backfill_discovery_stops_on_sigint_shows_progress_and_resumes(
     # the pages read before the stop are not read again (the one in flight at the stop may be)
     assert len(first_run & set(second_run)) <= 1, first_run & set(second_run)
     assert_matches_truth(archiver.export(), replica)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_backfill_workers_die_with_their_parent(tmp_path: Path, server: ReplicaServer) -> None:
+    import signal
+
+    slow = write_config(tmp_path, server.base_url, f"sqlite:///{tmp_path / 'archive.db'}",
+                        fetch={"requests_per_second": 4.0})  # fmt: skip
+    parent = Archiver(slow, tmp_path).start(
+        "backfill", "--since", "2026-10-01", "--source", "site", "--workers", "2"
+    )
+    helpers: list[int] = []
+    try:
+        assert wait_for(lambda: bool(helpers.extend(_children(parent.pid)) or helpers), timeout=90)
+        assert all(_running(pid) for pid in helpers)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        assert wait_for(lambda: not any(_running(pid) for pid in helpers), timeout=15), (
+            "a worker outlived its parent"
+        )
+    finally:
+        for pid in helpers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
