@@ -181,15 +181,21 @@ class Daemon:
 
     # --- running -----------------------------------------------------------------------------------
 
-    async def run_once(self) -> None:
+    async def run_once(self) -> int:
+        """One full cycle; the exit code: 0 all good, 1 some URLs failed, 2 the site did not answer
+        (unreachable, or nothing could be archived: a read-only archive folder)."""
         async with open_crawl(self.settings, metrics=self.metrics) as crawl:
             release_dead_leases(crawl)
             self.crawl = crawl
             self._install_signals()
             try:
-                await self.cycle(crawl, full=True)
+                answered = await self.cycle(crawl, full=True)
             finally:
                 self._hand_back(crawl)
+            if not answered and not self.stop.is_set():
+                log.error("the cycle failed: %s", self.last_error)
+                return 2
+            return 1 if crawl.stats.counts["failed"] or crawl.stats.counts["error"] else 0
 
     async def run_forever(self) -> None:
         store = open_store(self.settings)

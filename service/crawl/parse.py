@@ -9,7 +9,9 @@ of each input is one JSON-ready dict: the article JSON, or ``{"input", "not_arti
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,10 +45,28 @@ def article_line(article: Article, source: str) -> dict[str, Any]:
     return {"input": source, **article.to_json()}
 
 
+def read_page_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (``fetch.max_bytes``, the cap of a
+    fetched page). Raises ``OSError`` for anything else: a device (/dev/zero would be read until
+    memory runs out), a FIFO (it would wait for a writer), a file past the cap."""
+    with open(path, "rb", opener=_open_nonblocking) as fh:  # Path.open has no opener
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(f"not a regular file: {path}")
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise OSError(f"larger than fetch.max_bytes ({max_bytes} bytes): {path}")
+    return raw
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; fstat tells then
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
 def parse_file(path: str, settings: Settings, *, url: str | None = None) -> dict[str, Any]:
     """Extract one file. The page URL is ``url``, else the page's canonical link, else file://."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_page_file(path, settings.fetch.max_bytes)
     except OSError as exc:
         return {"input": path, "error": f"cannot read: {exc.strerror or exc}"}
     page_url = url or declared_url(raw) or Path(path).resolve().as_uri()

@@ -1,7 +1,9 @@
 """The backfill as a command: a run record, a progress bar on a terminal, log lines elsewhere.
 
-Exit code: 0 when the backfill finished (URLs that failed stay in the frontier and are reported),
-130 when interrupted by a signal (a re-run resumes).
+Exit code: 0 when the backfill finished with every URL done; 1 when some URLs were parked as
+failed (they stay in the frontier and are reported); 2 when the site did not answer at all (no list
+page, no issue page: unreachable, or nothing could be archived); 130 when interrupted by a signal
+(a re-run resumes).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from datetime import date
 from typing import Any
 
@@ -141,7 +144,20 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
             pending = crawl.store.frontier_counts()
             print(f"backfill {status}: {found.line()}; {summary(dict(crawl.stats.counts))}; frontier: "
                   + " ".join(f"{k}={v}" for k, v in pending.items() if v), file=sys.stderr)  # fmt: skip
-    return 130 if stop.is_set() else 0
+        code = exit_code(crawl.stats.counts, stopped=stop.is_set())
+    helpers_failed = any(h.returncode == 1 for h in helpers)
+    return max(code, 1) if helpers_failed and code == 0 else code
+
+
+def exit_code(counts: Counter[str], *, stopped: bool) -> int:
+    """130 stopped; 2 the site never answered; 1 some URLs failed; 0 all good."""
+    if stopped:
+        return 130
+    answered = counts["list_pages"] + counts["epaper_pages"] + counts["fetched"]
+    if answered == 0 and counts["list_failed"] + counts["epaper_failed"] > 0:
+        log.error("the site did not answer: no list page nor issue page could be read")
+        return 2
+    return 1 if counts["failed"] or counts["error"] else 0
 
 
 async def _wait_helpers(helpers: list[asyncio.subprocess.Process], stop: asyncio.Event) -> None:
@@ -154,7 +170,7 @@ async def _wait_helpers(helpers: list[asyncio.subprocess.Process], stop: asyncio
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(h.wait() for h in helpers)), timeout=0.5)
     for helper in helpers:
-        if helper.returncode not in (0, 130):
+        if helper.returncode not in (0, 1, 130):
             log.error(
                 "a backfill worker process exited with %s; its URLs stay in the frontier", helper.returncode
             )
