@@ -120,18 +120,19 @@ def claim_due(
     conn.execute(
         update(urls)
         .where(urls.c.id.in_(ids))
-        .values(
-            state="fetching",
-            due_at=lease_end,
-            lease_until=lease_end,
-            leased_by=worker,
-            updated_at=now,
-            attempts=urls.c.attempts + died,
-        )
+        .values(lease_values("fetching", due_at=lease_end, leased_by=worker, now=now, attempts_added=died))
     )
     rows = conn.execute(select(urls).where(urls.c.id.in_(ids))).all()
     order = {i: n for n, i in enumerate(ids)}
     return [_claimed(r) for r in sorted(rows, key=lambda r: order[r.id])]
+
+
+def lease_values(
+    state: str, *, due_at: datetime | None, leased_by: str | None, now: datetime, attempts_added: Any
+) -> dict[str, Any]:
+    """The columns a lease changes: taken (``leased_by`` set, held until ``due_at``) or ended."""
+    return {"state": state, "due_at": due_at, "lease_until": due_at if leased_by else None,
+            "leased_by": leased_by, "updated_at": now, "attempts": urls.c.attempts + attempts_added}  # fmt: skip
 
 
 #: the reason a URL is parked when its claims kept dying

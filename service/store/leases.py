@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from service.store.frontier import park_dead_claims
+from service.store.frontier import lease_values, park_dead_claims
 from service.store.schema import urls
 from service.store.sql import retrying, utcnow
 
@@ -45,14 +45,7 @@ def release_leases(engine: Engine, workers: Collection[str], *, max_attempts: in
         result = conn.execute(
             update(urls)
             .where(urls.c.state == "fetching", urls.c.leased_by.in_(list(workers)))
-            .values(
-                state="retry",
-                due_at=now,
-                lease_until=None,
-                leased_by=None,
-                updated_at=now,
-                attempts=urls.c.attempts + counted,
-            )
+            .values(lease_values("retry", due_at=now, leased_by=None, now=now, attempts_added=counted))
         )
         return parked + int(result.rowcount)
 
