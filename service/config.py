@@ -142,6 +142,7 @@ class FetchSettings(_Section):
     robots_ttl_s: float = Field(86400, ge=0)
     robots_unreachable_hold_s: float = Field(1800, ge=0)
     conditional_requests: bool = True
+    shared_politeness: bool = True
 
     @field_validator("user_agent", "contact_url")
     @classmethod

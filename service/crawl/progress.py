@@ -51,9 +51,10 @@ def summary(counts: dict[str, int]) -> str:
 
 
 def share_politeness(settings: Settings, workers: int) -> Settings:
-    """Settings for one of ``workers`` processes: politeness state is per process, so each gets its
-    share of the per-host rate and of the requests in flight, and together they stay within them."""
-    if workers <= 1:
+    """Settings for one of ``workers`` processes. With ``fetch.shared_politeness`` the database keeps
+    one budget for them all and each may use all of it; otherwise each gets its share of the
+    per-host rate and of the requests in flight, and together they stay within them."""
+    if workers <= 1 or settings.fetch.shared_politeness:
         return settings
     fetch = settings.fetch.model_copy(update={
         "requests_per_second": settings.fetch.requests_per_second / workers,

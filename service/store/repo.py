@@ -11,6 +11,7 @@ database. Database errors surface as ``StoreError``; bad arguments as ``ValueErr
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.config import DedupSettings
 from service.errors import StoreError
 from service.model import Article
-from service.store import articles, dedup, export, frontier, runs, search, stats
+from service.store import articles, budget, dedup, export, frontier, runs, search, stats
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
 from service.store.sql import aware, retrying, utcnow
@@ -304,6 +305,27 @@ class Store:
         """Unified diff between two versions (default: previous → current); '' for one version."""
         with self.engine.connect() as conn:
             return articles.diff(conn, article_id, old, new)
+
+    # --- politeness shared by every process (see ``budget``) ------------------------------------
+
+    def reserve_request(
+        self, host: str, *, interval: float, concurrency: int, holder: str, lease_s: float
+    ) -> budget.Grant:
+        """May a request to ``host`` start now? A ``Grant`` with its token, or how long to wait."""
+        return retrying(self.engine, lambda c: budget.reserve(c, host, clock=time.time, interval=interval,
+                        concurrency=concurrency, holder=holder, lease_s=lease_s), what="reserve_request")  # fmt: skip
+
+    def release_request(self, token: int) -> None:
+        """The request of ``token`` ended: its place in flight is free."""
+        retrying(self.engine, lambda c: budget.release(c, token), what="release_request")
+
+    def hold_host(self, host: str, *, until: float, reason: str) -> None:
+        """No process sends ``host`` a request before ``until`` (epoch seconds)."""
+        retrying(self.engine, lambda c: budget.hold(c, host, until=until, reason=reason), what="hold_host")
+
+    def set_crawl_delay(self, host: str, delay: float) -> None:
+        """robots.txt's Crawl-delay of ``host``, for every process."""
+        retrying(self.engine, lambda c: budget.set_crawl_delay(c, host, delay), what="set_crawl_delay")
 
     # --- runs ------------------------------------------------------------------------------------
 

@@ -259,3 +259,42 @@ def test_backfill_workers_die_with_their_parent(tmp_path: Path, server: ReplicaS
         for pid in helpers:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """The largest number of ``times`` within any window of one second."""
+    times = sorted(times)
+    most, first = 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_every_process_on_one_database_shares_the_politeness(
+    tmp_path: Path, replica: Replica, server: ReplicaServer, database: str, request: pytest.FixtureRequest
+) -> None:
+    # the daemon, a backfill with 2 worker processes and a second backfill, all at 5 requests/s and
+    # 2 in flight; pages take 0.5 s to answer, so 3 would overlap if nothing held them back
+    db_url = (
+        f"sqlite:///{tmp_path / 'archive.db'}"
+        if database == "sqlite"
+        else request.getfixturevalue("postgres_db_url")
+    )
+    server.fault(pattern=r"/\d{4}/\d{4}/\d+\.shtml$", kind="slow", delay=0.5)
+    config = write_config(tmp_path, server.base_url, db_url, fetch={"requests_per_second": 5.0, "concurrency": 2},
+                          schedule={"poll_minutes": 0.05, "drain_seconds": 1.0})  # fmt: skip
+    archiver = Archiver(config, tmp_path)
+    assert archiver.run("db", "upgrade").returncode == 0
+    processes = [archiver.start("run"), archiver.start("backfill", "--since", "2026-10-01", "--workers", "2"),
+                 archiver.start("backfill", "--since", "2026-10-15", "--source", "site")]  # fmt: skip
+    try:
+        assert wait_for(lambda: len(server.requests) >= 80, timeout=120), len(server.requests)
+    finally:
+        for process in processes:
+            stop(process)
+    seen = server.requests
+    assert most_in_one_second([r.at for r in seen]) <= 5
+    assert max(r.in_flight for r in seen) <= 2

@@ -44,6 +44,8 @@ class RequestRecord:
     user_agent: str | None
     fault: str | None
     at: float
+    #: requests being answered when this one arrived, itself included
+    in_flight: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +75,7 @@ class ReplicaServer:
         self.faults = Faults(fault_seed)
         self._log: deque[RequestRecord] = deque(maxlen=log_size)
         self._log_lock = threading.Lock()
+        self._open = 0
         self.stopping = threading.Event()
         self._httpd = _HTTPServer((host, port), _Handler, bind_and_activate=False)
         self._httpd.app = self
@@ -197,6 +200,15 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith(control.PREFIX):
             self._control(path, b"")
             return
+        with app._log_lock:
+            app._open += 1
+        try:
+            self._answer(app, path, head=head)
+        finally:
+            with app._log_lock:
+                app._open -= 1
+
+    def _answer(self, app: ReplicaServer, path: str, *, head: bool) -> None:
         rule = app.faults.pick(path)
         page = app.site.resolve(path)
         status = page.status
@@ -249,6 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
                 h.get("User-Agent"),
                 rule.kind if rule else None,
                 time.time(),
+                self.server.app._open,
             )
         )
 
