@@ -104,7 +104,7 @@ class SharedBudget(Protocol):
 #: a shared start older than this when this process gets to send it is not used
 STALE_GRANT_S = 0.05
 #: …except after this many in a row (a process too busy to ever be on time still gets through)
-MAX_LATE_GRANTS = 3
+MAX_LATE_GRANTS = 10
 
 
 @dataclass(slots=True)

@@ -195,6 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(status, [("Content-Type", "application/json")], payload, head=False)
 
     def _serve(self, *, head: bool) -> None:
+        self.arrived = time.time()  # before the page is built: the log says when the request came
         app = self.server.app
         path = urlsplit(self.path).path
         if path.startswith(control.PREFIX):
@@ -202,11 +203,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with app._log_lock:
             app._open += 1
+        self.counted = True
         try:
             self._answer(app, path, head=head)
         finally:
-            with app._log_lock:
-                app._open -= 1
+            self._answered()
+
+    def _answered(self) -> None:
+        """The request stops counting as in flight once its answer starts to go out (the client may
+        send its next one the moment it has read it, before this thread gets to run again)."""
+        if getattr(self, "counted", False):
+            self.counted = False
+            with self.server.app._log_lock:
+                self.server.app._open -= 1
 
     def _answer(self, app: ReplicaServer, path: str, *, head: bool) -> None:
         rule = app.faults.pick(path)
@@ -260,12 +269,13 @@ class _Handler(BaseHTTPRequestHandler):
                 h.get("If-Modified-Since"),
                 h.get("User-Agent"),
                 rule.kind if rule else None,
-                time.time(),
+                getattr(self, "arrived", None) or time.time(),
                 self.server.app._open,
             )
         )
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, *, head: bool) -> None:
+        self._answered()
         lines = [
             f"HTTP/1.1 {status} {_reason(status)}",
             f"Server: {self.server_version}",
