@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.replica.control import ReplicaProcess  # noqa: E402
 from tests.e2e.replica.settings import toml  # noqa: E402
 
-LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False, "timeout_s": 10.0}
+LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False, "timeout_s": 10.0,
+          "shared_politeness": False}  # fmt: skip
 
 
 def jinshan(config: Path, *args: str) -> list[str]:

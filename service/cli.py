@@ -1,8 +1,10 @@
 """The ``jinshan`` command line: thin Typer commands over ``crawl`` and ``store``.
 
 The commands, their options and the JSON they print are public contracts (ARCHITECTURE.md).
-Exit codes: 0 success; 2 usage or configuration error, or the command could not run at all;
-3 ``parse`` met an input that is not an article.
+Exit codes: 0 all good; 1 some items failed (URLs parked as failed); 2 the command could not run
+(a bad setting or option, the database or the site unreachable, a folder it cannot write), said in
+one line on stderr, with the traceback only under ``--debug``; 3 ``parse`` met an input that is not
+an article; 130 a backfill or reparse stopped by a signal (a re-run resumes).
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from service.config import Settings, load_settings
+from service.config import Settings, load_settings, redact_text, url_secrets
 from service.errors import ConfigError
+
+#: the database password in its spellings, masked in every message (set once settings are loaded)
+_SECRETS: tuple[str, ...] = ()
 
 app = typer.Typer(
     name="jinshan",
@@ -35,15 +40,27 @@ ConfigOpt = Annotated[
 ]
 
 
+def one_line(message: str) -> str:
+    """The first line of ``message`` (a driver's error runs on with SQL and links), secrets masked."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return redact_text(lines[0] if lines else "", _SECRETS)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr, then exit: the user sees the reason, not a traceback."""
-    typer.echo(f"jinshan: {message}", err=True)
+    typer.echo(f"jinshan: {one_line(message)}", err=True)
     raise typer.Exit(code)
+
+
+def _loaded(settings: Settings) -> Settings:
+    global _SECRETS
+    _SECRETS = url_secrets(settings.database.url)
+    return settings
 
 
 def settings_from(config: Path | None) -> Settings:
     try:
-        return load_settings(config)
+        return _loaded(load_settings(config))
     except ConfigError as exc:
         fail(str(exc))
 
@@ -60,22 +77,18 @@ def _configure(config: Path | None, log_format: str | None) -> Settings:
 
     overrides = {"log": {"format": log_format}} if log_format else None
     try:
-        settings = load_settings(config, overrides=overrides)
+        settings = _loaded(load_settings(config, overrides=overrides))
     except ConfigError as exc:
         fail(str(exc))
-    setup_logging(settings.log.format, settings.log.level)
+    setup_logging(settings.log.format, settings.log.level, secrets=_SECRETS)
     return settings
 
 
 def _database_failure(exc: Exception, settings: Settings) -> NoReturn:
     from service.config import redact_url
 
-    reason = (
-        str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        if str(exc).strip()
-        else type(exc).__name__
-    )
-    fail(f"database {redact_url(settings.database.url)} unreachable: {redact_url(reason)}")
+    reason = one_line(str(getattr(exc, "orig", None) or exc)) or type(exc).__name__
+    fail(f"database {redact_url(settings.database.url)} unreachable: {reason}")
 
 
 @app.command()
@@ -94,11 +107,12 @@ def run(
     settings = _configure(config, log_format)
     daemon = Daemon(settings)
     try:
-        asyncio.run(daemon.run_once() if once else daemon.run_forever())
+        code = asyncio.run(daemon.run_once()) if once else asyncio.run(daemon.run_forever())
     except Exception as exc:
         if _is_database_error(exc):
             _database_failure(exc, settings)
         raise
+    raise typer.Exit(code or 0)
 
 
 def _is_database_error(exc: Exception) -> bool:
@@ -244,10 +258,10 @@ def export(
     last = _date(until, "--until") if until else None
     try:
         n = run_export(settings, fmt=format, since=first, until=last, output=output, bom=bom)
-    except ValueError as exc:
+    except (ValueError, StoreError) as exc:
         fail(str(exc))
-    except StoreError as exc:
-        fail(str(exc))
+    except OSError as exc:
+        fail(f"--output {output}: {exc.strerror or exc}")
     if output is not None:
         typer.echo(f"{n} articles written to {output}", err=True)
 
@@ -308,7 +322,7 @@ def search_command(
     first = _date(since, "--since") if since else None
     last = _date(until, "--until") if until else None
     try:
-        with open_store(settings) as store:
+        with open_store(settings, read_only=True) as store:
             credits = {role: name for role, name in names.items() if name}
             words = " ".join(query) if query else None  # `search 扬中 镇江` and `search "扬中 镇江"` alike
             hits = store.search(words, since=first, until=last, credits=credits, limit=limit)
@@ -357,7 +371,19 @@ def db_reindex(config: ConfigOpt = None) -> None:
 
 
 def main() -> None:
-    app()
+    """The ``jinshan`` command. ``--debug`` (anywhere on the line) shows the traceback of an
+    unexpected error; without it the error is one line and the exit code 2."""
+    debug = "--debug" in sys.argv[1:]
+    if debug:
+        sys.argv.remove("--debug")
+    try:
+        app()
+    except Exception as exc:
+        if debug:
+            raise
+        text = one_line(str(exc)) or type(exc).__name__
+        typer.echo(f"jinshan: {type(exc).__name__}: {text} (--debug shows the traceback)", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,18 @@ class DatabaseSettings(_Section):
     def _url_scheme(cls, v: str) -> str:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", v):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(v)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a database URL (a password with special characters must be percent-encoded)"
+            ) from None
+        if _ambiguous(v):
+            raise ValueError("holds more than one '@': write an '@' in the user name or password as %40")
+        del url
         return v
 
 
@@ -92,8 +104,15 @@ class SiteSettings(_Section):
         return tuple(h.lower().strip() for h in v)
 
 
+def _check_http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/]+", value):
+        raise ValueError("must be an absolute http(s) URL")
+    return value if value.endswith("/") else value + "/"
+
+
 class EpaperSettings(_Section):
     _re = field_validator("page_url_pattern")(_check_regex)
+    _base = field_validator("base_url")(_check_http_url)
 
     enabled: bool = True
     base_url: str = "http://szb.jsw.com.cn/"
@@ -102,6 +121,17 @@ class EpaperSettings(_Section):
     page_url_pattern: str = r"/[A-Z]+/PC/layout/\d{6}/\d{2}/node_\d+\.html$"
     issue_ready_hour: int = Field(6, ge=0, le=23)
     max_missing_days: int = Field(30, ge=1)
+
+    @field_validator("layout_path")
+    @classmethod
+    def _layout(cls, v: str) -> str:
+        try:
+            v.format(paper="ZJRB", yyyy="2024", mm="01", dd="01")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"bad placeholder ({exc!s}): use {{paper}}, {{yyyy}}, {{mm}} and {{dd}}, and {{{{ }}}} for a brace"
+            ) from None
+        return v
 
 
 class FetchSettings(_Section):
@@ -124,6 +154,14 @@ class FetchSettings(_Section):
     robots_unreachable_hold_s: float = Field(1800, ge=0)
     conditional_requests: bool = True
     trust_env: bool = False
+    shared_politeness: bool = True
+
+    @field_validator("user_agent", "contact_url")
+    @classmethod
+    def _not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty: the site must be able to tell who is fetching")
+        return v
 
     @property
     def user_agent_string(self) -> str:
@@ -143,6 +181,17 @@ class ScheduleSettings(_Section):
     misfire_grace_s: int = Field(300, ge=1)
     unhealthy_after_minutes: float = Field(60, gt=0)
     start_grace_minutes: float = Field(30, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Shanghai)") from None
+        return v
 
 
 class ArchiveSettings(_Section):
@@ -173,6 +222,8 @@ class WebSettings(_Section):
     def _listen(cls, v: str) -> str:
         if v and not re.match(r"^[^:]*:\d{1,5}$", v):
             raise ValueError("must be HOST:PORT, or empty to disable")
+        if v and not 1 <= int(v.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("the port must be between 1 and 65535")
         return v
 
 
@@ -353,5 +404,48 @@ def load_settings(
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``: safe for logs, errors, metrics and stats."""
-    return re.sub(r"(?<=://)([^:/@]*):[^@/]*@", r"\1:***@", url)
+    """A database URL with its password replaced by ``***``: safe for logs, errors, metrics and
+    stats. Read from the parsed URL object (whatever the password holds: / @ : # ? or escapes); a
+    string that does not parse as a URL is not shown at all."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if _ambiguous(url):  # an unescaped "@" in the password: no parser can tell where it ends
+        return url.split("://", 1)[0] + "://***@" + url.rsplit("@", 1)[1]
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "(database URL not shown)"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _ambiguous(url: str) -> bool:
+    return url.split("://", 1)[-1].count("@") > 1
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The password of a database URL in every spelling a message may carry it (as written, decoded,
+    percent-encoded); () when it has none. ``redact_text`` masks them."""
+    from urllib.parse import quote, quote_plus
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    spellings: set[str] = set()
+    userinfo = url.split("://", 1)[-1].rsplit("@", 1)
+    if len(userinfo) == 2 and ":" in userinfo[0]:
+        spellings.add(userinfo[0].split(":", 1)[1])  # as written, up to the last "@"
+    try:
+        password = None if _ambiguous(url) else make_url(url).password
+    except (ArgumentError, ValueError):
+        password = None
+    if password:
+        spellings |= {str(password), quote(str(password), safe=""), quote_plus(str(password))}
+    return tuple(sorted((s for s in spellings if s), key=len, reverse=True))
+
+
+def redact_text(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every one of ``secrets`` replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text

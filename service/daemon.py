@@ -4,14 +4,20 @@ Jobs (AsyncIOScheduler, each ``max_instances=1``, coalesced, with a misfire grac
 ``discover`` every ``schedule.poll_minutes`` walks the start lists (steady paging) then drains;
 ``epaper`` hourly walks today's issue (once ready) and yesterday's; ``drain`` every
 ``schedule.drain_seconds`` takes what fell due (revisits, retries); ``maintain`` refreshes gauges
-and checks the lock. Only the process holding the leader lock schedules; another one waits as a
-standby and takes over when the lock frees. SIGTERM/SIGINT: stop claiming, finish or hand back the
-URLs in flight, close the WARC file, exit 0 within ten seconds.
+and the search index; ``lock`` checks the leader lock every few seconds. Only the process holding
+the leader lock schedules; another one waits as a standby and takes over when the lock frees.
+
+A database outage (a PostgreSQL restart) is ridden out: the lock check notices the lost session,
+the jobs pause while the database is away, the lock is taken again (a new session) as soon as the
+server answers, and the jobs go on; if another daemon took the lock meanwhile, this one steps down
+to standby. /healthz says "database unreachable" meanwhile. SIGTERM/SIGINT: stop claiming, finish
+or hand back the URLs in flight, close the WARC file, exit 0 within ten seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -27,7 +33,7 @@ from service.crawl import alarm
 from service.crawl.backfill import start_urls
 from service.crawl.discover import SteadyPaging, Validators, next_poll_minutes, walk_issue, walk_lists
 from service.crawl.pipeline import Crawl, CycleStats
-from service.crawl.runner import drain, release_dead_leases
+from service.crawl.runner import drain, hand_back_leases, release_dead_leases
 from service.crawl.wiring import open_crawl, open_store
 from service.errors import StoreError
 from service.metrics import Metrics
@@ -39,9 +45,11 @@ log = logging.getLogger(__name__)
 
 #: how long in-flight work may take to finish after SIGTERM before it is abandoned to its lease
 STOP_GRACE_S = 8.0
-#: how often a standby tries the leader lock
+#: how often a standby tries the leader lock, and the leader checks that it still holds it
 STANDBY_POLL_S = 5.0
 NO_CYCLE = "no cycle has run yet"
+#: the longest pause between two attempts to reach a database that is down
+RECONNECT_MAX_S = 60.0
 
 
 class Daemon:
@@ -68,12 +76,22 @@ class Daemon:
         self.known_hubs: list[str] = []
         self.hubs_walked_at: float | None = None
         self.poll_minutes = settings.schedule.poll_minutes
+        #: ``time.monotonic()`` at which the next discovery cycle is due
+        self.next_cycle_at = 0.0
+        #: set while the database cannot be reached: the jobs pause, the lock check keeps trying
+        self.database_down: str | None = None
+        #: set when another daemon took the scheduler lock while ours was lost
+        self.step_down = asyncio.Event()
+        #: set by a stop or a step-down: the drain stops claiming
+        self.halt = asyncio.Event()
 
     # --- health ----------------------------------------------------------------------------------
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) from the cycles recorded in the database (any daemon's, this one's since
         it started); 200 "starting" during ``start_grace_minutes`` after the start."""
+        if self.database_down:
+            return False, f"unhealthy: database unreachable: {self.database_down}"
         if self.role == "standby":
             return True, "standby: another daemon holds the scheduler"
         sched = self.settings.schedule
@@ -103,10 +121,21 @@ class Daemon:
         """One discovery cycle and the drain of what is due; recorded as a run. True when the site
         answered. The start lists are read every cycle; the channel lists they link only when
         ``full``, when ``schedule.hub_every_minutes`` passed, or when a start page was entirely new
-        (it may have scrolled past articles we never saw)."""
-        sched = self.settings.schedule
+        (it may have scrolled past articles we never saw). A cycle cut short (a stop, a database
+        error) still closes its run: "interrupted" or "failed"."""
         run_id = crawl.store.start_run("cycle", {"start_urls": start_urls(crawl)})
         crawl.run_id, crawl.stats = run_id, CycleStats()
+        try:
+            return await self._cycle(crawl, run_id, full=full)
+        except BaseException as exc:  # CancelledError too: the run must not stay "running"
+            stopped = self.stop.is_set() or isinstance(exc, asyncio.CancelledError)
+            with contextlib.suppress(StoreError):  # the database may be the reason
+                crawl.store.finish_run(run_id, status="interrupted" if stopped else "failed",
+                                       counters=dict(crawl.stats.counts), error=None if stopped else repr(exc)[:500])  # fmt: skip
+            raise
+
+    async def _cycle(self, crawl: Crawl, run_id: int, *, full: bool) -> bool:
+        sched = self.settings.schedule
         paging = SteadyPaging(sched.max_list_pages)
         # every list of this cycle is judged against the archive as it stood when the cycle began
         common: dict[str, Any] = {"settings": self.settings, "fetcher": crawl.fetcher, "frontier": crawl.frontier,
@@ -125,7 +154,7 @@ class Daemon:
         crawl.count("list_pages", pages)
         crawl.count("discovered", new)
         await self.epaper(crawl)
-        await drain(crawl, stop=self.stop)
+        await drain(crawl, stop=self.halt)
         crawl.store.refresh_search()
         self.finish_cycle(crawl, run_id, ok=walk.answered, error="; ".join(walk.errors[:3]) or None)
         self.poll_minutes = next_poll_minutes(self.poll_minutes, new, least=sched.poll_minutes,
@@ -168,7 +197,8 @@ class Daemon:
                       self.settings.alarm.max_drop * 100, ", ".join(alarmed), rates)  # fmt: skip
         counters = dict(crawl.stats.counts) | alarm.to_counters(rates) | {f"alarm_{n}": 1 for n in alarmed}
         counters["articles_extracted"] = crawl.stats.extracted
-        crawl.store.finish_run(run_id, status="ok" if ok else "failed", counters=counters, error=error)
+        status = "interrupted" if self.stop.is_set() else "ok" if ok else "failed"
+        crawl.store.finish_run(run_id, status=status, counters=counters, error=error)
         self.metrics.cycles.labels(result="ok" if ok else "failed").inc()
         if ok:
             self.last_success, self.last_error = datetime.now(UTC), None
@@ -183,12 +213,21 @@ class Daemon:
 
     # --- running -----------------------------------------------------------------------------------
 
-    async def run_once(self) -> None:
+    async def run_once(self) -> int:
+        """One full cycle; the exit code: 0 all good, 1 some URLs failed, 2 the site did not answer
+        (unreachable, or nothing could be archived: a read-only archive folder)."""
         async with open_crawl(self.settings, metrics=self.metrics) as crawl:
             release_dead_leases(crawl)
             self.crawl = crawl
             self._install_signals()
-            await self.cycle(crawl, full=True)
+            try:
+                answered = await self.cycle(crawl, full=True)
+            finally:
+                self._hand_back(crawl)
+            if not answered and not self.stop.is_set():
+                log.error("the cycle failed: %s", self.last_error)
+                return 2
+            return 1 if crawl.stats.counts["failed"] or crawl.stats.counts["error"] else 0
 
     async def run_forever(self) -> None:
         store = self.store = open_store(self.settings)
@@ -204,25 +243,70 @@ class Daemon:
         if web:
             await web.start()
         try:
-            while not lock.try_acquire():
-                if self.role != "standby":
-                    log.info("standby: another daemon holds the scheduler lock; waiting")
-                    self.role = "standby"
-                if await self._sleep(STANDBY_POLL_S):
-                    return
-            self.role = "leader"
-            log.info("leader: this daemon schedules the crawl")
+            if not await self._lead(lock):
+                return
             async with open_crawl(self.settings, store=store, metrics=self.metrics) as crawl:
                 self.crawl = crawl
                 store.interrupt_running()
-                release_dead_leases(crawl)
-                await self._schedule(crawl, lock)
+                while True:
+                    release_dead_leases(crawl)
+                    try:
+                        await self._schedule(crawl, lock)
+                    finally:
+                        self._hand_back(crawl)
+                    if self.stop.is_set() or not await self._lead(lock):
+                        return
         finally:
             lock.release()
             if web:
                 await web.stop()
 
+    def _hand_back(self, crawl: Crawl) -> None:
+        """Whatever this process still leases goes back to the frontier, due now."""
+        try:
+            if n := hand_back_leases(crawl):
+                log.debug("handed back %d URLs", n)
+        except StoreError as exc:  # the database is away: the leases will run out by themselves
+            log.warning("could not hand back the URLs in flight: %s", exc)
+
+    async def _lead(self, lock: LeaderLock) -> bool:
+        """Wait until this process holds the scheduler lock, as a standby while another daemon
+        holds it, retrying with a growing pause while the database is down; False when stopped."""
+        pause = STANDBY_POLL_S
+        while True:
+            try:
+                if await asyncio.to_thread(lock.try_acquire):
+                    self._database_back()
+                    self.role = "leader"
+                    self.step_down.clear()
+                    self.halt.clear()
+                    log.info("leader: this daemon schedules the crawl")
+                    return True
+                self._database_back()
+                if self.role != "standby":
+                    log.info("standby: another daemon holds the scheduler lock; waiting")
+                    self.role = "standby"
+                pause = STANDBY_POLL_S
+            except StoreError as exc:
+                self._database_lost(exc, retry_in=pause)
+                pause = min(pause * 2, RECONNECT_MAX_S)
+            if await self._sleep(pause):
+                return False
+
+    def _database_lost(self, exc: StoreError, *, retry_in: float) -> None:
+        if self.database_down is None:
+            log.warning("database unreachable (%s); the jobs pause, retrying every %.0f-%.0f s",
+                        exc, min(retry_in, STANDBY_POLL_S), RECONNECT_MAX_S)  # fmt: skip
+        self.database_down = str(exc)
+        self.last_error = f"database: {exc}"
+
+    def _database_back(self) -> None:
+        if self.database_down is not None:
+            log.info("database reachable again; the jobs go on")
+            self.database_down = None
+
     async def _schedule(self, crawl: Crawl, lock: LeaderLock) -> None:
+        """Run the jobs until a stop, or until another daemon took the lock (``step_down``)."""
         sched = self.settings.schedule
         scheduler = AsyncIOScheduler(timezone=sched.timezone)
         common: dict[str, Any] = {
@@ -231,51 +315,75 @@ class Daemon:
             "misfire_grace_time": sched.misfire_grace_s,
         }
         now = datetime.now(UTC)
-        scheduler.add_job(
-            self._guard(self._discover, crawl, scheduler), "date", run_date=now, id="discover", **common
-        )
+        scheduler.add_job(self._guard(self._discover, crawl), "interval", seconds=STANDBY_POLL_S,
+                          next_run_time=now, id="discover", **common)  # fmt: skip
         scheduler.add_job(self._guard(self.epaper, crawl), "interval", hours=1, id="epaper", **common)
         scheduler.add_job(
             self._guard(self._drain, crawl), "interval", seconds=sched.drain_seconds, id="drain", **common
         )
+        scheduler.add_job(self._guard(self._maintain, crawl), "interval", seconds=60, id="maintain", **common)
         scheduler.add_job(
-            self._guard(self._maintain, crawl, lock), "interval", seconds=60, id="maintain", **common
+            self._watch_lock, "interval", args=(lock,), seconds=STANDBY_POLL_S, id="lock", **common
         )
         scheduler.start()
         try:
-            await self.stop.wait()
+            stopped = asyncio.ensure_future(self.stop.wait())
+            stepped = asyncio.ensure_future(self.step_down.wait())
+            await asyncio.wait([stopped, stepped], return_when=asyncio.FIRST_COMPLETED)
+            for waiter in (stopped, stepped):
+                waiter.cancel()
         finally:
             scheduler.shutdown(wait=False)
             await self._let_inflight_finish()
 
-    async def _discover(self, crawl: Crawl, scheduler: AsyncIOScheduler) -> None:
-        """A cycle, then the next one booked after the adaptive interval (see ``next_poll_minutes``)."""
+    async def _watch_lock(self, lock: LeaderLock) -> None:
+        """Still the leader? A lost session (the database restarted) is replaced by a new one as soon
+        as the server answers; if another daemon took the lock meanwhile, step down to standby."""
+        if await asyncio.to_thread(lock.still_held):
+            self._database_back()
+            return
         try:
-            await self.cycle(crawl)
-        finally:
-            if not self.stop.is_set():
-                at = datetime.now(UTC) + timedelta(minutes=self.poll_minutes)
-                scheduler.add_job(self._guard(self._discover, crawl, scheduler), "date", run_date=at, id="discover",
-                                  replace_existing=True, max_instances=1, misfire_grace_time=self.settings.schedule.misfire_grace_s)  # fmt: skip
+            regained = await asyncio.to_thread(lock.try_acquire)
+        except StoreError as exc:
+            self._database_lost(exc, retry_in=STANDBY_POLL_S)
+            return
+        self._database_back()
+        if regained:
+            log.info("the scheduler lock is held again (new database session)")
+            return
+        log.warning("another daemon took the scheduler lock while the database was away; standing by")
+        self.role = "standby"
+        self.halt.set()
+        self.step_down.set()
+
+    async def _discover(self, crawl: Crawl) -> None:
+        """A cycle when the adaptive interval (``next_poll_minutes``) has passed since the last one;
+        the job itself ticks every few seconds, so a tick skipped during a database outage only
+        delays the cycle until the database is back. A cycle that failed on the database is tried
+        again within a minute."""
+        if time.monotonic() < self.next_cycle_at:
+            return
+        self.next_cycle_at = time.monotonic() + min(self.poll_minutes * 60, RECONNECT_MAX_S)
+        await self.cycle(crawl)
+        self.next_cycle_at = time.monotonic() + self.poll_minutes * 60
 
     async def _drain(self, crawl: Crawl) -> None:
-        await drain(crawl, stop=self.stop)
+        await drain(crawl, stop=self.halt)
 
-    async def _maintain(self, crawl: Crawl, lock: LeaderLock) -> None:
+    async def _maintain(self, crawl: Crawl) -> None:
         self.refresh_gauges(crawl)
         crawl.store.refresh_search()
-        if not lock.still_held():
-            log.error("lost the scheduler lock (database session gone); stopping")
-            self.stop.set()
 
     def _guard(self, job: Any, *args: Any) -> Any:
         """A job that never raises into the scheduler: a failure is logged and makes /healthz say why."""
 
         async def run() -> None:
-            if self.stop.is_set():
+            if self.stop.is_set() or self.step_down.is_set() or self.database_down:
                 return
             try:
                 await job(*args)
+            except asyncio.CancelledError:  # the stop's grace ran out: the job has handed back its URLs
+                log.debug("job %s cancelled by the stop", job.__name__)
             except StoreError as exc:
                 self.last_error = f"database: {exc}"
                 log.error("database error in %s: %s", job.__name__, exc)
@@ -294,6 +402,8 @@ class Daemon:
             _, still = await asyncio.wait(pending, timeout=STOP_GRACE_S)
             for task in still:
                 task.cancel()
+            if still:  # let them hand back their URLs and close their run
+                await asyncio.wait(still, timeout=1.0)
 
     async def _sleep(self, seconds: float) -> bool:
         """Sleep unless stopped; True when the stop came."""
@@ -311,4 +421,5 @@ class Daemon:
     def _on_signal(self, sig: signal.Signals) -> None:
         if not self.stop.is_set():
             log.info("%s: stopping (finishing the URLs in flight)", sig.name)
+        self.halt.set()
         self.stop.set()

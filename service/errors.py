@@ -103,6 +103,7 @@ NOT_ARTICLE_REASONS = (
     "list_page",  # a channel index or e-paper page list: many links, no body
     "no_title",  # no title could be found by any layer
     "no_body",  # a title but no article text
+    "malformed",  # markup nested too deep to parse, or extraction past its time limit
 )
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from service.config import Settings
@@ -182,6 +182,36 @@ class ListWalk:
 
 
 @dataclass
+class WalkState:
+    """Where a long walk over lists stands (the backfill's): for every list known, by its first
+    page, the next page to read, or None once it was walked to its end; and what was read so far.
+    Saved as JSON while the walk goes on, so an interrupted walk goes on where it stopped."""
+
+    at: dict[str, str | None] = field(default_factory=dict)
+    pages: int = 0
+    found: int = 0
+    #: the oldest publication date seen on a list page so far (how far back the walk reached)
+    reached: date | None = None
+
+    def page_read(self, start: str, next_url: str | None, new: int, dates: list[date]) -> None:
+        self.at[start] = next_url
+        self.pages += 1
+        self.found += new
+        if dates:
+            self.reached = min([*dates, *([self.reached] if self.reached else [])])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "pages": self.pages, "found": self.found,
+                "reached": self.reached.isoformat() if self.reached else None}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WalkState:
+        reached = data.get("reached")
+        return cls(at=dict(data.get("at") or {}), pages=int(data.get("pages") or 0),
+                   found=int(data.get("found") or 0), reached=date.fromisoformat(reached) if reached else None)  # fmt: skip
+
+
+@dataclass
 class Validators:
     """ETag / Last-Modified of list pages, so an unchanged list costs a 304 and no body."""
 
@@ -198,13 +228,14 @@ async def walk_list(
     validators: Validators | None = None,
     now: datetime | None = None,
     began: datetime | None = None,
+    state: WalkState | None = None,
 ) -> ListWalk:
-    """Fetch ``start`` and its following pages while ``paging`` says so; put article links in the
-    frontier (due now). ``paging`` judges a page by the links the archive did not hold at ``began``
-    (default: now, the start of this walk). A failed page ends the walk (it is counted; the next poll
-    tries again)."""
+    """Fetch ``start`` (or the page ``state`` says to go on from) and its following pages while
+    ``paging`` says so; put article links in the frontier (due now). ``paging`` judges a page by the
+    links the archive did not hold at ``began`` (default: now, the start of this walk). A failed page
+    ends the walk (it is counted; the next poll tries again)."""
     walk = ListWalk()
-    url: str | None = start
+    url: str | None = state.at.get(start, start) if state is not None else start
     due = now or datetime.now(UTC)
     began = began or due
     while url is not None:
@@ -230,7 +261,8 @@ async def walk_list(
         found = article_urls(links, found_on=url, due_at=due)
         known = frontier.known_before([f.url for f in found], began) if found else set()
         unseen = [f.url not in known for f in found]
-        walk.new += frontier.add_urls(found) if found else 0
+        added = frontier.add_urls(found) if found else 0
+        walk.new += added
         if walk.pages == 1:
             walk.saturated = bool(found) and all(unseen)
         walk.articles += len(found)
@@ -239,9 +271,9 @@ async def walk_list(
         dates = [d for link in links.articles if (d := date_from_path(link.url))]
         more = paging.follow(page_number=page_index(url), articles=len(found), new=sum(unseen), dates=dates,
                              oldest_new=bool(unseen) and unseen[-1])  # fmt: skip
-        if not more:
-            return walk
-        url = next_list_page(url, links.next_pages)
+        url = next_list_page(url, links.next_pages) if more else None
+        if state is not None:
+            state.page_read(start, url, added, dates)
     return walk
 
 
@@ -269,19 +301,27 @@ async def walk_lists(
     validators: Validators | None = None,
     follow_hubs: bool = True,
     began: datetime | None = None,
+    state: WalkState | None = None,
 ) -> ListsWalk:
     """Walk every start list, then (``follow_hubs``) every channel list linked from a start page,
     each with ``paging``, judged against the archive as it stood at ``began`` (default: now). Lists
-    found deeper are not followed: the start pages define the site's map."""
+    found deeper are not followed: the start pages define the site's map.
+
+    With ``state`` (see ``WalkState``) the walk records its progress there, and lists it already
+    walked to their end are skipped, the others taken up where they stopped."""
     total = ListsWalk()
     began = began or datetime.now(UTC)
     queue = list(dict.fromkeys(starts))
-    seen = set(queue)
     first_level = set(queue)
+    if state is not None and follow_hubs:
+        queue += [u for u in state.at if u not in first_level]
+    seen = set(queue)
     while queue:
         url = queue.pop(0)
+        if state is not None and url in state.at and state.at[url] is None:
+            continue  # walked to its end before an interruption
         walk = await walk_list(url, settings=settings, fetcher=fetcher, frontier=frontier, paging=paging,
-                               validators=validators, began=began)  # fmt: skip
+                               validators=validators, began=began, state=state)  # fmt: skip
         total.pages += walk.pages
         total.new += walk.new
         total.failed += walk.failed
@@ -296,6 +336,8 @@ async def walk_lists(
                     total.hubs.append(hub)
                     if follow_hubs:
                         queue.append(hub)
+                        if state is not None:
+                            state.at.setdefault(hub, hub)
     return total
 
 

@@ -9,12 +9,15 @@ of each input is one JSON-ready dict: the article JSON, or ``{"input", "not_arti
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from service.config import Settings
+from service.crawl.bounded import check_nesting
 from service.errors import FetchError, NotAnArticle
 from service.extract import extract_article, join_parts
 from service.model import Article
@@ -42,14 +45,33 @@ def article_line(article: Article, source: str) -> dict[str, Any]:
     return {"input": source, **article.to_json()}
 
 
+def read_page_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (``fetch.max_bytes``, the cap of a
+    fetched page). Raises ``OSError`` for anything else: a device (/dev/zero would be read until
+    memory runs out), a FIFO (it would wait for a writer), a file past the cap."""
+    with open(path, "rb", opener=_open_nonblocking) as fh:  # Path.open has no opener
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(f"not a regular file: {path}")
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise OSError(f"larger than fetch.max_bytes ({max_bytes} bytes): {path}")
+    return raw
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    # O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; fstat tells then
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
 def parse_file(path: str, settings: Settings, *, url: str | None = None) -> dict[str, Any]:
     """Extract one file. The page URL is ``url``, else the page's canonical link, else file://."""
     try:
-        raw = Path(path).read_bytes()
+        raw = read_page_file(path, settings.fetch.max_bytes)
     except OSError as exc:
         return {"input": path, "error": f"cannot read: {exc.strerror or exc}"}
     page_url = url or declared_url(raw) or Path(path).resolve().as_uri()
     try:
+        check_nesting(raw, url=page_url)
         return article_line(extract_article(raw, page_url, profile=settings.profile), path)
     except NotAnArticle as exc:
         return {"input": path, "not_article": exc.reason, "detail": exc.detail}
@@ -68,6 +90,7 @@ async def _parse_urls(urls: list[str], settings: Settings) -> list[dict[str, Any
 async def _parse_url(fetcher: Any, url: str, settings: Settings) -> dict[str, Any]:
     try:
         response = await fetcher.fetch(url)
+        check_nesting(response.body, url=response.url)
         first = extract_article(
             response.body, response.url, profile=settings.profile, content_type=response.content_type
         )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.config import Settings
+from service.crawl.bounded import EXTRACT_TIMEOUT_S, check_nesting, run_bounded
 from service.crawl.discover import article_urls, classify
 from service.crawl.frontier import Frontier
 from service.errors import NotAnArticle, PermanentFetchError, Redirected, TransientFetchError
@@ -209,24 +210,30 @@ def _published_hint(item: ClaimedUrl) -> datetime | None:
 
 async def _extract_all(crawl: Crawl, item: ClaimedUrl, response: Any) -> Article:
     """The article of a response, with the further pages of a split article fetched (and recorded
-    under the same frontier URL, so ``reparse`` finds them) and joined."""
-    profile = crawl.settings.profile
+    under the same frontier URL, so ``reparse`` finds them) and joined. Each page is extracted off
+    the event loop, bounded in depth and time (``bounded``)."""
     day = response.fetched_at.date()
-    first = extract_article(
-        response.body, response.url, profile=profile, content_type=response.content_type, fetched_on=day
-    )
+    first = await _extract_page(crawl, response, day)
     rest = []
     for url in first.next_pages[:MAX_PAGES]:
         more = await crawl.fetcher.fetch(url)
         crawl.metrics.fetches.labels(status=str(more.status)).inc()
         crawl.count("fetched")
         _record(crawl, item, more, error=None)
-        rest.append(
-            extract_article(
-                more.body, more.url, profile=profile, content_type=more.content_type, fetched_on=day
-            )
-        )
+        rest.append(await _extract_page(crawl, more, day))
     return join_parts(first, rest)
+
+
+async def _extract_page(crawl: Crawl, response: Any, day: Any) -> Article:
+    profile = crawl.settings.profile
+
+    def work() -> Article:
+        check_nesting(response.body, url=response.url)
+        return extract_article(
+            response.body, response.url, profile=profile, content_type=response.content_type, fetched_on=day
+        )
+
+    return await run_bounded(work, timeout=EXTRACT_TIMEOUT_S, what=response.url)
 
 
 def _fetch_values(crawl: Crawl, response: Any, *, error: str | None) -> dict[str, Any]:

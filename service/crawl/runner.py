@@ -51,7 +51,14 @@ def release_dead_leases(crawl: Crawl) -> int:
     dead = [
         w for w in leases.leased_workers(crawl.store.engine) if w.startswith(host + ":") and not _alive(w)
     ]
-    return leases.release_leases(crawl.store.engine, dead) if dead else 0
+    if not dead:
+        return 0
+    return leases.release_leases(crawl.store.engine, dead, max_attempts=crawl.settings.fetch.max_attempts)
+
+
+def hand_back_leases(crawl: Crawl) -> int:
+    """Hand back every URL this process still holds (at a stop, after the jobs ended); how many."""
+    return leases.release_leases(crawl.store.engine, [crawl.worker])
 
 
 def _alive(worker: str) -> bool:
@@ -100,6 +107,7 @@ async def _worker(
             worker=crawl.worker,
             kinds=kinds,
             published_between=published_between,
+            max_attempts=crawl.settings.fetch.max_attempts,
         )
         if not batch:
             return processed
@@ -107,7 +115,11 @@ async def _worker(
             if stop.is_set():
                 _hand_back(crawl, batch[i:])
                 return processed
-            await _one(crawl, item)
+            try:
+                await _one(crawl, item)
+            except asyncio.CancelledError:  # the stop's grace ran out: this one and the rest go back
+                _hand_back(crawl, batch[i:])
+                raise
             processed += 1
             await _pause_if_deferred(crawl, stop)
     return processed

@@ -18,6 +18,7 @@ from service.extract import block_marker
 from service.fetch.archive import WarcArchive
 from service.fetch.client import Fetcher
 from service.metrics import Metrics
+from service.store import budget
 from service.store.db import make_engine, upgrade
 from service.store.repo import Store
 from service.urls import canonical_url
@@ -37,10 +38,45 @@ def open_store(settings: Settings, *, migrate: bool | None = None) -> Store:
     return Store(engine, settings.dedup, canonicalize=canonicalize)
 
 
-def make_fetcher(settings: Settings, archive: WarcArchive | None) -> Fetcher:
+class StoreBudget:
+    """The store's shared politeness (``Store.reserve_request`` …) as the fetcher's ``SharedBudget``,
+    with this process's rate, cap and name."""
+
+    def __init__(self, store: Store, settings: Settings, *, holder: str) -> None:
+        cfg = settings.fetch
+        self.store, self.holder = store, holder
+        self.interval, self.concurrency = 1.0 / cfg.requests_per_second, cfg.concurrency
+        #: a request whose process died frees its place after this long
+        self.lease_s = cfg.timeout_s + cfg.connect_timeout_s + 30
+
+    def reserve(self, host: str) -> budget.Grant:
+        return self.store.reserve_request(host, interval=self.interval, concurrency=self.concurrency,
+                                          holder=self.holder, lease_s=self.lease_s)  # fmt: skip
+
+    def release(self, token: int) -> None:
+        self.store.release_request(token)
+
+    def hold(self, host: str, until: float, reason: str) -> None:
+        self.store.hold_host(host, until=until, reason=reason)
+
+    def set_crawl_delay(self, host: str, delay: float) -> None:
+        self.store.set_crawl_delay(host, delay)
+
+
+def make_fetcher(settings: Settings, archive: WarcArchive | None, *, store: Store | None = None) -> Fetcher:
+    """The fetcher; with ``store`` (and ``fetch.shared_politeness``) polite together with every
+    other process on the same database."""
     profile = settings.profile
+    shared = (
+        StoreBudget(store, settings, holder=worker_id())
+        if store and settings.fetch.shared_politeness
+        else None
+    )
     return Fetcher(
-        settings, archive=archive, block_check=lambda body, ctype: block_marker(body, ctype, profile)
+        settings,
+        archive=archive,
+        block_check=lambda body, ctype: block_marker(body, ctype, profile),
+        budget=shared,
     )
 
 
@@ -51,7 +87,7 @@ async def open_crawl(
     """A ready ``Crawl``; on exit the fetcher is closed and the current WARC file finished."""
     store = store or open_store(settings)
     archive = WarcArchive.from_settings(settings)
-    fetcher = make_fetcher(settings, archive)
+    fetcher = make_fetcher(settings, archive, store=store)
     try:
         yield Crawl(
             settings=settings, store=store, fetcher=fetcher, metrics=metrics or Metrics(), worker=worker_id()

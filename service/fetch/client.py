@@ -29,7 +29,7 @@ from service.config import Settings
 from service.errors import FetchError, PermanentFetchError, Redirected, TransientFetchError
 from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
-from service.fetch.politeness import HostGate, backoff_delay, parse_retry_after
+from service.fetch.politeness import HostGate, SharedBudget, backoff_delay, parse_retry_after
 from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
 
 #: Content types handed on as pages; anything else is reported as ``not_html``. A missing
@@ -104,6 +104,7 @@ class Fetcher:
         html_types: frozenset[str] = HTML_TYPES,
         block_hold_s: float = BLOCK_HOLD_S,
         rng: random.Random | None = None,
+        budget: SharedBudget | None = None,
     ) -> None:
         self._cfg = settings.fetch
         self._hosts = settings.fetchable_hosts
@@ -118,6 +119,7 @@ class Fetcher:
             requests_per_second=self._cfg.requests_per_second,
             concurrency=self._cfg.concurrency,
             max_wait=self._cfg.backoff_max_s,
+            shared=budget,
         )
         self._robots = RobotsCache(
             self._load_robots,

@@ -4,6 +4,9 @@ Part of the fetch stage (ARCHITECTURE.md): every request the ``Fetcher`` sends p
 ``HostGate.slot`` first, robots.txt requests included, so the site sees at most
 ``requests_per_second`` starts and ``concurrency`` open requests per host whatever the crawl asks.
 All coordination is asyncio (no threads); the clock is injectable so tests need not sleep.
+With a ``SharedBudget`` (the store's, see service/store/budget.py) the rate, the requests in flight,
+the hold-offs and Crawl-delay are shared with every process on the same database: each start is
+reserved there first (in a worker thread, so the event loop never waits on the database).
 
 The retry arithmetic (``backoff_delay``, ``parse_retry_after``) is plain functions.
 """
@@ -18,6 +21,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from service.errors import TransientFetchError
@@ -72,6 +76,37 @@ def parse_retry_after(value: str | None, *, now: datetime) -> datetime | None:
     return max(when.astimezone(UTC), now)
 
 
+class Reservation(Protocol):
+    """A shared budget's answer: ``token`` when the request may start now, else wait ``wait`` s;
+    ``held_until`` (epoch seconds) and ``reason`` when the host is held off."""
+
+    @property
+    def token(self) -> int | None: ...
+    @property
+    def wait(self) -> float: ...
+    @property
+    def held_until(self) -> float | None: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+
+
+class SharedBudget(Protocol):
+    """Per-host politeness kept where every process sees it (times in epoch seconds)."""
+
+    def reserve(self, host: str) -> Reservation: ...
+    def release(self, token: int) -> None: ...
+    def hold(self, host: str, until: float, reason: str) -> None: ...
+    def set_crawl_delay(self, host: str, delay: float) -> None: ...
+
+
+#: a shared start older than this when this process gets to send it is not used
+STALE_GRANT_S = 0.05
+#: …except after this many in a row (a process too busy to ever be on time still gets through)
+MAX_LATE_GRANTS = 10
+
+
 @dataclass(slots=True)
 class _Host:
     """Mutable politeness state of one host."""
@@ -101,7 +136,9 @@ class HostGate:
         max_wait: float,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        shared: SharedBudget | None = None,
     ) -> None:
+        self._shared = shared
         self._interval = 1.0 / requests_per_second
         self._concurrency = concurrency
         self._max_wait = max_wait
@@ -120,6 +157,8 @@ class HostGate:
         """Space requests to ``url``'s host at least ``delay`` seconds apart (robots Crawl-delay)."""
         state = self._host(host_key(url))
         state.interval = max(self._interval, delay or 0.0)
+        if self._shared is not None:
+            self._shared.set_crawl_delay(host_key(url), delay or 0.0)
 
     def interval(self, url: str) -> float:
         """Current minimum spacing of request starts for ``url``'s host, in seconds."""
@@ -132,6 +171,8 @@ class HostGate:
         target = self._clock() + max(0.0, delay)
         if target > state.hold_until:
             state.hold_until, state.hold_reason = target, reason
+        if self._shared is not None:
+            self._shared.hold(host_key(url), until.timestamp(), reason)
 
     def held_until(self, url: str) -> datetime | None:
         """End of the current hold on ``url``'s host as wall time, or None when it is not held."""
@@ -150,6 +191,13 @@ class HostGate:
         await self._wait_hold(url, state)
         async with state.in_flight:
             await self._wait_hold(url, state)
+            if self._shared is not None:
+                token = await self._reserve_shared(url)
+                try:
+                    yield
+                finally:
+                    await asyncio.to_thread(self._shared.release, token)
+                return
             async with state.lock:
                 now = self._clock()
                 start = max(now, state.next_start)
@@ -157,6 +205,27 @@ class HostGate:
             if start > now:
                 await asyncio.sleep(start - now)
             yield
+
+    async def _reserve_shared(self, url: str) -> int:
+        """Ask the shared budget until it lets the request start; its token. Raises
+        ``TransientFetchError`` when the host is held off for longer than ``max_wait``."""
+        assert self._shared is not None
+        late = 0
+        while True:
+            grant = await asyncio.to_thread(self._shared.reserve, host_key(url))
+            if grant.token is not None:
+                if self._wall().timestamp() - grant.at <= STALE_GRANT_S or late >= MAX_LATE_GRANTS:
+                    return grant.token
+                # a start granted a while ago, sent now, would bunch with the next one: ask again
+                late += 1
+                await asyncio.to_thread(self._shared.release, grant.token)
+                continue
+            if grant.held_until is not None and grant.wait > self._max_wait:
+                retry_at = datetime.fromtimestamp(grant.held_until, UTC)
+                raise TransientFetchError(
+                    url, grant.reason or "held", "host held off", retry_at=retry_at, sent=False
+                )
+            await asyncio.sleep(max(grant.wait, 0.005))
 
     async def _wait_hold(self, url: str, state: _Host) -> None:
         left = state.hold_until - self._clock()

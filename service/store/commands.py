@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from service.config import Settings
+from service.config import Settings, redact_url
 from service.errors import StoreError
 from service.store import db, export
 from service.store.repo import Store
@@ -26,12 +27,14 @@ FORMATS = ("jsonl", "csv")
 
 
 @contextmanager
-def open_store(settings: Settings) -> Iterator[Store]:
-    """A ``Store`` on ``[database] url``; migrated first when ``auto_upgrade``, else it must be at
-    head. The engine is disposed on exit."""
-    engine = db.make_engine(settings.database)
+def open_store(settings: Settings, *, read_only: bool = False) -> Iterator[Store]:
+    """A ``Store`` on ``[database] url``. A writer's database is migrated first when
+    ``auto_upgrade``, else it must be at head. A reader (``read_only``: stats, export, search)
+    never migrates nor creates anything: the database must exist and be at head, and a read-only
+    one will do. The engine is disposed on exit."""
+    engine = db.make_engine(settings.database, read_only=read_only)
     try:
-        _ensure_schema(engine, settings.database.auto_upgrade)
+        _ensure_schema(engine, settings.database.auto_upgrade and not read_only)
         canonicalize = functools.partial(
             canonical_url,
             host_aliases=settings.site.host_aliases,
@@ -45,8 +48,19 @@ def open_store(settings: Settings) -> Iterator[Store]:
 def _ensure_schema(engine: Engine, auto_upgrade: bool) -> None:
     if auto_upgrade:
         db.upgrade(engine)
-    elif db.current_revision(engine) != db.head_revision():
-        raise StoreError("the database schema is not up to date: run `jinshan db upgrade`")
+        return
+    try:
+        current, head = db.current_revision(engine), db.head_revision()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the database {redact_url(str(engine.url))}: {exc}") from exc
+    if current is None:
+        raise StoreError(
+            f"the database {redact_url(str(engine.url))} holds no archive yet: run `jinshan db upgrade`"
+        )
+    if current != head:
+        raise StoreError(
+            f"the database schema is at {current}, this version needs {head}: run `jinshan db upgrade`"
+        )
 
 
 def upgrade_database(settings: Settings) -> tuple[str | None, str | None]:
@@ -56,6 +70,9 @@ def upgrade_database(settings: Settings) -> tuple[str | None, str | None]:
         before = db.current_revision(engine)
         db.upgrade(engine)
         return before, db.current_revision(engine)
+    except SQLAlchemyError as exc:  # bad credentials, a server that is down, a read-only file
+        reason = str(getattr(exc, "orig", None) or exc)
+        raise StoreError(f"database {redact_url(settings.database.url)}: {reason}") from exc
     finally:
         engine.dispose()
 
@@ -78,7 +95,9 @@ def run_export(
     if since and until and since > until:
         raise ValueError("--since is after --until")
     writer = export.write_jsonl if fmt == "jsonl" else export.write_csv
-    with open_store(settings) as store:
+    if output is not None and not output.parent.is_dir():
+        raise ValueError(f"--output: no folder {output.parent}")
+    with open_store(settings, read_only=True) as store:
         rows = store.iter_export(since=since, until=until)
         if output is None:
             if bom:
@@ -90,7 +109,7 @@ def run_export(
 
 
 def collect_stats(settings: Settings) -> dict[str, Any]:
-    with open_store(settings) as store:
+    with open_store(settings, read_only=True) as store:
         return store.stats()
 
 

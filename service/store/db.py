@@ -15,6 +15,7 @@ head and does nothing.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import time
@@ -36,6 +37,8 @@ from service.errors import StoreError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: an arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades
 _UPGRADE_LOCK = 0x4A494E5348414E  # "JINSHAN"
+#: seconds a new PostgreSQL connection may take before the attempt fails
+CONNECT_TIMEOUT_S = 10
 #: execution option that makes the next SQLite transaction ``BEGIN IMMEDIATE``
 IMMEDIATE = "jinshan_immediate"
 
@@ -52,29 +55,60 @@ def _normalise_url(raw: str) -> URL:
     return url
 
 
-def make_engine(database: DatabaseSettings) -> Engine:
+def make_engine(database: DatabaseSettings, *, read_only: bool = False) -> Engine:
     """An engine for ``database.url``; SQLite gets WAL, busy_timeout and foreign keys per connection.
 
-    A relative SQLite path is relative to the working directory; its folder is created. Raises
+    A relative SQLite path is relative to the working directory; its folder is created. With
+    ``read_only`` (the read commands) nothing is created: a SQLite file that is not there is an
+    error, and an existing one is opened read-only (a copy on read-only media too). Raises
     ``StoreError`` (with the password redacted) when the URL cannot be used.
     """
     try:
         url = _normalise_url(database.url)
         if url.get_backend_name() == "sqlite":
+            if read_only and url.database and url.database != ":memory:":
+                return _sqlite_reader(url, database)
             return _sqlite_engine(url, database)
         return create_engine(
             url,
             pool_size=database.pool_size,
             max_overflow=database.pool_size,
             pool_pre_ping=True,
+            # an unreachable host fails in seconds, not after the kernel's TCP timeout
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
             json_serializer=_json,
         )
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot open database {redact_url(database.url)}: {exc}") from exc
 
 
-def _sqlite_engine(url: URL, database: DatabaseSettings) -> Engine:
-    if url.database and url.database != ":memory:":
+def _sqlite_reader(url: URL, database: DatabaseSettings) -> Engine:
+    """An engine on an existing SQLite file that never creates it: the usual engine when the file
+    and its folder are writable (search may index what is pending), else read-only, and
+    ``immutable`` when even the WAL index cannot be opened (a read-only folder without the -shm
+    file: nothing else writes there then)."""
+    path = Path(url.database or "").expanduser().resolve()
+    if not path.is_file():
+        raise StoreError(
+            f"no database at {path} (a relative [database] url is relative to the working directory):"
+            " run `jinshan db upgrade` or the daemon to create one"
+        )
+    if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
+        return _sqlite_engine(url, database, read_only=True)  # no WAL switch: a reader writes nothing
+    for mode in ({"mode": "ro"}, {"mode": "ro", "immutable": "1"}):
+        engine = _sqlite_engine(url.set(database=f"file:{path}", query={**mode, "uri": "true"}), database,
+                                read_only=True)  # fmt: skip
+        try:
+            with engine.connect():
+                return engine
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            error = exc
+    raise StoreError(f"cannot open the database {path} read-only: {error}") from error
+
+
+def _sqlite_engine(url: URL, database: DatabaseSettings, *, read_only: bool = False) -> Engine:
+    if url.database and url.database != ":memory:" and not read_only:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
@@ -89,7 +123,8 @@ def _sqlite_engine(url: URL, database: DatabaseSettings) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-        _enable_wal(cur, database.busy_timeout_s)
+        if not read_only:
+            _enable_wal(cur, database.busy_timeout_s)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, much faster
         # negative: KiB. The hot index pages of a large archive stay in memory (database.sqlite_cache_mb)

@@ -123,8 +123,15 @@ def claim_due(
     worker: str,
     kinds: Collection[str] | None = None,
     published_between: tuple[date, date] | None = None,
+    max_attempts: int | None = None,
 ) -> list[ClaimedUrl]:
-    """Lease up to ``limit`` due URLs (highest priority, then longest overdue) to ``worker``."""
+    """Lease up to ``limit`` due URLs (highest priority, then longest overdue) to ``worker``.
+
+    A URL still "fetching" when its lease ran out was claimed by a worker that died or hung on it
+    (a page that kills its worker): that claim counts as an attempt, and with ``max_attempts`` the
+    URL is parked as "failed" once it has had them all, instead of killing worker after worker."""
+    if max_attempts is not None:
+        park_dead_claims(conn, now=now, max_attempts=max_attempts)
     q = claim_query(now=now, limit=limit, kinds=kinds, published_between=published_between)
     ids = list(conn.execute(q).scalars())
     if not ids:
@@ -139,7 +146,9 @@ def claim_due(
 _CLAIMED = ("id", "url", "kind", "attempts", "etag", "last_modified", "payload_digest", "article_id",
             "published_on")  # fmt: skip
 _LEASE_VALUES = {"state": "fetching", "due_at": bindparam("end"), "lease_until": bindparam("end"),
-                 "leased_by": bindparam("worker"), "updated_at": bindparam("now")}  # fmt: skip
+                 "leased_by": bindparam("worker"), "updated_at": bindparam("now"),
+                 # a URL still "fetching" when claimed again: its last claim died (counts as an attempt)
+                 "attempts": urls.c.attempts + case((urls.c.state == "fetching", 1), else_=0)}  # fmt: skip
 # the lease and the read of the leased rows in one statement (two round trips a claim, not three)
 _LEASE = (
     update(urls)
@@ -179,6 +188,38 @@ def _claim_stmt(by_kind: bool, by_date: bool) -> Any:
         q = q.where(urls.c.published_on.between(bindparam("first"), bindparam("last")))
     q = q.order_by(urls.c.priority.desc(), urls.c.due_at, urls.c.id).limit(bindparam("limit", type_=Integer))
     return q.with_for_update(skip_locked=True)
+def lease_values(
+    state: str, *, due_at: datetime | None, leased_by: str | None, now: datetime, attempts_added: Any
+) -> dict[str, Any]:
+    """The columns a lease changes: taken (``leased_by`` set, held until ``due_at``) or ended."""
+    return {"state": state, "due_at": due_at, "lease_until": due_at if leased_by else None,
+            "leased_by": leased_by, "updated_at": now, "attempts": urls.c.attempts + attempts_added}  # fmt: skip
+
+
+#: the reason a URL is parked when its claims kept dying
+DIED_ERROR = "worker died or hung while processing it {n} times (a page that crashes the parser?)"
+
+
+def park_dead_claims(
+    conn: Connection, *, now: datetime, max_attempts: int, workers: Collection[str] = ()
+) -> int:
+    """Park as "failed" the URLs whose lease ran out (or whose worker is among ``workers``, known
+    dead) and whose dead claim was their last allowed attempt; how many."""
+    dead = urls.c.due_at <= aware(now) if not workers else urls.c.leased_by.in_(list(workers))
+    result = conn.execute(
+        update(urls)
+        .where(urls.c.state == "fetching", dead, urls.c.attempts + 1 >= max_attempts)
+        .values(
+            state="failed",
+            due_at=None,
+            lease_until=None,
+            leased_by=None,
+            updated_at=now,
+            attempts=urls.c.attempts + 1,
+            last_error=DIED_ERROR.format(n=max_attempts),
+        )
+    )
+    return int(result.rowcount)
 
 
 def _claimed(r: Any) -> ClaimedUrl:

@@ -1,16 +1,25 @@
 """One active scheduler per database: a lock file beside a SQLite database, an advisory lock on
 PostgreSQL. The lock lives as long as the process (the file descriptor, the session), so a daemon
 that dies, however it dies, frees it for the standby at once.
+
+A PostgreSQL restart ends the session and the advisory lock with it: ``still_held`` then answers
+False, and the holder calls ``try_acquire`` again (a new session) once the server is back. Database
+errors surface as ``StoreError``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.config import redact_url
+from service.errors import StoreError
 
 #: the advisory lock key of the scheduler on PostgreSQL ("jinshan" in ASCII, as a bigint)
 ADVISORY_KEY = 0x6A696E7368616E
@@ -58,9 +67,19 @@ class LeaderLock:
         return True
 
     def _acquire_advisory(self) -> bool:
-        conn = self.engine.connect()
-        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar())
-        conn.commit()
+        """Raises ``StoreError`` when the server cannot be reached."""
+        try:
+            conn = self.engine.connect()
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"database {redact_url(str(self.engine.url))} unreachable: {_first_line(exc)}"
+            ) from exc
+        try:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar())
+            conn.commit()
+        except SQLAlchemyError as exc:
+            conn.close()
+            raise StoreError(f"scheduler lock: {_first_line(exc)}") from exc
         if not got:
             conn.close()
             return False
@@ -74,7 +93,10 @@ class LeaderLock:
         try:
             self._conn.execute(text("SELECT 1"))
             self._conn.commit()
-        except Exception:
+        except SQLAlchemyError:
+            with contextlib.suppress(SQLAlchemyError):
+                self._conn.invalidate()  # the session is gone: never hand it back to the pool
+                self._conn.close()
             self._conn = None
             return False
         return True
@@ -85,9 +107,16 @@ class LeaderLock:
             self._file.close()
             self._file = None
         if self._conn is not None:
-            try:
-                self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
-                self._conn.commit()
+            try:  # a lost session has freed the lock already: nothing to undo
+                with contextlib.suppress(SQLAlchemyError):
+                    self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+                    self._conn.commit()
             finally:
-                self._conn.close()
+                with contextlib.suppress(SQLAlchemyError):
+                    self._conn.close()
                 self._conn = None
+
+
+def _first_line(exc: Exception) -> str:
+    text_ = str(getattr(exc, "orig", None) or exc).strip()
+    return text_.splitlines()[0] if text_ else type(exc).__name__

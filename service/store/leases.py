@@ -5,9 +5,11 @@ URLs of workers that are gone (a ``kill -9``), so a restart need not wait for th
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 
+from service.store.frontier import lease_values, park_dead_claims
 from service.store.schema import urls
 from service.store.sql import retrying, utcnow
 
@@ -23,18 +25,28 @@ def leased_workers(engine: Engine) -> list[str]:
         return [w for w in conn.execute(q).scalars() if w]
 
 
-def release_leases(engine: Engine, workers: Collection[str]) -> int:
-    """Make the URLs leased by ``workers`` due now again; how many."""
+def release_leases(engine: Engine, workers: Collection[str], *, max_attempts: int | None = None) -> int:
+    """Make the URLs leased by ``workers`` due now again; how many.
+
+    With ``max_attempts`` the workers are known dead (a kill -9, a crash): the claim each held
+    counts as an attempt, and a URL that has had them all is parked "failed" with the reason.
+    Without, the leases are handed back as they are (a clean stop)."""
     if not workers:
         return 0
     now = utcnow()
 
-    def work(conn: object) -> int:
-        result = conn.execute(  # type: ignore[attr-defined]
+    def work(conn: Any) -> int:
+        parked = (
+            0
+            if max_attempts is None
+            else park_dead_claims(conn, now=now, max_attempts=max_attempts, workers=workers)
+        )
+        counted = 1 if max_attempts is not None else 0
+        result = conn.execute(
             update(urls)
             .where(urls.c.state == "fetching", urls.c.leased_by.in_(list(workers)))
-            .values(state="retry", due_at=now, lease_until=None, leased_by=None, updated_at=now)
+            .values(lease_values("retry", due_at=now, leased_by=None, now=now, attempts_added=counted))
         )
-        return int(result.rowcount)
+        return parked + int(result.rowcount)
 
     return retrying(engine, work, what="release_leases")

@@ -11,6 +11,7 @@ database. Database errors surface as ``StoreError``; bad arguments as ``ValueErr
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.config import DedupSettings
 from service.errors import StoreError
 from service.model import Article
-from service.store import articles, dedup, export, frontier, runs, search, stats
+from service.store import articles, budget, dedup, export, frontier, runs, search, stats
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
 from service.store.sql import aware, retrying, utcnow
@@ -118,10 +119,12 @@ class Store:
         worker: str,
         kinds: Collection[str] | None = None,
         published_between: tuple[date, date] | None = None,
+        max_attempts: int | None = None,
     ) -> list[ClaimedUrl]:
         """Lease up to ``limit`` due URLs to ``worker`` for ``lease_s`` seconds (state "fetching").
 
-        A URL whose lease ran out (its worker died) is due again. ``published_between`` keeps only
+        A URL whose lease ran out (its worker died) is due again; that dead claim counts as an
+        attempt, and with ``max_attempts`` a URL that has had them all is parked "failed". ``published_between`` keeps only
         URLs whose publication date (from the path) is known and within the range, inclusive.
         """
         return retrying(
@@ -134,6 +137,7 @@ class Store:
                 worker=worker,
                 kinds=kinds,
                 published_between=published_between,
+                max_attempts=max_attempts,
             ),
             what="claim_due",
         )
@@ -323,6 +327,27 @@ class Store:
         with self.engine.connect() as conn:
             return articles.diff(conn, article_id, old, new)
 
+    # --- politeness shared by every process (see ``budget``) ------------------------------------
+
+    def reserve_request(
+        self, host: str, *, interval: float, concurrency: int, holder: str, lease_s: float
+    ) -> budget.Grant:
+        """May a request to ``host`` start now? A ``Grant`` with its token, or how long to wait."""
+        return retrying(self.engine, lambda c: budget.reserve(c, host, clock=time.time, interval=interval,
+                        concurrency=concurrency, holder=holder, lease_s=lease_s), what="reserve_request")  # fmt: skip
+
+    def release_request(self, token: int) -> None:
+        """The request of ``token`` ended: its place in flight is free."""
+        retrying(self.engine, lambda c: budget.release(c, token), what="release_request")
+
+    def hold_host(self, host: str, *, until: float, reason: str) -> None:
+        """No process sends ``host`` a request before ``until`` (epoch seconds)."""
+        retrying(self.engine, lambda c: budget.hold(c, host, until=until, reason=reason), what="hold_host")
+
+    def set_crawl_delay(self, host: str, delay: float) -> None:
+        """robots.txt's Crawl-delay of ``host``, for every process."""
+        retrying(self.engine, lambda c: budget.set_crawl_delay(c, host, delay), what="set_crawl_delay")
+
     # --- runs ------------------------------------------------------------------------------------
 
     def start_run(self, kind: str, params: dict[str, Any]) -> int:
@@ -330,10 +355,14 @@ class Store:
         now = utcnow()
         return retrying(self.engine, lambda c: runs.start(c, kind, params, now), what="start_run")
 
-    def update_run(self, run_id: int, counters: dict[str, int]) -> None:
-        """Merge ``counters`` into the run's counters (keys given overwrite)."""
+    def update_run(
+        self, run_id: int, counters: dict[str, int], *, params: dict[str, Any] | None = None
+    ) -> None:
+        """Merge ``counters`` into the run's counters, and ``params`` into its parameters (keys
+        given overwrite: a backfill keeps where its discovery stands there)."""
         now = utcnow()
-        retrying(self.engine, lambda c: runs.update_counters(c, run_id, counters, now), what="update_run")
+        retrying(self.engine, lambda c: runs.update_counters(c, run_id, counters, now, params=params),
+                 what="update_run")  # fmt: skip
 
     def finish_run(
         self, run_id: int, *, status: str, counters: dict[str, int], error: str | None = None
@@ -400,7 +429,11 @@ class Store:
         publication date, inclusive. Raises ``ValueError`` for bad options (no query and no credit
         filter, a reversed range, an unknown role, a limit out of 1..1000), ``StoreError``."""
         q = SearchQuery.build(query, since=since, until=until, credits=credits, limit=limit)
-        self.refresh_search()
+        try:
+            self.refresh_search()
+        except StoreError as exc:  # a read-only database: search what is indexed
+            if "readonly" not in str(exc) and "read-only" not in str(exc):
+                raise
         try:
             with self.engine.connect() as conn:
                 return search.search(conn, q)

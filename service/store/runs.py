@@ -26,11 +26,21 @@ def start(conn: Connection, kind: str, params: dict[str, Any], now: datetime) ->
 
 
 def update_counters(
-    conn: Connection, run_id: int, counters: dict[str, int], now: datetime, **extra: Any
+    conn: Connection,
+    run_id: int,
+    counters: dict[str, int],
+    now: datetime,
+    *,
+    params: dict[str, Any] | None = None,
+    **extra: Any,
 ) -> None:
-    current = conn.execute(select(runs.c.counters).where(runs.c.id == run_id)).scalar()
-    if current is None:
+    """Merge ``counters`` (and ``params``, key by key) into the run; ``extra`` columns are set."""
+    row = conn.execute(select(runs.c.counters, runs.c.params).where(runs.c.id == run_id)).first()
+    if row is None:
         raise KeyError(f"no run with id {run_id}")
+    current = row.counters
+    if params:
+        extra["params"] = {**(row.params or {}), **params}
     merged = {**current, **{k: int(v) for k, v in counters.items()}}
     conn.execute(update(runs).where(runs.c.id == run_id).values(counters=merged, updated_at=now, **extra))
 

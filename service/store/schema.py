@@ -88,6 +88,30 @@ search_pending = Table(
 )
 
 
+#: politeness shared across processes (see service/store/budget.py, migration 0006); times are
+#: seconds since the epoch
+host_budgets = Table(
+    "host_budgets",
+    metadata,
+    Column("host", String(200), primary_key=True),
+    Column("next_start", Float, nullable=False),
+    Column("crawl_delay", Float, nullable=False),
+    Column("hold_until", Float, nullable=False),
+    Column("hold_reason", String(64), nullable=False),
+)
+
+host_requests = Table(
+    "host_requests",
+    metadata,
+    _id(),
+    Column("host", String(200), nullable=False, index=True),
+    Column("holder", String(100), nullable=False),
+    Column("started_at", Float, nullable=False),
+    # NULL once the request ended; a request whose process died stops counting at expires_at
+    Column("expires_at", Float),
+)
+
+
 runs = Table(
     "runs",
     metadata,

@@ -130,9 +130,9 @@ def test_stop_timeout_covers_the_graceful_shutdown(path: Path) -> None:
     assert GRACEFUL_STOP_S < int(timeout) <= 60
 
 
-def test_daemon_restarts_on_failure_and_migrates_first() -> None:
+def test_daemon_restarts_on_any_exit_and_migrates_first() -> None:
     unit = read_unit(DAEMON)
-    assert unit_value(unit, "Service", "Restart") == "on-failure"
+    assert unit_value(unit, "Service", "Restart") == "always"
     assert unit_values(unit, "Service", "ExecStartPre") == [f"{INSTALLED_JINSHAN} db upgrade"]
     assert unit_value(unit, "Service", "ExecStart") == f"{INSTALLED_JINSHAN} run"
     assert unit_value(unit, "Install", "WantedBy") == "multi-user.target"

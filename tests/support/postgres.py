@@ -109,24 +109,23 @@ class PostgresServer:
             "--locale=C",
             "--no-sync",
         )
+        self.resume()
+
+    def _options(self) -> str:
         opts = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
         )
-        opts += "".join(f" -c {k}={v}" for k, v in self.settings.items())
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            opts,
-            "-l",
-            str(self.root / "server.log"),
-            "-w",
-            "-t",
-            str(START_TIMEOUT_S),
-            "start",
-        )
+        return opts + "".join(f" -c {k}={v}" for k, v in self.settings.items())
+
+    def resume(self) -> None:
+        """Start the server on its data directory (after ``start``, or again after ``pause``)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", self._options(), "-l",
+                  str(self.root / "server.log"), "-w", "-t", str(START_TIMEOUT_S), "start")  # fmt: skip
+
+    def pause(self) -> None:
+        """Stop the server as an operator's restart does (``pg_ctl stop -m fast``), keeping its data."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         # it may never have started; the directory goes either way

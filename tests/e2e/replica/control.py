@@ -14,7 +14,7 @@ of ``ReplicaServer`` so a test reads the same in-process or not; ``ReplicaProces
     POST /__control/edit      {url, title?, paragraphs?}
     POST /__control/delete    {url}
     POST /__control/publish   {n, at?}         → {"urls": […]}
-    POST /__control/fault     {kind, status?, retry_after?, delay?, path?, pattern?, times?, share?}
+    POST /__control/fault     {kind, status?, retry_after?, delay?, depth?, path?, pattern?, times?, share?}
     POST /__control/clear_faults
 """
 

@@ -8,7 +8,8 @@ generator (reproducible for a given request order), or always. Rules are tried i
 Kinds: ``status`` (e.g. 500, 503, or 429 with ``retry_after`` seconds), ``slow`` (the response
 starts after ``delay`` seconds, beyond a client's timeout), ``reset`` (headers and half the body,
 then a TCP reset), ``truncate`` (headers announcing the full length, half the body, then a clean
-close).
+close), ``poison`` (200 with a page of ``depth`` unclosed ``<div>``: 300,000 make 3.3 MB, under the
+size cap, and keep an HTML parser busy for minutes).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("status", "slow", "reset", "truncate")
+KINDS = ("status", "slow", "reset", "truncate", "poison")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Fault:
     status: int = 503
     retry_after: float | None = None
     delay: float = 5.0
+    depth: int = 300_000
     path: str | None = None
     pattern: str | None = None
     times: int | None = None

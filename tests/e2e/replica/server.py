@@ -44,6 +44,8 @@ class RequestRecord:
     user_agent: str | None
     fault: str | None
     at: float
+    #: requests being answered when this one arrived, itself included
+    in_flight: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,14 +61,21 @@ class ReplicaServer:
     """Serve ``replica`` on ``host``:``port`` (0: a free port) until ``stop``; also a context manager."""
 
     def __init__(
-        self, replica: Replica, *, host: str = "127.0.0.1", port: int = 0, log_size: int = 100_000,
-        fault_seed: int = 0, cache_size: int = 2048,
+        self,
+        replica: Replica,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_size: int = 100_000,
+        fault_seed: int = 0,
+        cache_size: int = 2048,
     ) -> None:
         self.replica = replica
         self.site = Site(replica, cache_size=cache_size)
         self.faults = Faults(fault_seed)
         self._log: deque[RequestRecord] = deque(maxlen=log_size)
         self._log_lock = threading.Lock()
+        self._open = 0
         self.stopping = threading.Event()
         self._httpd = _HTTPServer((host, port), _Handler, bind_and_activate=False)
         self._httpd.app = self
@@ -86,8 +95,12 @@ class ReplicaServer:
         self._httpd.server_bind()
         self._httpd.server_activate()
         self.replica.base_url = self.base_url
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="replica-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="replica-server",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -127,7 +140,9 @@ class ReplicaServer:
 
     # -- controls -------------------------------------------------------------------------------
 
-    def edit(self, url: str, *, title: str | None = None, paragraphs: list[str] | None = None) -> dict[str, Any]:
+    def edit(
+        self, url: str, *, title: str | None = None, paragraphs: list[str] | None = None
+    ) -> dict[str, Any]:
         """Change an article (see ``Replica.edit``); returns its new ground truth."""
         return self.replica.edit(url, title=title, paragraphs=paragraphs)
 
@@ -180,11 +195,29 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(status, [("Content-Type", "application/json")], payload, head=False)
 
     def _serve(self, *, head: bool) -> None:
+        self.arrived = time.time()  # before the page is built: the log says when the request came
         app = self.server.app
         path = urlsplit(self.path).path
         if path.startswith(control.PREFIX):
             self._control(path, b"")
             return
+        with app._log_lock:
+            app._open += 1
+        self.counted = True
+        try:
+            self._answer(app, path, head=head)
+        finally:
+            self._answered()
+
+    def _answered(self) -> None:
+        """The request stops counting as in flight once its answer starts to go out (the client may
+        send its next one the moment it has read it, before this thread gets to run again)."""
+        if getattr(self, "counted", False):
+            self.counted = False
+            with self.server.app._log_lock:
+                self.server.app._open -= 1
+
+    def _answer(self, app: ReplicaServer, path: str, *, head: bool) -> None:
         rule = app.faults.pick(path)
         page = app.site.resolve(path)
         status = page.status
@@ -198,6 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if rule is not None and rule.kind in ("reset", "truncate"):
             self._cut(page, reset=rule.kind == "reset")
+        elif rule is not None and rule.kind == "poison":
+            body = (
+                b"<html><head><title>\xe9\x87\x91</title></head><body>"
+                + b"<div>\xe9\x87\x91\xe5\xb1\xb1\n" * rule.depth
+            )
+            self._write(200, [("Content-Type", "text/html; charset=utf-8")], body, head=head)
         elif rule is not None and rule.kind == "status":
             extra = [("Retry-After", f"{rule.retry_after:g}")] if rule.retry_after is not None else []
             body = f"<html><body><h1>{status} {_reason(status)}</h1></body></html>".encode()
@@ -221,14 +260,27 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, status: int, rule: Fault | None) -> None:
         h = self.headers
-        self.server.app.record(RequestRecord(
-            self.command, self.path, status, h.get("If-None-Match"), h.get("If-Modified-Since"),
-            h.get("User-Agent"), rule.kind if rule else None, time.time(),
-        ))
+        self.server.app.record(
+            RequestRecord(
+                self.command,
+                self.path,
+                status,
+                h.get("If-None-Match"),
+                h.get("If-Modified-Since"),
+                h.get("User-Agent"),
+                rule.kind if rule else None,
+                getattr(self, "arrived", None) or time.time(),
+                self.server.app._open,
+            )
+        )
 
     def _write(self, status: int, headers: list[tuple[str, str]], body: bytes, *, head: bool) -> None:
-        lines = [f"HTTP/1.1 {status} {_reason(status)}", f"Server: {self.server_version}",
-                 f"Date: {formatdate(usegmt=True)}"]
+        self._answered()
+        lines = [
+            f"HTTP/1.1 {status} {_reason(status)}",
+            f"Server: {self.server_version}",
+            f"Date: {formatdate(usegmt=True)}",
+        ]
         lines += [f"{k}: {v}" for k, v in headers]
         lines.append(f"Content-Length: {len(body)}")
         if self.close_connection:
@@ -265,4 +317,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
-

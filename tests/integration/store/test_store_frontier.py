@@ -166,3 +166,49 @@ def test_concurrent_claims_never_hand_out_a_url_twice(store: Store) -> None:
         t.join(timeout=60)
     ids = [i for mine in got for i in mine]
     assert len(ids) == 60 and len(set(ids)) == 60
+
+
+def _state(store: Store, url_id: int) -> tuple[str, int, str | None]:
+    from sqlalchemy import select
+
+    from service.store.schema import urls
+
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(urls.c.state, urls.c.attempts, urls.c.last_error).where(urls.c.id == url_id)
+        ).one()
+    return row.state, row.attempts, row.last_error
+
+
+def test_a_claim_that_dies_counts_as_an_attempt_and_parks_the_url(store: Store) -> None:
+    # a page that kills (or hangs) its worker every time: the lease runs out, again and again
+    store.add_urls([new(1)])
+    now = SEEN
+    (first,) = store.claim_due(limit=1, now=now, lease_s=60, worker="w", max_attempts=3)
+    assert first.attempts == 0
+    for expected in (1, 2):
+        now += timedelta(seconds=61)
+        (again,) = store.claim_due(limit=1, now=now, lease_s=60, worker="w", max_attempts=3)
+        assert again.attempts == expected
+    now += timedelta(seconds=61)
+    assert store.claim_due(limit=1, now=now, lease_s=60, worker="w", max_attempts=3) == []
+    state, attempts, error = _state(store, first.id)
+    assert (state, attempts) == ("failed", 3)
+    assert error and "died or hung" in error
+
+
+def test_leases_of_dead_workers_count_an_attempt_a_clean_hand_back_does_not(store: Store) -> None:
+    from service.store import leases
+
+    store.add_urls([new(1), new(2)])
+    a, b = store.claim_due(limit=2, now=SEEN, lease_s=60, worker="dead")
+    assert leases.release_leases(store.engine, ["dead"], max_attempts=2) == 2
+    assert _state(store, a.id)[:2] == ("retry", 1)
+    later = datetime.now(UTC) + timedelta(days=1)  # released URLs are due at the real now
+    (a2,) = store.claim_due(limit=1, now=later, lease_s=60, worker="dead")
+    assert a2.id == a.id
+    assert leases.release_leases(store.engine, ["dead"], max_attempts=2) == 1
+    assert _state(store, a.id)[:2] == ("failed", 2)
+    (b3,) = store.claim_due(limit=2, now=later + timedelta(days=1), lease_s=60, worker="alive")
+    assert leases.release_leases(store.engine, ["alive"]) == 1  # a stop hands it back as it is
+    assert b3.id == b.id and _state(store, b.id)[:2] == ("retry", 1)
