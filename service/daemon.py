@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,8 @@ STOP_GRACE_S = 8.0
 #: how often a standby tries the leader lock, and the leader checks that it still holds it
 STANDBY_POLL_S = 5.0
 NO_CYCLE = "no cycle has run yet"
+#: how often /healthz reads the last successful cycle from the database, seconds
+HEALTH_READ_EVERY_S = 5.0
 #: the longest pause between two attempts to reach a database that is down
 RECONNECT_MAX_S = 60.0
 
@@ -80,6 +83,9 @@ class Daemon:
         self.next_cycle_at = 0.0
         #: set while the database cannot be reached: the jobs pause, the lock check keeps trying
         self.database_down: str | None = None
+        self._recorded: datetime | None = None
+        self._recorded_at: datetime | None = None
+        self._recorded_lock = threading.Lock()
         #: set when another daemon took the scheduler lock while ours was lost
         self.step_down = asyncio.Event()
         #: set by a stop or a step-down: the drain stops claiming
@@ -97,7 +103,7 @@ class Daemon:
         sched = self.settings.schedule
         now = self.clock()
         try:
-            recorded = self.store.last_success("cycle") if self.store is not None else None
+            recorded = self._recorded_success(now)
         except StoreError as exc:
             return False, f"unhealthy: database: {exc}"
         last = max((t for t in (recorded, self.last_success) if t is not None), default=None)
@@ -114,6 +120,25 @@ class Daemon:
                 f"starting: no successful cycle recently, started at {self.started_at.isoformat(timespec='seconds')}{why}",
             )
         return False, f"unhealthy: {self.last_error or 'no successful cycle recently'}"
+
+    def _recorded_success(self, now: datetime) -> datetime | None:
+        """The last successful cycle the database records, read at most every ``HEALTH_READ_EVERY_S``
+        and by one caller at a time: a health check while the database hangs answers from what was
+        read before instead of queueing behind the read (the checks would time out one after the
+        other, before the lock check notices the database is gone)."""
+        if self.store is None:
+            return None
+        fresh = self._recorded_at is not None and now - self._recorded_at < timedelta(
+            seconds=HEALTH_READ_EVERY_S
+        )
+        if fresh or not self._recorded_lock.acquire(blocking=False):
+            return self._recorded
+        try:
+            self._recorded = self.store.last_success("cycle")
+            self._recorded_at = now
+        finally:
+            self._recorded_lock.release()
+        return self._recorded
 
     # --- jobs ------------------------------------------------------------------------------------
 

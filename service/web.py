@@ -14,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 log = logging.getLogger(__name__)
 
+#: a health check that takes longer than this answers 503 (a client's probe must not hang)
+HEALTH_TIMEOUT_S = 1.5
 #: (healthy, reason) — computed by the daemon at request time
 Health = Callable[[], tuple[bool, str]]
 
@@ -56,7 +58,10 @@ class WebServer:
             if parts[:1] != ["GET"]:
                 status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
             elif path == "/healthz":
-                ok, reason = await asyncio.to_thread(self.health)  # it may read the database
+                try:  # it may read the database, which may hang while it goes away
+                    ok, reason = await asyncio.wait_for(asyncio.to_thread(self.health), HEALTH_TIMEOUT_S)
+                except TimeoutError:
+                    ok, reason = False, "unhealthy: the database did not answer the health check in time"
                 status = "200 OK" if ok else "503 Service Unavailable"
                 ctype, body = "text/plain; charset=utf-8", (reason + "\n").encode()
             elif path == "/metrics":
