@@ -300,6 +300,39 @@ def search_command(
         typer.echo("no matching articles", err=True)
 
 
+@app.command()
+def serve(
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT to listen on (127.0.0.1: this machine only; port 0: any free).")
+    ] = "127.0.0.1:9411",
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = None,
+) -> None:
+    """The archive in a browser, read-only: days, channels, people, search, articles with their
+    versions and diffs, the pages as archived, a JSON API and Atom feeds."""
+    from service.errors import StoreError
+    from service.store.commands import open_reader
+    from service.web.app import archive_app
+    from service.web.server import bind, serve_forever
+
+    settings = _configure(config, log_format)
+    try:
+        with open_reader(settings) as reader:
+            try:
+                sock = bind(listen)
+            except (OSError, ValueError) as exc:
+                fail(f"cannot listen on {listen}: {exc}")
+            host, port = sock.getsockname()[:2]
+            typer.echo(f"jinshan: the archive is on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+            serve_forever(archive_app(settings, reader), sock)
+    except StoreError as exc:
+        fail(str(exc))
+    except Exception as exc:
+        if _is_database_error(exc):
+            _database_failure(exc, settings)
+        raise
+
+
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Apply database migrations."""

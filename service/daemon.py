@@ -32,6 +32,7 @@ from service.errors import StoreError
 from service.metrics import Metrics
 from service.store.leader import LeaderLock
 from service.web import WebServer
+from service.web.app import archive_app
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +162,9 @@ class Daemon:
     async def run_forever(self) -> None:
         store = open_store(self.settings)
         lock = LeaderLock(store.engine)
+        archive = archive_app(self.settings, store.reader()) if self.settings.web.archive else None
         web = (
-            WebServer(self.settings.web.listen, health=self.health, metrics=self.metrics.render)
+            WebServer(self.settings.web.listen, health=self.health, metrics=self.metrics.render, app=archive)
             if self.settings.web.listen
             else None
         )

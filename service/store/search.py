@@ -252,6 +252,8 @@ class SearchQuery:
     #: role (``model.CREDIT_ROLES``, e.g. "reporters") → exact person name
     credits: Mapping[str, str] = field(default_factory=dict)
     limit: int = 20
+    #: results skipped first (the web view's pages; the CLI asks for the first ``limit``)
+    offset: int = 0
 
     @classmethod
     def build(
@@ -262,6 +264,7 @@ class SearchQuery:
         until: date | None = None,
         credits: Mapping[str, str] | None = None,
         limit: int = 20,
+        offset: int = 0,
     ) -> SearchQuery:
         """Split ``query`` on spaces (ASCII or ideographic) and check the options; ``ValueError``
         says which one is wrong."""
@@ -276,7 +279,9 @@ class SearchQuery:
             raise ValueError("--since is after --until")
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"--limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        return cls(terms, since, until, wanted, limit)
+        if not 0 <= offset <= MAX_LIMIT * 10:
+            raise ValueError(f"offset must be between 0 and {MAX_LIMIT * 10}, not {offset}")
+        return cls(terms, since, until, wanted, limit, offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +347,7 @@ def search(conn: Connection, query: SearchQuery) -> list[SearchHit]:
 
 
 def _ranking(conn: Connection, query: SearchQuery) -> Select[Any]:
-    stmt = _filters(select(articles.c.id).limit(query.limit), query)
+    stmt = _filters(select(articles.c.id).limit(query.limit).offset(query.offset or None), query)
     newest = (articles.c.published_at.desc().nulls_last(), articles.c.id.desc())
     if not query.terms:
         return stmt.add_columns(literal(None).label("score")).order_by(*newest)

@@ -33,7 +33,9 @@ def upgrade() -> None:
     op.add_column("articles", sa.Column("channel", sa.Text()))
     bind = op.get_bind()
     channel_of = (
-        "json_extract(v.data, '$.channel')" if bind.dialect.name == "sqlite" else "(v.data::json ->> 'channel')"
+        "json_extract(v.data, '$.channel')"
+        if bind.dialect.name == "sqlite"
+        else "(v.data::json ->> 'channel')"
     )
     last = bind.execute(sa.text("SELECT max(id) FROM articles")).scalar() or 0
     for lo in range(1, last + 1, _BATCH):  # in batches: PostgreSQL rewrites rows, SQLite keeps the WAL small
