@@ -208,19 +208,23 @@ def reparse(
 
 @app.command()
 def export(
-    format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv or wacz.")] = "jsonl",
     since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
     output: Annotated[Path | None, typer.Option(help="File to write; default stdout.")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Articles out, one per line."""
+    """Articles out, one per line; or, with --format wacz, their archived pages as a WACZ file
+    (for pywb and ReplayWeb.page)."""
     from service.errors import StoreError
     from service.store.commands import run_export
 
     settings = settings_from(config)
     first = _date(since, "--since") if since else None
     last = _date(until, "--until") if until else None
+    if format == "wacz":
+        _export_wacz(settings, first, last, output)
+        return
     try:
         n = run_export(settings, fmt=format, since=first, until=last, output=output)
     except ValueError as exc:
@@ -229,6 +233,22 @@ def export(
         fail(str(exc))
     if output is not None:
         typer.echo(f"{n} articles written to {output}", err=True)
+
+
+def _export_wacz(settings: Settings, since: date | None, until: date | None, output: Path | None) -> None:
+    from service.crawl.wacz import WaczError, run_wacz_export
+    from service.errors import StoreError
+
+    if output is None:
+        fail("--format wacz writes a file: give --output FILE.wacz")
+    try:
+        result = run_wacz_export(settings, since=since, until=until, output=output)
+    except (ValueError, StoreError, WaczError) as exc:
+        fail(str(exc))
+    note = f" ({result.missing} records missing from the WARC files)" if result.missing else ""
+    typer.echo(f"{result.pages} pages written to {output}{note}", err=True)
+    if result.missing:
+        raise typer.Exit(1)
 
 
 @app.command()

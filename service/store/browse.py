@@ -629,6 +629,21 @@ class Reader:
         key = url_key(self.canonicalize(url))
         return self._read(lambda c: articles_mod.article_for_key(c, key))
 
+    def title_for_url(self, url: str) -> str | None:
+        """The current title of the article at ``url`` (its own URL or an alias), if any."""
+        key = url_key(self.canonicalize(url))
+
+        def work(conn: Connection) -> str | None:
+            aid = articles_mod.article_for_key(conn, key)
+            if aid is None:
+                return None
+            q = select(article_versions.c.title).join(
+                articles, articles.c.current_version_id == article_versions.c.id
+            )
+            return conn.execute(q.where(articles.c.id == aid)).scalar()
+
+        return self._read(work)
+
     def fetches_between(
         self, *, since: date | None, until: date | None, after: int = 0, limit: int = 500
     ) -> list[ArchivedAt]:
