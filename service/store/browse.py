@@ -133,12 +133,15 @@ def _page(conn: Connection, flt: ListFilter, cursor: Cursor | None, n: int, *, d
     q: Select[Any] = select(a.published_at, a.id)
     if flt.person_id is not None:
         roles = [flt.role] if flt.role else list(CREDIT_ROLES)
-        mine = (
-            select(credits.c.version_id)
-            .where(credits.c.person_id == flt.person_id, credits.c.role.in_(roles))
-            .scalar_subquery()
+        credited = select(credits.c.article_id, credits.c.version_id).where(
+            credits.c.person_id == flt.person_id, credits.c.role.in_(roles)
         )
-        q = q.where(a.current_version_id.in_(mine))
+        # both, as in search: "id IN" lets the planner start from the person's credits (indexed);
+        # "current version IN" drops the credits of older versions
+        q = q.where(
+            a.id.in_(credited.with_only_columns(credits.c.article_id)),
+            a.current_version_id.in_(credited.with_only_columns(credits.c.version_id)),
+        )
     if flt.channel is not None:
         q = q.where(a.channel == flt.channel)
     if flt.since is not None:
@@ -256,7 +259,10 @@ def person(conn: Connection, person_id: int) -> Person | None:
     q = (
         select(year, credits.c.role, func.count(func.distinct(articles.c.id)))
         .select_from(credits)
-        .join(articles, articles.c.current_version_id == credits.c.version_id)
+        .join(
+            articles,
+            (articles.c.id == credits.c.article_id) & (articles.c.current_version_id == credits.c.version_id),
+        )
         .where(credits.c.person_id == person_id)
         .group_by(year, credits.c.role)
     )
