@@ -17,22 +17,31 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, text  # noqa: E402
-from starlette.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, text
+from starlette.testclient import TestClient
 
-from service.config import DatabaseSettings  # noqa: E402
-from service.store import db  # noqa: E402
-from service.store.browse import Reader  # noqa: E402
-from service.web.app import create_app  # noqa: E402
+from service.config import DatabaseSettings
+from service.store import db
+from service.store.browse import Reader
+from service.web.app import create_app
 
-CHANNELS = ["镇江新闻 - 要闻", "镇江新闻 - 社会", "镇江舆情", "金山热评", "第01版:头版", "第02版:要闻", "句容", "丹阳"]
-WORDS = "镇江 市区 项目 开工 投资 产业 发展 服务 群众 街道 社区 文化 旅游 西津渡 金山 焦山 北固山 长江 经济 城市 建设 交通 教育 医疗".split()
+CHANNELS = [
+    "镇江新闻 - 要闻",
+    "镇江新闻 - 社会",
+    "镇江舆情",
+    "金山热评",
+    "第01版:头版",
+    "第02版:要闻",
+    "句容",
+    "丹阳",
+]
+WORDS = ["镇江", "市区", "项目", "开工", "投资", "产业", "发展", "服务", "群众", "街道", "社区", "文化", "旅游", "西津渡", "金山", "焦山", "北固山", "长江", "经济", "城市", "建设", "交通", "教育", "医疗"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国文斌志奎晨曦昊颖"
 BATCH = 20000
@@ -45,7 +54,9 @@ def _name(rng: random.Random) -> str:
 def _body(rng: random.Random) -> str:
     paras = []
     for _ in range(rng.randint(3, 6)):
-        paras.append("，".join("".join(rng.choice(WORDS) for _ in range(rng.randint(3, 6))) for _ in range(4)) + "。")
+        paras.append(
+            "，".join("".join(rng.choice(WORDS) for _ in range(rng.randint(3, 6))) for _ in range(4)) + "。"
+        )
     return "\n".join(paras)
 
 
@@ -53,7 +64,7 @@ def fill(engine: Engine, n: int, seed: int = 14) -> dict[str, Any]:
     """``n`` articles by bulk insert; returns ids worth asking for."""
     rng = random.Random(seed)
     people = list(dict.fromkeys(_name(rng) for _ in range(2000)))[:480]
-    reporters, editors = people[:400], people[400:480]
+    _reporters, _editors = people[:400], people[400:480]
     per_day = 150
     start = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(days=n // per_day + 1)
     with engine.begin() as conn:
@@ -135,7 +146,11 @@ def _ts(when: datetime) -> Any:
 def _cast(engine: Engine, param: str, kind: str = "ts") -> str:
     if engine.dialect.name != "postgresql":
         return param
-    return {"ts": f"CAST({param} AS timestamptz)", "date": f"CAST({param} AS date)", "json": f"CAST({param} AS json)"}[kind]
+    return {
+        "ts": f"CAST({param} AS timestamptz)",
+        "date": f"CAST({param} AS date)",
+        "json": f"CAST({param} AS json)",
+    }[kind]
 
 
 def measure(client: TestClient, path: str, n: int) -> tuple[float, float]:

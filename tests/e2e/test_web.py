@@ -39,7 +39,10 @@ def test_pages_show_the_archive(web: WebArchive) -> None:
     assert some["title"] in web.get(f"/days/{day}").text
     assert f"/days/{day}" in web.get(f"/days?year={day[:4]}").text
     assert some["channel"] in web.get("/channels").text
-    assert some["title"] in web.get(f"/channels/{some['channel']}").text or web.get(f"/channels/{some['channel']}?limit=200").status_code == 200
+    assert (
+        some["title"] in web.get(f"/channels/{some['channel']}").text
+        or web.get(f"/channels/{some['channel']}?limit=200").status_code == 200
+    )
     reporter = next(r for r in web.rows if r["reporters"])
     page = web.get("/people?q=" + reporter["reporters"][0])
     assert reporter["reporters"][0] in page.text
@@ -133,7 +136,15 @@ def test_huge_limits_and_pages_are_capped(web: WebArchive) -> None:
 
 
 @pytest.mark.parametrize(
-    "q", ["' OR 1=1 --", '"; DROP TABLE articles; --', "<script>alert(1)</script>", "%_\\", "镇江 <b>x</b>", "NEAR(a b)"]
+    "q",
+    [
+        "' OR 1=1 --",
+        '"; DROP TABLE articles; --',
+        "<script>alert(1)</script>",
+        "%_\\",
+        "镇江 <b>x</b>",
+        "NEAR(a b)",
+    ],
 )
 def test_search_with_metacharacters_is_harmless(web: WebArchive, q: str) -> None:
     got = web.get("/search", params={"q": q})
@@ -170,7 +181,10 @@ def test_wacz_validates(wacz_file: Path) -> None:
 
 
 def _pywb_bin() -> Path | None:
-    for candidate in (os.environ.get("JINSHAN_PYWB_BIN"), Path(__file__).resolve().parents[2] / ".venv-pywb" / "bin"):
+    for candidate in (
+        os.environ.get("JINSHAN_PYWB_BIN"),
+        Path(__file__).resolve().parents[2] / ".venv-pywb" / "bin",
+    ):
         if candidate and (Path(candidate) / "wayback").exists():
             return Path(candidate)
     found = shutil.which("wayback")
@@ -184,7 +198,9 @@ def test_pywb_replays_an_article_from_the_wacz(web: WebArchive, wacz_file: Path,
             pytest.fail("pywb is not installed (.ci/run makes .venv-pywb)")
         pytest.skip("pywb is not installed: make .venv-pywb")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    subprocess.run([str(bin_dir / "wb-manager"), "init", "jinshan"], cwd=tmp_path, check=True, env=env, timeout=120)
+    subprocess.run(
+        [str(bin_dir / "wb-manager"), "init", "jinshan"], cwd=tmp_path, check=True, env=env, timeout=120
+    )
     subprocess.run([str(bin_dir / "wb-manager"), "add", "--unpack-wacz", "jinshan", str(wacz_file)], cwd=tmp_path, check=True,
                    env=env, timeout=300)  # fmt: skip
     with socket.socket() as s:
@@ -203,7 +219,10 @@ def test_pywb_replays_an_article_from_the_wacz(web: WebArchive, wacz_file: Path,
             except httpx.HTTPError:
                 time.sleep(0.3)
         assert got is not None and got.status_code == 200, got.text[:500] if got else "pywb never answered"
-        assert truth["title"] in got.content.decode(got.encoding or "utf-8", "replace") or truth["title"] in got.text
+        assert (
+            truth["title"] in got.content.decode(got.encoding or "utf-8", "replace")
+            or truth["title"] in got.text
+        )
     finally:
         process.terminate()
         process.wait(timeout=15)
