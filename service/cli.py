@@ -83,11 +83,18 @@ def run(
 ) -> None:
     """The daemon: scheduled discovery, fetching and revisits."""
     import asyncio
+    import signal
+
+    # A stop that comes during the start-up (imports and opening the store take seconds on a busy
+    # host) is remembered and honoured once the daemon's own handlers are in, instead of killing it.
+    early: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early.append(signal.Signals(signum)))
 
     from service.daemon import Daemon
 
     settings = _configure(config, log_format)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, early_signals=early)
     try:
         asyncio.run(daemon.run_once() if once else daemon.run_forever())
     except Exception as exc:

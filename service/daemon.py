@@ -43,8 +43,16 @@ STANDBY_POLL_S = 5.0
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        early_signals: list[signal.Signals] | None = None,
+    ) -> None:
         self.settings = settings
+        #: stop signals caught before the event loop's handlers were installed (see ``cli.run``)
+        self.early_signals = early_signals if early_signals is not None else []
         self.metrics = metrics or Metrics()
         self.stop = asyncio.Event()
         self.role = "starting"
@@ -53,6 +61,7 @@ class Daemon:
         self.validators = Validators()
         self.issues_done: set[tuple[str, str]] = set()
         self.crawl: Crawl | None = None
+        self.web: WebServer | None = None
         self.known_hubs: list[str] = []
         self.hubs_walked_at: float | None = None
         self.poll_minutes = settings.schedule.poll_minutes
@@ -168,6 +177,7 @@ class Daemon:
             if self.settings.web.listen
             else None
         )
+        self.web = web
         self._install_signals()
         if web:
             await web.start()
@@ -198,6 +208,8 @@ class Daemon:
             "coalesce": True,
             "misfire_grace_time": sched.misfire_grace_s,
         }
+        if self.stop.is_set():  # stopped while starting: book nothing
+            return
         now = datetime.now(UTC)
         scheduler.add_job(
             self._guard(self._discover, crawl, scheduler), "date", run_date=now, id="discover", **common
@@ -255,9 +267,10 @@ class Daemon:
         return run
 
     async def _let_inflight_finish(self) -> None:
-        """After the stop: wait a little for running jobs (they stop claiming at once), then go."""
-        current = asyncio.current_task()
-        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        """After the stop: wait a little for running jobs (they stop claiming at once), then go.
+        The web listener is no job: it runs until ``run_forever`` stops it, after this."""
+        spared = {asyncio.current_task(), self.web.task if self.web else None}
+        pending = [t for t in asyncio.all_tasks() if t not in spared and not t.done()]
         if pending:
             _, still = await asyncio.wait(pending, timeout=STOP_GRACE_S)
             for task in still:
@@ -275,6 +288,8 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        for sig in self.early_signals:
+            self._on_signal(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if not self.stop.is_set():

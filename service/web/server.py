@@ -83,7 +83,8 @@ class WebServer:
             routes.append(Mount("/", app=app))
         self.app = Starlette(routes=routes)
         self._server: _QuietServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        #: the listener's task while it runs (the daemon's stop does not wait for it as a job)
+        self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> bool:
         """Listen; False (logged) when the address is taken, so a standby on the same host still runs."""
@@ -97,17 +98,17 @@ class WebServer:
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         self._server = _QuietServer(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        self.task = asyncio.create_task(self._server.serve(sockets=[sock]), name="jinshan-web")
         log.info(
             "web: /healthz, /metrics and the archive on http://%s:%s/", self.host or "127.0.0.1", self.port
         )
         return True
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
+        if self._server is not None and self.task is not None:
             self._server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await self.task
 
 
 def serve_forever(app: ASGIApp, sock: socket.socket) -> None:

@@ -186,11 +186,24 @@ def test_daemon_runs_until_sigterm_and_exits_cleanly(
         assert wait_for(lambda: all(u in by_url(archiver.export()) for u in new), timeout=60)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
         assert 'jinshan_articles_total{outcome="new"}' in metrics
-        second = archiver.start("run")  # a standby: the lock is held
-        time.sleep(2)
+        # a standby (the lock is held), with its own listener so it can say when it is up
+        standby_port = free_port()
+        (tmp_path / "standby").mkdir()
+        standby_config = write_config(tmp_path / "standby", server.base_url, database_url,
+                                      web={"listen": f"127.0.0.1:{standby_port}"})  # fmt: skip
+        second = Archiver(standby_config, tmp_path).start("run")
+
+        def standing_by() -> bool:
+            try:
+                got = httpx.get(f"http://127.0.0.1:{standby_port}/healthz", timeout=1)
+            except httpx.HTTPError:
+                return False
+            return got.status_code == 200 and got.text.startswith("standby")
+
+        assert wait_for(standing_by, timeout=60), "the second daemon never reported standby"
         assert second.poll() is None
-        code2, _, _ = stop(second)
-        assert code2 == 0
+        code2, _, err2 = stop(second)
+        assert code2 == 0, err2
     finally:
         code, took, err = stop(daemon)
     assert code == 0, err
