@@ -13,16 +13,15 @@ from starlette.routing import Route
 
 from service.model import CREDIT_ROLES
 from service.store.browse import ListFilter
-from service.store.search import MAX_LIMIT as SEARCH_MAX
-from service.store.search import SearchQuery
+from service.store.search import RANK_WINDOW, SearchQuery
 from service.web.app import View, bad, cursor_param, date_param, int_param, path_id
 from service.web.diff import paragraphs, side_by_side
 
 #: articles per list page by default, and the most a page may ask for
 PER_PAGE, MAX_PER_PAGE = 50, 200
 SEARCH_PER_PAGE = 20
-#: search pages beyond this are capped (the search reads at most SEARCH_MAX * 10 results deep)
-MAX_SEARCH_PAGE = SEARCH_MAX * 10 // SEARCH_PER_PAGE
+#: search pages beyond this are capped (a search ranks at most RANK_WINDOW matches)
+MAX_SEARCH_PAGE = RANK_WINDOW // SEARCH_PER_PAGE
 #: roles a search may filter on, by query parameter
 SEARCH_ROLES = {"reporter": "reporters", "photographer": "photographers", "editor": "editors"}
 
