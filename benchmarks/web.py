@@ -154,6 +154,13 @@ class Shape:
         )
 
 
+#: every current version into the search index at once (the FTS5 table's id is its rowid)
+DOCUMENTS = (
+    "INSERT INTO search_documents ({id}, version_id, title, body) SELECT a.id, v.id, v.title, v.body_text "
+    "FROM articles a JOIN article_versions v ON v.id = a.current_version_id"
+)
+
+
 def _insert(table: str, cols: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
 
@@ -175,10 +182,7 @@ def fill_sqlite(path: str, shape: Shape) -> None:
             done += len(arts)
             _progress(done)
         t = time.perf_counter()
-        con.execute(
-            "INSERT INTO search_documents (rowid, version_id, title, body) SELECT a.id, v.id, v.title, "
-            "v.body_text FROM articles a JOIN article_versions v ON v.id = a.current_version_id"
-        )
+        con.execute(DOCUMENTS.format(id="rowid"))
         print(f"  search index: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
         con.execute("COMMIT")
         con.execute("ANALYZE")
@@ -205,10 +209,7 @@ def fill_postgres(engine: Engine, shape: Shape) -> None:
             done += len(arts)
             _progress(done)
         t = time.perf_counter()
-        cur.execute(
-            "INSERT INTO search_documents (article_id, version_id, title, body) SELECT a.id, v.id, v.title, "
-            "v.body_text FROM articles a JOIN article_versions v ON v.id = a.current_version_id"
-        )
+        cur.execute(DOCUMENTS.format(id="article_id"))
         raw.commit()
         print(f"  search index: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
         for table in ("people", "articles", "article_versions", "credits"):
