@@ -133,14 +133,14 @@ def _page(conn: Connection, flt: ListFilter, cursor: Cursor | None, n: int, *, d
     q: Select[Any] = select(a.published_at, a.id)
     if flt.person_id is not None:
         roles = [flt.role] if flt.role else list(CREDIT_ROLES)
-        credited = select(credits.c.article_id, credits.c.version_id).where(
-            credits.c.person_id == flt.person_id, credits.c.role.in_(roles)
-        )
-        # both, as in search: "id IN" lets the planner start from the person's credits (indexed);
-        # "current version IN" drops the credits of older versions
-        q = q.where(
-            a.id.in_(credited.with_only_columns(credits.c.article_id)),
-            a.current_version_id.in_(credited.with_only_columns(credits.c.version_id)),
+        # from the person's credits (indexed) to their articles, current versions only; DISTINCT as
+        # one person may hold two roles on a version. Not "id IN (…)": PostgreSQL planned that as a
+        # parallel scan of every article (180 ms at 1,000,000), where these lookups take 50 ms
+        q = (
+            q.select_from(credits)
+            .join(articles, (a.id == credits.c.article_id) & (a.current_version_id == credits.c.version_id))
+            .where(credits.c.person_id == flt.person_id, credits.c.role.in_(roles))
+            .distinct()
         )
     if flt.channel is not None:
         q = q.where(a.channel == flt.channel)
