@@ -12,6 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+## pywb in a virtualenv of its own, for the WACZ replay test (tests/e2e/test_web.py)
+.venv-pywb/.installed:
+	test -x .venv-pywb/bin/python || $(PYTHON) -m venv .venv-pywb
+	.venv-pywb/bin/python -m pip install -q 'pywb>=2.8,<3'
+	touch $@
+
+.venv-pywb: .venv-pywb/.installed
+
 ## Run the daemon on the embedded default database (SQLite under data/).
 run: $(STAMP)
 	$(BIN)/jinshan run
@@ -38,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/store.py
 	$(BIN)/python benchmarks/crawl.py
 	$(BIN)/python benchmarks/reparse.py
+	$(BIN)/python benchmarks/web.py --postgres
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .venv-pywb .pytest_cache .ruff_cache .mypy_cache

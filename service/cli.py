@@ -101,11 +101,18 @@ def run(
 ) -> None:
     """The daemon: scheduled discovery, fetching and revisits."""
     import asyncio
+    import signal
+
+    # A stop that comes during the start-up (imports and opening the store take seconds on a busy
+    # host) is remembered and honoured once the daemon's own handlers are in, instead of killing it.
+    early: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: early.append(signal.Signals(signum)))
 
     from service.daemon import Daemon
 
     settings = _configure(config, log_format)
-    daemon = Daemon(settings)
+    daemon = Daemon(settings, early_signals=early)
     try:
         code = asyncio.run(daemon.run_once()) if once else asyncio.run(daemon.run_forever())
     except Exception as exc:
@@ -237,7 +244,7 @@ def reparse(
 
 @app.command()
 def export(
-    format: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv or wacz.")] = "jsonl",
     since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
     output: Annotated[Path | None, typer.Option(help="File to write; default stdout.")] = None,
@@ -249,13 +256,17 @@ def export(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Articles out, one per line."""
+    """Articles out, one per line; or, with --format wacz, their archived pages as a WACZ file
+    (for pywb and ReplayWeb.page)."""
     from service.errors import StoreError
     from service.store.commands import run_export
 
     settings = settings_from(config)
     first = _date(since, "--since") if since else None
     last = _date(until, "--until") if until else None
+    if format == "wacz":
+        _export_wacz(settings, first, last, output)
+        return
     try:
         n = run_export(settings, fmt=format, since=first, until=last, output=output, bom=bom)
     except (ValueError, StoreError) as exc:
@@ -264,6 +275,22 @@ def export(
         fail(f"--output {output}: {exc.strerror or exc}")
     if output is not None:
         typer.echo(f"{n} articles written to {output}", err=True)
+
+
+def _export_wacz(settings: Settings, since: date | None, until: date | None, output: Path | None) -> None:
+    from service.crawl.wacz import WaczError, run_wacz_export
+    from service.errors import StoreError
+
+    if output is None:
+        fail("--format wacz writes a file: give --output FILE.wacz")
+    try:
+        result = run_wacz_export(settings, since=since, until=until, output=output)
+    except (ValueError, StoreError, WaczError) as exc:
+        fail(str(exc))
+    note = f" ({result.missing} records missing from the WARC files)" if result.missing else ""
+    typer.echo(f"{result.pages} pages written to {output}{note}", err=True)
+    if result.missing:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -336,6 +363,39 @@ def search_command(
             console.print(hit.to_markup() + "\n")
     if not hits:
         typer.echo("no matching articles", err=True)
+
+
+@app.command()
+def serve(
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT to listen on (127.0.0.1: this machine only; port 0: any free).")
+    ] = "127.0.0.1:9411",
+    config: ConfigOpt = None,
+    log_format: LogFormatOpt = None,
+) -> None:
+    """The archive in a browser, read-only: days, channels, people, search, articles with their
+    versions and diffs, the pages as archived, a JSON API and Atom feeds."""
+    from service.errors import StoreError
+    from service.store.commands import open_reader
+    from service.web.app import archive_app
+    from service.web.server import bind, serve_forever
+
+    settings = _configure(config, log_format)
+    try:
+        with open_reader(settings) as reader:
+            try:
+                sock = bind(listen)
+            except (OSError, ValueError) as exc:
+                fail(f"cannot listen on {listen}: {exc}")
+            host, port = sock.getsockname()[:2]
+            typer.echo(f"jinshan: the archive is on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+            serve_forever(archive_app(settings, reader), sock)
+    except StoreError as exc:
+        fail(str(exc))
+    except Exception as exc:
+        if _is_database_error(exc):
+            _database_failure(exc, settings)
+        raise
 
 
 @db_app.command("upgrade")

@@ -216,6 +216,9 @@ class AlarmSettings(_Section):
 
 class WebSettings(_Section):
     listen: str = "127.0.0.1:9410"
+    archive: bool = True
+    auth_token: str = Field("", repr=False)
+    auth_basic: str = Field("", repr=False, pattern=r"^$|^[^:]+:.+$")
 
     @field_validator("listen")
     @classmethod

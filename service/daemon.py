@@ -41,6 +41,7 @@ from service.metrics import Metrics
 from service.store.leader import LeaderLock
 from service.store.repo import Store
 from service.web import WebServer
+from service.web.app import archive_app
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,11 @@ class Daemon:
         metrics: Metrics | None = None,
         store: Store | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        early_signals: list[signal.Signals] | None = None,
     ) -> None:
         self.settings = settings
+        #: stop signals caught before the event loop's handlers were installed (see ``cli.run``)
+        self.early_signals = early_signals if early_signals is not None else []
         self.metrics = metrics or Metrics()
         self.store = store
         self.clock = clock
@@ -76,6 +80,7 @@ class Daemon:
         self.validators = Validators()
         self.issues_done: set[tuple[str, str]] = set()
         self.crawl: Crawl | None = None
+        self.web: WebServer | None = None
         self.known_hubs: list[str] = []
         self.hubs_walked_at: float | None = None
         self.poll_minutes = settings.schedule.poll_minutes
@@ -259,11 +264,13 @@ class Daemon:
         if (last := store.last_success("cycle")) is not None:
             self.metrics.last_success.set(last.timestamp())  # the alert reads what /healthz reads
         lock = LeaderLock(store.engine)
+        archive = archive_app(self.settings, store.reader()) if self.settings.web.archive else None
         web = (
-            WebServer(self.settings.web.listen, health=self.health, metrics=self.metrics.render)
+            WebServer(self.settings.web.listen, health=self.health, metrics=self.metrics.render, app=archive)
             if self.settings.web.listen
             else None
         )
+        self.web = web
         self._install_signals()
         if web:
             await web.start()
@@ -339,6 +346,8 @@ class Daemon:
             "coalesce": True,
             "misfire_grace_time": sched.misfire_grace_s,
         }
+        if self.stop.is_set():  # stopped while starting: book nothing
+            return
         now = datetime.now(UTC)
         scheduler.add_job(self._guard(self._discover, crawl), "interval", seconds=STANDBY_POLL_S,
                           next_run_time=now, id="discover", **common)  # fmt: skip
@@ -420,9 +429,10 @@ class Daemon:
         return run
 
     async def _let_inflight_finish(self) -> None:
-        """After the stop: wait a little for running jobs (they stop claiming at once), then go."""
-        current = asyncio.current_task()
-        pending = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        """After the stop: wait a little for running jobs (they stop claiming at once), then go.
+        The web listener is no job: it runs until ``run_forever`` stops it, after this."""
+        spared = {asyncio.current_task(), self.web.task if self.web else None}
+        pending = [t for t in asyncio.all_tasks() if t not in spared and not t.done()]
         if pending:
             _, still = await asyncio.wait(pending, timeout=STOP_GRACE_S)
             for task in still:
@@ -442,6 +452,8 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        for sig in self.early_signals:
+            self._on_signal(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if not self.stop.is_set():

@@ -395,6 +395,16 @@ def _header_lines(head: bytes) -> list[tuple[str, str]] | None:
     return out
 
 
+def record_bytes(path: str | Path, offset: int) -> bytes:
+    """The WARC record at ``offset`` of ``path``, uncompressed, as written (headers and payload):
+    for copying records into another archive. Raises ArchiveError when nothing complete is there."""
+    with Path(path).open("rb") as fh:
+        member = _member_at(fh, offset)
+    if member is None:
+        raise ArchiveError(f"{path}: no record at offset {offset}")
+    return member[0]
+
+
 def _complete_members(path: Path) -> Iterator[tuple[int, int, bytes]]:
     with path.open("rb") as fh:
         offset = 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.config import Settings, redact_url
 from service.errors import StoreError
 from service.store import db, export
+from service.store.browse import Reader
 from service.store.repo import Store
 from service.urls import canonical_url
 
@@ -35,14 +36,31 @@ def open_store(settings: Settings, *, read_only: bool = False) -> Iterator[Store
     engine = db.make_engine(settings.database, read_only=read_only)
     try:
         _ensure_schema(engine, settings.database.auto_upgrade and not read_only)
-        canonicalize = functools.partial(
-            canonical_url,
-            host_aliases=settings.site.host_aliases,
-            drop_params=settings.site.drop_query_params,
-        )
-        yield Store(engine, settings.dedup, canonicalize=canonicalize)
+        yield Store(engine, settings.dedup, canonicalize=_canonicalize(settings))
     finally:
         engine.dispose()
+
+
+@contextmanager
+def open_reader(settings: Settings) -> Iterator[Reader]:
+    """The archive read-only (``jinshan serve``): never migrates; the schema must be at head."""
+    engine = db.make_engine(settings.database)
+    try:
+        current, head = db.current_revision(engine), db.head_revision()
+        if current != head:
+            raise StoreError(
+                f"the database schema is at {current or 'nothing'}, this version reads {head}: "
+                "run `jinshan db upgrade`"
+            )
+        yield Reader(engine, canonicalize=_canonicalize(settings))
+    finally:
+        engine.dispose()
+
+
+def _canonicalize(settings: Settings) -> Callable[[str], str]:
+    return functools.partial(
+        canonical_url, host_aliases=settings.site.host_aliases, drop_params=settings.site.drop_query_params
+    )
 
 
 def _ensure_schema(engine: Engine, auto_upgrade: bool) -> None:

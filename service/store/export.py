@@ -51,16 +51,16 @@ def iter_export(
     last_id = 0
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(_page_query(since, until, last_id, page)).all()
-            aliases = _aliases(conn, [r.id for r in rows])
+            rows = conn.execute(page_query(since, until, last_id, page)).all()
+            known = aliases(conn, [r.id for r in rows])
         for r in rows:
-            yield _row(r, aliases.get(r.id, []))
+            yield row(r, known.get(r.id, []))
         if len(rows) < page:
             return
         last_id = rows[-1].id
 
 
-def _page_query(since: date | None, until: date | None, last_id: int, page: int) -> Any:
+def page_query(since: date | None, until: date | None, last_id: int, page: int) -> Any:
     original = aliased(articles)
     q = (
         select(
@@ -89,7 +89,7 @@ def _page_query(since: date | None, until: date | None, last_id: int, page: int)
     return q
 
 
-def _aliases(conn: Any, ids: list[int]) -> dict[int, list[str]]:
+def aliases(conn: Any, ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     if ids:
         q = select(article_urls.c.article_id, article_urls.c.url).where(article_urls.c.article_id.in_(ids))
@@ -98,7 +98,7 @@ def _aliases(conn: Any, ids: list[int]) -> dict[int, list[str]]:
     return out
 
 
-def _row(r: Any, aliases: list[str]) -> dict[str, Any]:
+def row(r: Any, aliases: list[str]) -> dict[str, Any]:
     data = dict(r.data)
     data["url"] = r.url
     data["site_id"] = r.site_id  # the article's identity, like its URL (a mirror's row may adopt one)
@@ -116,8 +116,8 @@ def _row(r: Any, aliases: list[str]) -> dict[str, Any]:
 def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     """One JSON object per line (UTF-8, not escaped); how many rows."""
     n = 0
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    for item in rows:
+        out.write(json.dumps(item, ensure_ascii=False) + "\n")
         n += 1
     return n
 
@@ -138,7 +138,7 @@ def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow(EXPORT_FIELDS)
     n = 0
-    for row in rows:
-        writer.writerow([csv_cell(row.get(f)) for f in EXPORT_FIELDS])
+    for item in rows:
+        writer.writerow([csv_cell(item.get(f)) for f in EXPORT_FIELDS])
         n += 1
     return n

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service.config import DedupSettings
 from service.errors import StoreError
 from service.model import Article
-from service.store import articles, budget, dedup, export, frontier, runs, search, stats
+from service.store import articles, browse, budget, dedup, export, frontier, runs, search, stats
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
 from service.store.sql import aware, retrying, utcnow
@@ -410,6 +410,10 @@ class Store:
         """Counts (articles, versions, duplicates, gone), field fill rates, frontier states, last
         runs, frequent errors; the database URL with its password redacted."""
         return stats.collect(self.engine)
+
+    def reader(self) -> browse.Reader:
+        """The read-only queries of the archive view on the same database."""
+        return browse.Reader(self.engine, canonicalize=self.canonicalize)
 
     # --- search ----------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -144,6 +145,16 @@ articles = Table(
     Column("last_seen_at", UtcDateTime, nullable=False),
     Column("last_changed_at", UtcDateTime, nullable=False),
     Column("gone_at", UtcDateTime),
+    # the current version's channel, kept beside it for the archive view's channel pages (0007)
+    Column("channel", Text),
+    Index("ix_articles_published_at_id", "published_at", "id"),
+    Index("ix_articles_channel_published_at_id", "channel", "published_at", "id"),
+    Index(
+        "ix_articles_duplicate_of",
+        "duplicate_of",
+        sqlite_where=text("duplicate_of IS NOT NULL"),
+        postgresql_where=text("duplicate_of IS NOT NULL"),
+    ),
 )
 
 urls = Table(
@@ -255,10 +266,12 @@ credits = Table(
     _id(),
     Column("article_id", Id, ForeignKey("articles.id"), nullable=False, index=True),
     Column("version_id", Id, ForeignKey("article_versions.id"), nullable=False),
-    Column("person_id", Id, ForeignKey("people.id"), nullable=False, index=True),
+    Column("person_id", Id, ForeignKey("people.id"), nullable=False),
     Column("role", String(32), nullable=False),
     Column("position", Integer, nullable=False),
     UniqueConstraint("version_id", "role", "position"),
+    # a person's current credits from the index alone (0007; it replaced the person_id index)
+    Index("ix_credits_person_id_version_id", "person_id", "version_id"),
 )
 
 images = Table(

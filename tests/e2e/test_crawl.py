@@ -233,8 +233,8 @@ def test_daemon_runs_until_sigterm_and_exits_cleanly(
 
         assert wait_for(standby, timeout=60), "the second daemon never reported standby"
         assert second.poll() is None
-        code2, _, _ = stop(second)
-        assert code2 == 0
+        code2, _, err2 = stop(second)
+        assert code2 == 0, err2
     finally:
         code, took, err = stop(daemon)
     assert code == 0, err

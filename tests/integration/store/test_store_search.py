@@ -151,6 +151,29 @@ def test_equal_matches_come_newest_first(store: Store, archive: dict[str, int]) 
     assert ids(store.search("北固")) == [archive["beigu_new"], archive["beigu_old"]]
 
 
+@pytest.mark.parametrize("term", ["西津渡", "镇江"], ids=["trigram", "short"])
+def test_many_matches_rank_only_the_window_archived_last(
+    store: Store, term: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # six matches, the window holds three: the three with the highest ids are ranked, best first
+    monkeypatch.setattr(search, "RANK_WINDOW", 3)
+    strong = {put(store, n, title=f"{term}{n}", body=filler(n) + term, day=n) for n in (1, 2)}
+    weak = [put(store, n, title=f"春天{n}", body=filler(n) + term, day=n) for n in range(3, 7)]
+    assert strong.isdisjoint(ids(store.search(term)))
+    newest = sorted(weak)[-3:]
+    assert ids(store.search(term)) == sorted(newest, reverse=True)  # equal scores: newest first
+    assert len(store.search(term, limit=2)) == 2
+    # the filters apply before the window: an old match in the range is still found
+    old = ids(store.search(term, until=date(2026, 3, 2)))
+    assert sorted(old) == sorted(strong)
+    # pages end with the window
+    with store.engine.connect() as conn:
+        last = search.search(conn, search.SearchQuery.build(term, limit=5, offset=2))
+    assert ids(last) == [newest[0]]
+    with pytest.raises(ValueError, match="offset"):
+        search.SearchQuery.build(term, offset=3)
+
+
 def test_credit_filters_with_or_without_a_query(store: Store, archive: dict[str, int]) -> None:
     by_zhang = store.search(credits={"reporters": "张三"})
     # newest first: 04, 03, 02, 01 (李四 wrote the 05)
@@ -458,7 +481,7 @@ def test_sqlite_without_the_trigram_tokenizer_scans_and_says_so(
         with caplog.at_level(logging.WARNING, logger="service.store.search"):
             hits = store.search("西津渡")
         assert "without the FTS5 trigram tokenizer" in caplog.text
-        # the same answers, ranked by occurrences (title ×4) instead of bm25
+        # the same answers and scores as with FTS5: occurrences, title ×4
         assert ids(hits) == [archive["xijindu"], archive["jiaoshan"]]
         assert [h.score for h in hits] == [4 + 2, 1]
         assert sorted(ids(store.search("镇江"))) == sorted([archive["xijindu"], archive["jinshan"]])
