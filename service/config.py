@@ -225,8 +225,8 @@ class WebSettings(_Section):
     def _listen(cls, v: str) -> str:
         if v and not re.match(r"^[^:]*:\d{1,5}$", v):
             raise ValueError("must be HOST:PORT, or empty to disable")
-        if v and not 1 <= int(v.rsplit(":", 1)[1]) <= 65535:
-            raise ValueError("the port must be between 1 and 65535")
+        if v and not 0 <= int(v.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("the port must be between 0 (any free port) and 65535")
         return v
 
 
