@@ -188,6 +188,8 @@ def _claim_stmt(by_kind: bool, by_date: bool) -> Any:
         q = q.where(urls.c.published_on.between(bindparam("first"), bindparam("last")))
     q = q.order_by(urls.c.priority.desc(), urls.c.due_at, urls.c.id).limit(bindparam("limit", type_=Integer))
     return q.with_for_update(skip_locked=True)
+
+
 def lease_values(
     state: str, *, due_at: datetime | None, leased_by: str | None, now: datetime, attempts_added: Any
 ) -> dict[str, Any]:
