@@ -14,6 +14,7 @@ The retry arithmetic (``backoff_delay``, ``parse_retry_after``) is plain functio
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +26,8 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from service.errors import TransientFetchError
+
+log = logging.getLogger(__name__)
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _RNG = random.Random()
@@ -139,6 +142,8 @@ class HostGate:
         shared: SharedBudget | None = None,
     ) -> None:
         self._shared = shared
+        #: slots of the shared budget whose release failed (the database was away): released later
+        self._unreleased: list[int] = []
         self._interval = 1.0 / requests_per_second
         self._concurrency = concurrency
         self._max_wait = max_wait
@@ -196,7 +201,8 @@ class HostGate:
                 try:
                     yield
                 finally:
-                    await asyncio.to_thread(self._shared.release, token)
+                    self._unreleased.append(token)
+                    await self._release_pending()
                 return
             async with state.lock:
                 now = self._clock()
@@ -206,11 +212,30 @@ class HostGate:
                 await asyncio.sleep(start - now)
             yield
 
+    async def _release_pending(self) -> None:
+        """End the shared slots of finished requests. One that cannot be ended now (the database is
+        away) is kept and ended at the next request: left alone it would count as in flight until it
+        expired, and a few of those fill the host's cap for a minute after an outage."""
+        assert self._shared is not None
+        # taken whole before any await: requests ending at once each end their own slots
+        pending, self._unreleased = self._unreleased, []
+        for i, token in enumerate(pending):
+            try:
+                await asyncio.to_thread(self._shared.release, token)
+            except Exception as exc:  # the budget's store is away; its error type is not ours to know
+                self._unreleased.extend(pending[i:])
+                log.warning(
+                    "could not end a request's shared slot yet (%s); retrying at the next request", exc
+                )
+                return
+
     async def _reserve_shared(self, url: str) -> int:
         """Ask the shared budget until it lets the request start; its token. Raises
         ``TransientFetchError`` when the host is held off for longer than ``max_wait``."""
         assert self._shared is not None
         late = 0
+        if self._unreleased:
+            await self._release_pending()
         while True:
             grant = await asyncio.to_thread(self._shared.reserve, host_key(url))
             if grant.token is not None:

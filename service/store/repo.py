@@ -89,10 +89,14 @@ class Store:
 
     def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
         """Those of ``urls`` the archive held before ``at`` (in the frontier, or as an alias of a
-        stored article): what "already known" means to a discovery that began at ``at``."""
+        stored article): what "already known" means to a discovery that began at ``at``. Raises
+        ``StoreError``."""
         keys = {url: self.key(url) for url in urls}
-        with self.engine.connect() as conn:
-            known = frontier.known_before(conn, set(keys.values()), aware(at))
+        try:
+            with self.engine.connect() as conn:
+                known = frontier.known_before(conn, set(keys.values()), aware(at))
+        except SQLAlchemyError as exc:  # the database went away: the caller's guard handles StoreError
+            raise StoreError(f"known_before: {exc}") from exc
         return {url for url, key in keys.items() if key in known}
 
     def _known_apart(self, conn: Any, found: Discoveries) -> Discoveries:

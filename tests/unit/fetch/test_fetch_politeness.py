@@ -68,3 +68,45 @@ def test_crawl_delay_never_speeds_up_the_configured_rate() -> None:
         return slow, gate.interval("http://h/")
 
     assert asyncio.run(scenario()) == (2.0, 10.0)
+
+
+class _FlakyBudget:
+    """A shared budget whose store goes away for a while: releases fail, then work again."""
+
+    def __init__(self) -> None:
+        self.in_flight: set[int] = set()
+        self.next_token = 0
+        self.down = False
+
+    def reserve(self, host: str) -> object:
+        from types import SimpleNamespace
+
+        self.next_token += 1
+        self.in_flight.add(self.next_token)
+        return SimpleNamespace(
+            token=self.next_token, wait=0.0, held_until=None, reason="", at=datetime.now(UTC).timestamp()
+        )
+
+    def release(self, token: int) -> None:
+        if self.down:
+            raise ConnectionError("database unreachable")
+        self.in_flight.discard(token)
+
+    def hold(self, host: str, until: float, reason: str) -> None: ...
+    def set_crawl_delay(self, host: str, delay: float) -> None: ...
+
+
+def test_a_shared_slot_that_could_not_be_released_is_released_at_the_next_request() -> None:
+    async def go() -> None:
+        budget = _FlakyBudget()
+        gate = HostGate(requests_per_second=1000, concurrency=2, max_wait=5, shared=budget)  # type: ignore[arg-type]
+        budget.down = True
+        async with gate.slot("https://www.jsw.com.cn/a"):
+            pass  # the request ends while the database is away: its slot stays taken
+        assert budget.in_flight == {1}
+        budget.down = False
+        async with gate.slot("https://www.jsw.com.cn/b"):
+            assert budget.in_flight == {2}  # the leaked slot was ended before this one was taken
+        assert budget.in_flight == set()
+
+    asyncio.run(go())
