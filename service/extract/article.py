@@ -402,7 +402,6 @@ def _credits(
     """Credits of the body, then credit lines elsewhere on the page: editors and reviewers anywhere
     ("责任编辑：X" below the body, in a side box), writers and photographers only between the title and
     the end of the body (a header byline, "作者：X" in the info line), never from related lists."""
-    found = [parts.credits]
     outside: list[Credits] = []
     lines = _JOINED_LABEL.sub(r"\1", _CLOSING_ALONE.sub("", page_text))
     start, end = _article_span(lines, parts, title)
@@ -413,7 +412,7 @@ def _credits(
         if not start <= offset <= end:
             credits = Credits(editors=credits.editors, reviewers=credits.reviewers)
         outside.append(credits)
-    merged = merge_all([*found, *outside])
+    merged = merge_all([parts.credits, *outside])
     if has_writer(parts.credits):  # a CMS fills 作者 with the editor's name: the body's own writer wins
         editors = set(merged.editors)
         extra = {n for c in outside for n in c.reporters if n in editors and n not in parts.credits.reporters}

@@ -128,11 +128,12 @@ def _is_caption(block: Block, text: str) -> bool:
 _PHOTO_CREDIT_END = re.compile(r"[\s/／]+(?:摄|攝|摄影|攝影|摄影报道|攝影報道)$")
 
 
-def _is_lone_photo_caption(text: str) -> bool:
+def _lone_photo_credits(text: str) -> Credits | None:
+    """The credits of a paragraph that is a photo caption on its own, else None."""
     if len(text) > MAX_CAPTION_CHARS or not _PHOTO_CREDIT_END.search(text):
-        return False
+        return None
     found = caption_credits(text)
-    return found is not None and bool(found.photographers)
+    return found if found is not None and found.photographers else None
 
 
 def assemble(
@@ -170,8 +171,8 @@ def assemble(
             caption_open = False
             continue
         caption_open = False
-        if _is_lone_photo_caption(text):  # a caption whose image was lazy-loaded or dropped
-            credits.append(caption_credits(text) or Credits())
+        if lone := _lone_photo_credits(text):  # a caption whose image was lazy-loaded or dropped
+            credits.append(lone)
             continue
         if found := parse_credit_line(text):
             credits.append(found)
