@@ -26,7 +26,7 @@ run: $(STAMP)
 
 ## Set up and run the whole test suite (unit, integration on SQLite and PostgreSQL, end to end).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

@@ -11,6 +11,13 @@ from typing import Any
 
 import pytest
 
+#: test files whose tests share a session fixture that is costly to build: under ``make test``
+#: (``-n 2 --dist loadgroup``) each group runs on one xdist worker, which builds the fixture once
+XDIST_GROUPS = {
+    "tests/e2e/test_web.py": "web_archive",  # a filled archive and `jinshan serve` on it
+    "tests/e2e/test_web_browser.py": "web_archive",
+}
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
@@ -41,3 +48,18 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
     yield
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` by ``XDIST_GROUPS`` (xdist's own ``xdist_group`` marks are lost under
+    pytest 9, whose node ids xdist 3.8 can no longer suffix); every other test is its own unit."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FileGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return XDIST_GROUPS.get(nodeid.split("::", 1)[0], nodeid)
+
+    return FileGroups(config, log)

@@ -11,14 +11,18 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.e2e.replica import Replica, ReplicaServer
 from tests.e2e.replica.settings import toml
 from tests.support.postgres import postgres_db_url, postgres_url
+
+if TYPE_CHECKING:
+    from tests.e2e.webarchive import WebArchive
 
 __all__ = ["postgres_db_url", "postgres_url"]
 
@@ -46,8 +50,13 @@ class Archiver:
         return subprocess.Popen(self.command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=self.tmp, env=_env())  # fmt: skip
 
+    def run_here(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The same command line, run by ``main()`` in this process (see ``run_in_process``)."""
+        return run_in_process([*args, "--config", str(self.config)], cwd=self.tmp)
+
     def export(self) -> list[dict[str, Any]]:
-        done = self.run("export", "--format", "jsonl")
+        """The archive as ``jinshan export`` prints it (in this process: tests read it often)."""
+        done = self.run_here("export", "--format", "jsonl")
         assert done.returncode == 0, done.stderr
         return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
 
@@ -56,6 +65,48 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JINSHAN_")}
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def run_in_process(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``jinshan ARGS`` by its ``main()`` in this process, as a subprocess would run it: from ``cwd``,
+    without the developer's ``JINSHAN_*`` variables, stdout and stderr captured, the exit code from
+    ``SystemExit``. What a process would leave behind (logging handlers, signal handlers, the masked
+    secrets) is put back. It saves the interpreter's start and imports (about a second of CPU each):
+    for the commands that read the archive, and for checks of messages and exit codes that every
+    command also has a test of as a real subprocess."""
+    import contextlib
+    import io
+    import logging
+
+    from service import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    environ = {k: v for k, v in os.environ.items() if k.startswith("JINSHAN_")}
+    argv, here = sys.argv, os.getcwd()
+    code: int = 0
+    try:
+        for key in environ:
+            del os.environ[key]
+        os.chdir(cwd)
+        sys.argv = ["jinshan", *args]
+        cli._SECRETS = ()  # a fresh process knows no password yet
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                cli.main()
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+        os.chdir(here)
+        os.environ.update(environ)
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for sig, handler in signals.items():
+            signal.signal(sig, handler)
+    return subprocess.CompletedProcess(["jinshan", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -74,6 +125,16 @@ def replica() -> Replica:
 def server(replica: Replica) -> Iterator[ReplicaServer]:
     with ReplicaServer(replica) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def web_archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebArchive]:
+    """An archive the replica filled and ``jinshan serve`` on it (tests/e2e/webarchive.py), built
+    once for the web view's tests over HTTP and in the browser (one xdist group)."""
+    from tests.e2e.webarchive import start
+
+    tmp = tmp_path_factory.mktemp("web")
+    yield from start(tmp, f"sqlite:///{tmp / 'archive.db'}")
 
 
 def write_config(tmp: Path, base_url: str, database_url: str, **sections: dict[str, Any]) -> Path:
@@ -120,3 +181,37 @@ def wait_for(predicate: Any, *, timeout: float, every: float = 0.3) -> bool:
             return True
         time.sleep(every)
     return False
+
+
+def due_times(database_url: str, urls: list[str]) -> dict[str, datetime | None]:
+    """When the frontier will next fetch each of ``urls`` (``urls.due_at``), read from the database."""
+    from sqlalchemy import select
+
+    from service.config import DatabaseSettings
+    from service.store.db import make_engine
+    from service.store.schema import urls as table
+
+    engine = make_engine(DatabaseSettings(url=database_url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(table.c.url, table.c.due_at).where(table.c.url.in_(urls))).all()
+    finally:
+        engine.dispose()
+    return {url: due for url, due in rows}
+
+
+def make_due(database_url: str, urls: list[str], at: datetime) -> None:
+    """Move the next fetch of ``urls`` to ``at``: the hours until a revisit passed, without waiting
+    for them (the daemon's clock is the machine's; the due times are data)."""
+    from sqlalchemy import update
+
+    from service.config import DatabaseSettings
+    from service.store.db import make_engine
+    from service.store.schema import urls as table
+
+    engine = make_engine(DatabaseSettings(url=database_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(table).where(table.c.url.in_(urls)).values(due_at=at))
+    finally:
+        engine.dispose()

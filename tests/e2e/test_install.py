@@ -26,7 +26,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = tmp_path_factory.mktemp("src") / "tree"
     # a copy without config/ beside it would prove nothing: build from a clean copy of the tree
     shutil.copytree(
-        ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "data", "*.egg-info", "build")
+        ROOT,
+        source,
+        # virtualenvs (.venv, .venv-pywb), caches and screenshots are not the package's
+        ignore=shutil.ignore_patterns(
+            ".venv*", ".git", "data", "*.egg-info", "build", ".*_cache", "artifacts"
+        ),
     )
     subprocess.run(
         [

@@ -11,22 +11,21 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.webarchive import EDITED_PARAGRAPHS, WebArchive, start
+from tests.e2e.webarchive import EDITED_PARAGRAPHS, WebArchive
 
 pytestmark = pytest.mark.e2e
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebArchive]:
-    tmp = tmp_path_factory.mktemp("web")
-    yield from start(tmp, f"sqlite:///{tmp / 'archive.db'}")
+@pytest.fixture(scope="session")
+def web(web_archive: WebArchive) -> WebArchive:
+    """The archive shared with the other web view's tests (one xdist group: tests/conftest.py)."""
+    return web_archive
 
 
 def test_pages_show_the_archive(web: WebArchive) -> None:

@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.webarchive import WebArchive, start
+from tests.e2e.webarchive import WebArchive
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebArchive]:
-    tmp = tmp_path_factory.mktemp("webbrowser")
-    yield from start(tmp, f"sqlite:///{tmp / 'archive.db'}")
+@pytest.fixture(scope="session")
+def web(web_archive: WebArchive) -> WebArchive:
+    """The archive shared with the other web view's tests (one xdist group: tests/conftest.py)."""
+    return web_archive
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import Archiver, stop, write_config
+from tests.e2e.conftest import Archiver, make_due, stop, write_config
 from tests.e2e.replica import Replica, ReplicaServer
 
 EDITED_PARAGRAPHS = ["市区一批新项目集中开工，总投资超过百亿元。", "项目涵盖先进制造、现代服务等领域。"]
@@ -58,17 +58,14 @@ def fill(tmp: Path, server: ReplicaServer, database_url: str) -> tuple[Archiver,
     backfill = Archiver(write_config(tmp, server.base_url, database_url), tmp)
     done = backfill.run("backfill", "--since", "2010-01-01")
     assert done.returncode == 0, done.stderr
-    # pages print the time to the minute: publish on a minute boundary and revisit 5 s from now
-    start = datetime.now(UTC)
-    published = start.replace(second=0, microsecond=0)
-    revisit_s = (start - published).total_seconds() + 5
+    # the first revisit an hour after publication; that hour passes in the database (make_due)
     archiver = Archiver(write_config(tmp, server.base_url, database_url,
-                                     schedule={"revisit_hours": [revisit_s / 3600, 24.0]}), tmp)  # fmt: skip
-    fresh = server.publish(2, at=published)
+                                     schedule={"revisit_hours": [1.0, 24.0]}), tmp)  # fmt: skip
+    fresh = server.publish(2, at=datetime.now(UTC).replace(second=0, microsecond=0))
     first = archiver.run("run", "--once")
     assert first.returncode == 0, first.stderr
     server.edit(fresh[0], paragraphs=EDITED_PARAGRAPHS)
-    time.sleep(max(0.0, 5.5 - (datetime.now(UTC) - start).total_seconds()))
+    make_due(database_url, fresh, datetime.now(UTC) - timedelta(seconds=1))
     second = archiver.run("run", "--once")
     assert second.returncode == 0, second.stderr
     return archiver, fresh[0]
