@@ -168,7 +168,8 @@ def test_faults_end_in_defined_outcomes(
         write_config(tmp_path, server.base_url, database_url, fetch={"timeout_s": 2.0}), tmp_path
     )
     server.fault(pattern=r"/2026/10(0[1-5])/\d+\.shtml$", kind="status", status=503, times=2)
-    server.fault(pattern=r"/2026/10(0[6-9])/\d+\.shtml$", kind="status", status=429, retry_after=1, times=1)
+    # each 429 pauses the whole host for its Retry-After: two days of articles, not four
+    server.fault(pattern=r"/2026/100[67]/\d+\.shtml$", kind="status", status=429, retry_after=1, times=1)
     server.fault(pattern=r"/2026/101[0-2]/\d+\.shtml$", kind="reset", times=1)
     server.fault(pattern=r"/2026/101[3-5]/\d+\.shtml$", kind="truncate", times=1)
     server.fault(pattern=r"/2026/101[6-7]/\d+\.shtml$", kind="slow", delay=6, times=1)

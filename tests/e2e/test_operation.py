@@ -47,7 +47,7 @@ def health(port: int) -> tuple[int, str]:
 
 
 def exported(archiver: Archiver) -> set[str]:
-    done = archiver.run("export", "--format", "jsonl")
+    done = archiver.run_here("export", "--format", "jsonl")
     if done.returncode != 0:
         return set()
     return {json.loads(line)["url"] for line in done.stdout.splitlines() if line.strip()}

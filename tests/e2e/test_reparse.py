@@ -128,7 +128,7 @@ def test_reparse_recovers_every_page_a_bad_setting_refused(
     epaper = {t["url"] for t in replica.articles() if "/PC/content/" in t["url"]}
     before = bad.export()
     assert epaper and not epaper & {u for r in before for u in [r["url"], *r["aliases"]]}
-    refused = json.loads(bad.run("stats", "--json").stdout)["frontier"]["not_article"]
+    refused = json.loads(bad.run_here("stats", "--json").stdout)["frontier"]["not_article"]
     assert refused == len(epaper) + len(replica.not_articles())
     requests_before = len(server.requests)
 
@@ -153,7 +153,7 @@ def test_reparse_recovers_every_page_a_bad_setting_refused(
     after, expected = good.export(), clean.export()
     assert_matches_truth(after, replica, since=date(2026, 10, 1))
     assert article_groups(after) == article_groups(expected)
-    assert json.loads(good.run("stats", "--json").stdout)["frontier"]["not_article"] == len(
+    assert json.loads(good.run_here("stats", "--json").stdout)["frontier"]["not_article"] == len(
         replica.not_articles()
     )
 

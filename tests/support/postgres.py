@@ -172,17 +172,18 @@ def _admin(url: str, sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
-def create_database(server_url: str, name: str | None = None) -> str:
-    """Create an empty database on the server; returns its URL."""
+def create_database(server_url: str, name: str | None = None, *, template: str = "template0") -> str:
+    """Create a database on the server, empty or a copy of the database ``template`` (which nobody
+    may be connected to); returns its URL."""
     from sqlalchemy.engine import make_url
 
     name = name or f"t_{uuid.uuid4().hex[:12]}"
     import psycopg
 
     try:  # FILE_COPY (PostgreSQL 15+) is much faster for small databases
-        _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY')
+        _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
     except psycopg.errors.SyntaxError:
-        _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE template0')
+        _admin(server_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 

@@ -9,25 +9,63 @@ by ``benchmarks/frontier.py``, not here.
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import ClauseElement, Engine, delete, func, select, update
+from sqlalchemy.engine import make_url
 
-from service.store import frontier, stats
+from service.config import DatabaseSettings
+from service.store import db, frontier, stats
 from service.store.repo import NewUrl, Store
 from service.store.schema import urls
 from service.store.sql import explain
 from service.store.types import URL_STATES
 from tests.support.frontier import fill
+from tests.support.postgres import create_database, drop_database
 
 NOW = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The frontier of 20,000 URLs, migrated, filled and analysed once per database kind; each test
+    works on a copy of it (``db_url``). The file is one xdist group (tests/conftest.py)."""
+    server = str(request.getfixturevalue("postgres_url")) if request.param == "postgres" else ""
+    url = create_database(server) if server else f"sqlite:///{tmp_path_factory.mktemp('planned') / 'a.db'}"
+    eng = db.make_engine(DatabaseSettings(url=url, busy_timeout_s=30))
+    try:
+        db.upgrade(eng)
+        with eng.begin() as conn:
+            fill(conn, 20_000, now=NOW)
+    finally:
+        eng.dispose()  # a template database must have no session
+    yield url
+    if server:
+        drop_database(server, url)
+
+
+@pytest.fixture()
+def db_url(filled: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A copy of the filled frontier for one test (its statistics included)."""
+    if filled.startswith("sqlite:///"):
+        copy = tmp_path / "archive.db"
+        shutil.copyfile(filled.removeprefix("sqlite:///"), copy)
+        yield f"sqlite:///{copy}"
+        return
+    server = str(request.getfixturevalue("postgres_url"))
+    url = create_database(server, template=str(make_url(filled).database))
+    try:
+        yield url
+    finally:
+        drop_database(server, url)
+
+
 @pytest.fixture()
 def planned(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        fill(conn, 20_000, now=NOW)
     return engine
 
 
