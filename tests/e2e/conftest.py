@@ -72,8 +72,8 @@ def run_in_process(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess
     without the developer's ``JINSHAN_*`` variables, stdout and stderr captured, the exit code from
     ``SystemExit``. What a process would leave behind (logging handlers, signal handlers, the masked
     secrets) is put back. It saves the interpreter's start and imports (about a second of CPU each):
-    for the commands that read the archive, and for checks of messages and exit codes that every
-    command also has a test of as a real subprocess."""
+    for the commands that read the archive, for the backfills that only set a test up, and for
+    checks of messages and exit codes that every command also has a test of as a real subprocess."""
     import contextlib
     import io
     import logging

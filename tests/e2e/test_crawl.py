@@ -78,7 +78,7 @@ def test_backfill_archives_the_whole_site(
 
 
 def test_backfill_rerun_fetches_no_article_twice(archiver: Archiver, server: ReplicaServer) -> None:
-    assert archiver.run("backfill", "--since", "2026-10-01").returncode == 0
+    assert archiver.run_here("backfill", "--since", "2026-10-01").returncode == 0
     first = archiver.export()
     before = len(server.requests)
     again = archiver.run("backfill", "--since", "2026-10-01")

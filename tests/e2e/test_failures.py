@@ -125,7 +125,7 @@ def test_read_commands_work_on_a_read_only_database_and_db_upgrade_fails_in_one_
 
     url = create_database(postgres_url)
     archiver = Archiver(write_config(tmp_path, server.base_url, url), tmp_path)
-    assert archiver.run("backfill", "--since", "2026-10-25").returncode == 0
+    assert archiver.run_here("backfill", "--since", "2026-10-25").returncode == 0
     name = make_url(url).database
     conninfo = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:

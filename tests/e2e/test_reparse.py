@@ -40,7 +40,7 @@ def test_reparse_applies_a_profile_fix_to_the_archive(
         ),
         tmp_path,
     )
-    assert bad.run("backfill", "--since", "2026-10-01").returncode == 0
+    assert bad.run_here("backfill", "--since", "2026-10-01").returncode == 0
     before = {r["url"]: r for r in bad.export()}
     with_lead = [u for u, r in before.items() if r["body_text"].startswith("金山网讯")]
     assert with_lead and all(before[u]["lead"] is None for u in with_lead)
@@ -72,7 +72,7 @@ def test_interrupted_reparse_resumes_after_the_last_article(
     tmp_path: Path, replica: Replica, server: ReplicaServer, database_url: str
 ) -> None:
     archiver = Archiver(write_config(tmp_path, server.base_url, database_url), tmp_path)
-    assert archiver.run("backfill", "--since", "2026-10-01").returncode == 0
+    assert archiver.run_here("backfill", "--since", "2026-10-01").returncode == 0
     settings = load_settings(archiver.config, environ={})
     store = open_store(settings)
     seen: list[int] = []
@@ -124,7 +124,7 @@ def test_reparse_recovers_every_page_a_bad_setting_refused(
                      site={"profile": str(refusing_profile(tmp_path))}),
         tmp_path / "bad",
     )  # fmt: skip
-    assert bad.run("backfill", "--since", "2026-10-01").returncode == 0
+    assert bad.run_here("backfill", "--since", "2026-10-01").returncode == 0
     epaper = {t["url"] for t in replica.articles() if "/PC/content/" in t["url"]}
     before = bad.export()
     assert epaper and not epaper & {u for r in before for u in [r["url"], *r["aliases"]]}
@@ -149,7 +149,7 @@ def test_reparse_recovers_every_page_a_bad_setting_refused(
     clean = Archiver(
         write_config(clean_dir, server.base_url, f"sqlite:///{clean_dir / 'clean.db'}"), clean_dir
     )
-    assert clean.run("backfill", "--since", "2026-10-01").returncode == 0
+    assert clean.run_here("backfill", "--since", "2026-10-01").returncode == 0
     after, expected = good.export(), clean.export()
     assert_matches_truth(after, replica, since=date(2026, 10, 1))
     assert article_groups(after) == article_groups(expected)
