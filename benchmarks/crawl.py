@@ -52,7 +52,7 @@ LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False,
 
 
 def jinshan(config: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "service.cli", *args, "--config", str(config)]
+    return [sys.executable, "-m", "service", *args, "--config", str(config)]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -308,7 +308,7 @@ def prefill(db_path: Path, size: int, batch: int = 100_000) -> None:
     """A migrated SQLite archive of ``size`` articles, written directly: per article a fetched URL,
     an exchange, one version with 3 credits among 5,000 people, 10 near-duplicate index rows, and one
     alias in 20. Only the full-text index stays empty (it is filled outside the write path)."""
-    from service.config import DatabaseSettings
+    from service.settings import DatabaseSettings
     from service.store import db
     from service.text.simhash import index_keys, to_signed
 

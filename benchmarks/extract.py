@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.config import SiteProfile, load_settings
+from service.settings import SiteProfile, load_settings
 from service.errors import NotAnArticle
 from service.extract.decode import decode_html
 from tests.support import realpages

@@ -57,7 +57,7 @@ def main() -> None:
         return real(engine, work, what=what, snapshot=snapshot)
 
     sql.retrying = retrying  # before the store modules import it
-    from service.cli import app
+    from service.app.cli import app
 
     atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits,
                                                        "transactions": dict(transactions)})))  # fmt: skip

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, text
 
-from service.config import DatabaseSettings, DedupSettings
+from service.settings import DatabaseSettings, DedupSettings
 from service.model import Article, Credits, Image
 from service.store import db, dedup
 from service.store.repo import Store

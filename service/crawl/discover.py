@@ -19,12 +19,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-from service.config import Settings
 from service.errors import FetchError
 from service.extract.listing import page_links
+from service.extract.profile import choose_template, site_id
 from service.model import Link
-from service.store.types import NewUrl
-from service.urls import date_from_path, is_allowed
+from service.settings import Settings, SiteProfile
+from service.site.urls import date_from_path, is_allowed
+from service.store import Discoveries, NewUrl, Store
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +342,11 @@ async def walk_lists(
     return total
 
 
+def start_urls(settings: Settings) -> list[str]:
+    """The configured start URLs, absolute (relative ones are resolved against ``site.base_url``)."""
+    return [urljoin(settings.site.base_url, u) for u in settings.site.start_urls]
+
+
 def next_poll_minutes(current: float, new: int, *, least: float, most: float, target: int) -> float:
     """The next discovery interval, in proportion to how far the last poll was from ``target`` new
     articles (at most ×1.5 or ×2/3 a step), within [``least``, ``most``] minutes: list pages then cost
@@ -407,3 +413,37 @@ def days(since: date, until: date) -> list[date]:
     """Every date from ``until`` back to ``since`` (newest first: recent issues matter most)."""
     n = (until - since).days
     return [until - timedelta(days=i) for i in range(n + 1)]
+
+
+class StoreFrontier:
+    """The ``Frontier`` discovery writes to: the store's ``add_urls``, with known articles recognised
+    first. A link whose URL carries the id of an article we already have (the same CmsTop id under
+    another date folder, a redirecting alias) is that article: its URL is recorded as an alias at
+    once and nothing is fetched, so related lists full of aliases cost no requests. The id comes from
+    the site profile's URL patterns (``site_id`` of the templates), the rung the store deduplicates
+    on.
+
+    ``add_urls`` for discovery: new URLs go to the store, aliases of stored articles are recorded."""
+
+    def __init__(self, store: Store, profile: SiteProfile) -> None:
+        self.store = store
+        self.profile = profile
+
+    def add_urls(self, urls: Iterable[NewUrl]) -> int:
+        """Write what ``links`` makes of ``urls`` (one transaction); how many URLs were new."""
+        return self.store.add_discoveries(self.links(urls), seen_at=datetime.now(UTC))
+
+    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
+        """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
+        return self.store.known_before(urls, at)
+
+    def links(self, urls: Iterable[NewUrl]) -> Discoveries:
+        """``urls`` with the site id of each (no database read): the store sets apart the addresses
+        of stored articles in the transaction that writes them, alone (``add_urls``) or with the
+        page they were found on (``Store.store_fetched``)."""
+        items = tuple(urls)
+        return Discoveries(items, site_ids=tuple(self._site_id(item.url) for item in items))
+
+    def _site_id(self, url: str) -> str | None:
+        template, groups = choose_template(url, "", self.profile)
+        return site_id(template, groups) or None

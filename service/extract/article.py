@@ -19,7 +19,6 @@ from datetime import date, datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from service.config import SiteProfile, TemplateProfile
 from service.errors import NotAnArticle
 from service.extract import generic
 from service.extract.blocks import blocks_of
@@ -28,10 +27,11 @@ from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
 from service.model import Article, Credits
+from service.settings import SiteProfile, TemplateProfile
+from service.site.urls import absolute, date_from_path, page_number
 from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line
 from service.text.dates import at_midnight, find_datetime
 from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
-from service.urls import absolute, date_from_path, page_number
 
 #: a body with fewer characters than this is no body
 MIN_BODY_CHARS = 20

@@ -34,9 +34,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import iso_date_to_datetime
 from warcio.warcwriter import WARCWriter
 
-from service.config import Settings
 from service.errors import JinshanError
 from service.fetch.body import BadEncoding, decode_body
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from service.config import Settings
 from service.errors import FetchError, PermanentFetchError, Redirected, TransientFetchError
 from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
 from service.fetch.politeness import HostGate, SharedBudget, backoff_delay, parse_retry_after
 from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
+from service.settings import Settings
 
 #: Content types handed on as pages; anything else is reported as ``not_html``. A missing
 #: Content-Type is let through: the extractor sniffs, and old Founder pages sometimes omit it.

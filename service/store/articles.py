@@ -16,15 +16,15 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from service.config import DedupSettings
 from service.model import CREDIT_ROLES, Article
+from service.settings import DedupSettings
+from service.site.urls import url_key
 from service.store import canonical, dedup, search
 from service.store.dedup import Fingerprints, Match
 from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
 from service.store.sql import Conflict, insert_ignore, insert_ignore_many
 from service.store.types import StoreOutcome
 from service.text.simhash import to_signed
-from service.urls import url_key
 
 
 def store(

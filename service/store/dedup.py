@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, literal, select, union_all
 
-from service.config import DedupSettings
 from service.model import Article
+from service.settings import DedupSettings
 from service.store.schema import article_urls, article_versions, articles, simhash_index
 from service.store.sql import insert_ignore_many
 from service.text.simhash import PAIRS, index_keys, prepare, simhash, to_signed, to_unsigned

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, bindparam, case, or_, select, union_all, update
 
+from service.site.urls import url_key
 from service.store.schema import article_urls, fetches, url_state_counts, urls
 from service.store.sql import aware, insert_ignore, insert_ignore_many
 from service.store.types import URL_KINDS, URL_STATES, ClaimedUrl, NewUrl
-from service.urls import url_key
 
 _CHUNK = 500
 

@@ -5,33 +5,40 @@ A thin facade: each method opens one short transaction (writes rerun on a unique
 ``articles`` (dedup, versions, aliases, credits, images), ``search`` (full-text index), ``runs``,
 ``export``, ``stats``.
 Every write is an idempotent upsert, safe to replay and safe with several processes on the same
-database. Database errors surface as ``StoreError``; bad arguments as ``ValueError``.
+database. Database errors surface as ``StoreError`` (``sql.translate_errors``: every public method, and the
+iterators they return); bad arguments as ``ValueError``. Nothing outside ``service.store`` touches
+the engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.config import DedupSettings
 from service.errors import StoreError
 from service.model import Article
-from service.store import articles, browse, budget, dedup, export, frontier, runs, search, stats
+from service.settings import DedupSettings
+from service.site.urls import canonical_url, url_key
+from service.store import articles, browse, budget, dedup, export, frontier, leases, runs, search, stats
+from service.store.leader import LeaderLock
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
-from service.store.sql import aware, retrying, utcnow
+from service.store.sql import aware, retrying, translate_errors, utcnow
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
-from service.urls import canonical_url, url_key
 
 __all__ = ["ClaimedUrl", "Discoveries", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
 
+if TYPE_CHECKING:
+    from service.store.reparse import Reparsed, ReparseSource
 
+
+@translate_errors
 class Store:
     """The archive on ``engine``. ``canonicalize`` maps a URL to its canonical form; pass
     ``functools.partial(canonical_url, host_aliases=…, drop_params=…)`` built from the site settings
@@ -49,6 +56,16 @@ class Store:
         self.canonicalize = canonicalize
         #: person ids by name, read once per process and database (people recur from article to article)
         self.people = articles.KnownPeople()
+
+    def close(self) -> None:
+        """Close the database connections (the store is not used after)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def key(self, url: str) -> str:
         """The identity of ``url`` in the store (``url_key`` of its canonical form)."""
@@ -460,3 +477,60 @@ class Store:
         """Rebuild the search index from the current versions, in batches (constant memory, the
         daemon may keep writing); how many documents it holds. Raises ``StoreError``."""
         return search.reindex(self.engine)
+
+    # --- leases and the scheduler lock -----------------------------------------------------------
+
+    def leased_workers(self) -> list[str]:
+        """The workers (``host:pid``) that hold a lease on at least one URL."""
+        return leases.leased_workers(self.engine)
+
+    def release_leases(self, workers: Collection[str], *, max_attempts: int | None = None) -> int:
+        """Make the URLs leased by ``workers`` due again; how many (see ``leases.release_leases``:
+        with ``max_attempts`` the workers are dead and their claims count as attempts)."""
+        return leases.release_leases(self.engine, workers, max_attempts=max_attempts)
+
+    def leader_lock(self) -> LeaderLock:
+        """The scheduler lock of this database (one daemon schedules; the others stand by)."""
+        return LeaderLock(self.engine)
+
+    # --- reparse -----------------------------------------------------------------------------------
+
+    def count_reparse_sources(self, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+        """Articles (not near-duplicate copies) published in the range, after ``after_id``."""
+        from service.store import reparse
+
+        return reparse.count(self, since=since, until=until, after_id=after_id)
+
+    def count_refused(self, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+        """URLs refused as not articles, dated in the range by their path, after ``after_id``."""
+        from service.store import reparse
+
+        return reparse.count_refused(self, since=since, until=until, after_id=after_id)
+
+    def reparse_sources(
+        self, *, since: date | None, until: date | None, after_id: int = 0
+    ) -> Iterator[ReparseSource]:
+        """Stored articles with their archived fetches, by id, after ``after_id``, streamed."""
+        from service.store import reparse
+
+        return reparse.sources(self, since=since, until=until, after_id=after_id)
+
+    def refused_sources(
+        self, *, since: date | None, until: date | None, after_id: int = 0
+    ) -> Iterator[ReparseSource]:
+        """URLs refused as not articles with their archived fetches, by id, after ``after_id``."""
+        from service.store import reparse
+
+        return reparse.refused(self, since=since, until=until, after_id=after_id)
+
+    def write_reparsed(self, items: Sequence[Reparsed]) -> list[StoreOutcome]:
+        """Re-extracted articles stored in one transaction; their outcomes in order."""
+        from service.store import reparse
+
+        return reparse.write(self, items)
+
+    def requeue_refused(self, items: Sequence[tuple[int, str]]) -> None:
+        """Refused URLs back in the frontier, due now: (URL id, why) each."""
+        from service.store import reparse
+
+        reparse.requeue(self, items)

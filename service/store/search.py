@@ -39,7 +39,7 @@ import sqlite3
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -63,6 +63,7 @@ from service.errors import StoreError
 from service.model import CREDIT_ROLES
 from service.store.schema import article_versions, articles, credits, people, search_pending
 from service.store.sql import insert_ignore, retrying
+from service.text.dates import CST
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,6 @@ MAX_LIMIT = 1000
 RANK_WINDOW = 2000
 #: the GIN indexes migration 0003 creates on PostgreSQL
 PG_INDEXES = ("ix_search_documents_title_trgm", "ix_search_documents_body_trgm")
-CST = timezone(timedelta(hours=8))
 
 # The physical table differs per dialect (FTS5 has no declared id column, its id is the rowid),
 # so lightweight ``table()`` constructs name only what the queries use.
@@ -313,11 +313,11 @@ class SearchQuery:
             if role not in CREDIT_ROLES:
                 raise ValueError(f"unknown credit role {role!r}; expected one of {', '.join(CREDIT_ROLES)}")
         if not terms and not wanted:
-            raise ValueError("give a query, or a credit filter such as --reporter NAME")
+            raise ValueError("give words to find, or a credit filter (a reporter, a photographer, an editor)")
         if since and until and since > until:
-            raise ValueError("--since is after --until")
+            raise ValueError("the first date (since) is after the last (until)")
         if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"--limit must be between 1 and {MAX_LIMIT}, not {limit}")
+            raise ValueError(f"the limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if not 0 <= offset < RANK_WINDOW:
             raise ValueError(f"offset must be between 0 and {RANK_WINDOW - 1}, not {offset}")
         return cls(terms, since, until, wanted, limit, offset)
@@ -337,7 +337,7 @@ class SearchHit:
     snippet: Segments
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` line: matches wrapped in 【】, the date in +08:00 like the article JSON."""
+        """The JSON form (``search --json``): matches wrapped in 【】, the date in +08:00 like the article JSON."""
         return {
             "url": self.url,
             "title": self.title,
@@ -345,17 +345,6 @@ class SearchHit:
             "snippet": render(self.snippet, "【", "】"),
             "score": self.score,
         }
-
-    def to_markup(self) -> str:
-        """Rich console markup: title, date, URL, then the snippet, matches in bold yellow."""
-        from rich.markup import escape
-
-        when = self.published_at.astimezone(CST).strftime("%Y-%m-%d %H:%M") if self.published_at else "—"
-        title = render(self.title_marks, "[bold yellow]", "[/]", escape)
-        return (
-            f"[bold]{title}[/]  [dim]{when}[/]\n[blue]{escape(self.url)}[/]\n"
-            f"{render(self.snippet, '[bold yellow]', '[/]', escape)}"
-        )
 
 
 def search(conn: Connection, query: SearchQuery) -> list[SearchHit]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import env_overrides, load_settings, redact_url
+from service.settings import env_overrides, load_settings, redact_url
 from service.errors import ConfigError
 
 

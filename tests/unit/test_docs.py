@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.main import get_command
 
-from service.cli import app
-from service.config import Settings
+from service.app.cli import app
+from service.settings import Settings
 from tests.support import settings_doc
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from service.config import DatabaseSettings, DedupSettings, Settings, load_settings
+from service.settings import DatabaseSettings, DedupSettings, Settings, load_settings
 from service.store import db
 from service.store.repo import Store
-from service.urls import canonical_url
+from service.site.urls import canonical_url
 from tests.support.postgres import postgres_db_url, postgres_url
 
 __all__ = ["postgres_db_url", "postgres_url"]

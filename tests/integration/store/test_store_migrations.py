@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, select
 
-from service.config import DatabaseSettings, DedupSettings
+from service.settings import DatabaseSettings, DedupSettings
 from service.store import db
 from service.store.dedup import nearest
 from service.store.repo import Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.config import load_settings
+from service.settings import load_settings
 from service.crawl.alarm import evaluate, from_counters, to_counters
 from service.crawl.discover import (
     BackfillPaging,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from service.config import load_settings
+from service.settings import load_settings
 from service.crawl.pipeline import next_revisit, retry_time
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

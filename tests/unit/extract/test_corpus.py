@@ -11,7 +11,7 @@ from statistics import mean
 
 import pytest
 
-from service.config import SiteProfile, load_settings
+from service.settings import SiteProfile, load_settings
 from service.errors import NotAnArticle
 from service.extract import extract_article
 from service.model import Article

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.config import load_settings
+from service.settings import load_settings
 from service.crawl.parse import parse_file
 from tests.support import realpages
 

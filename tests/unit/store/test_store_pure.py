@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import DedupSettings
+from service.settings import DedupSettings
 from service.model import Article
 from service.store.dedup import fingerprints
 from service.store.export import EXPORT_FIELDS, csv_cell
