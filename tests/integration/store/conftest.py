@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine
 
 from service.settings import DatabaseSettings, DedupSettings, Settings, load_settings
+from service.site.urls import canonical_url
 from service.store import db
 from service.store.repo import Store
-from service.site.urls import canonical_url
 from tests.support.postgres import postgres_db_url, postgres_url
 
 __all__ = ["postgres_db_url", "postgres_url"]

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from service.app.cli import app
 from service.app.render import search_hit_markup
-from service.settings import DatabaseSettings, DedupSettings
 from service.model import Credits
+from service.settings import DatabaseSettings, DedupSettings
 from service.store import db, search
 from service.store.repo import Store
 from service.text.simhash import hamming, simhash
