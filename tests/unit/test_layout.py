@@ -97,7 +97,7 @@ def test_one_module_builds_each_command() -> None:
     homes = {name: callback.__module__ for name, callback in commands if callback}
     assert homes == {name: f"service.app.commands.{name}" for name in homes}
     assert set(homes) == {"run", "backfill", "parse", "reparse", "export", "stats", "search", "serve"}
-    db = [g.typer_instance for g in app.registered_groups if g.name == "db"][0]
+    db = next(g.typer_instance for g in app.registered_groups if g.name == "db")
     assert {c.callback.__module__ for c in db.registered_commands if c.callback} == {
         "service.app.commands.db"
     }
