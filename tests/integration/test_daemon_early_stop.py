@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service import daemon as daemon_module
+from service.app import daemon as daemon_module
 from service.app.daemon import Daemon
 from service.settings import load_settings
 
