@@ -403,7 +403,9 @@ async def walk_issue(
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         walk.articles += len(links.articles)
         shapes = shapes_of(settings.profile)
-        walk.new += frontier.add_urls(article_urls(links, shapes, found_on=url, due_at=due, kind="epaper_article"))
+        walk.new += frontier.add_urls(
+            article_urls(links, shapes, found_on=url, due_at=due, kind="epaper_article")
+        )
         for page in links.epaper_pages:
             if page.url not in seen and date_from_path(page.url, shapes) == day:
                 seen.add(page.url)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.settings import load_settings
 from service.crawl.alarm import evaluate, from_counters, to_counters
 from service.crawl.discover import (
     BackfillPaging,
@@ -17,6 +16,7 @@ from service.crawl.discover import (
 )
 from service.extract.listing import page_links
 from service.model import Link
+from service.settings import load_settings
 from service.site.urls import shapes_of
 
 SETTINGS = load_settings(environ={})
