@@ -239,6 +239,7 @@ async def walk_list(
     url: str | None = state.at.get(start, start) if state is not None else start
     due = now or datetime.now(UTC)
     began = began or due
+    shapes = shapes_of(settings.profile)
     while url is not None:
         etag, modified = validators.by_url.get(url, (None, None)) if validators else (None, None)
         try:
@@ -259,7 +260,6 @@ async def walk_list(
         if validators is not None:
             validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
-        shapes = shapes_of(settings.profile)
         found = article_urls(links, shapes, found_on=url, due_at=due)
         known = frontier.known_before([f.url for f in found], began) if found else set()
         unseen = [f.url not in known for f in found]
@@ -386,6 +386,7 @@ async def walk_issue(
     """Page 1 of the issue, then every page it lists, then their article links → frontier."""
     walk = IssueWalk()
     due = now or datetime.now(UTC)
+    shapes = shapes_of(settings.profile)
     todo = [issue_url(settings, paper, day)]
     seen = set(todo)
     while todo:
@@ -402,7 +403,6 @@ async def walk_issue(
         walk.pages += 1
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         walk.articles += len(links.articles)
-        shapes = shapes_of(settings.profile)
         walk.new += frontier.add_urls(
             article_urls(links, shapes, found_on=url, due_at=due, kind="epaper_article")
         )
