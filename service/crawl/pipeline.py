@@ -20,6 +20,7 @@ from service.errors import NotAnArticle, PermanentFetchError, Redirected, Transi
 from service.extract.listing import page_hrefs
 from service.model import Article, Link
 from service.settings import Settings
+from service.site.urls import shapes_of
 from service.store import ClaimedUrl, Discoveries
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,9 @@ def _harvest(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Discoveries | 
         u for u in page_hrefs(response.body, response.url, href_filter=PAGE_HREF) if u not in crawl.harvested
     ]
     links = classify((Link(u) for u in hrefs), crawl.settings)
-    fresh = article_urls(links, found_on=item.url, due_at=datetime.now(UTC))
+    fresh = article_urls(
+        links, shapes_of(crawl.settings.profile), found_on=item.url, due_at=datetime.now(UTC)
+    )
     if len(crawl.harvested) > HARVEST_MEMORY:
         crawl.harvested.clear()
     return crawl.frontier.links(fresh) if fresh else None

@@ -155,13 +155,10 @@ class _Records:
 
 
 def _key(settings: Settings, url: str) -> str:
-    """URL identity that keeps page numbers apart (``<id>_2.shtml`` is not ``<id>.shtml`` here)."""
+    """URL identity that keeps page numbers apart (page 2 of a split article is not page 1 here: no
+    URL shapes given to ``canonical_url``)."""
     site = settings.site
-    return url_key(
-        canonical_url(
-            url, host_aliases=site.host_aliases, drop_params=site.drop_query_params, strip_page=False
-        )
-    )
+    return url_key(canonical_url(url, host_aliases=site.host_aliases, drop_params=site.drop_query_params))
 
 
 # --- the pool ------------------------------------------------------------------------------------

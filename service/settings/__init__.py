@@ -24,6 +24,7 @@ from service.settings.schema import (
     SiteProfile,
     SiteSettings,
     TemplateProfile,
+    UrlPatterns,
     WebSettings,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "SiteProfile",
     "SiteSettings",
     "TemplateProfile",
+    "UrlPatterns",
     "WebSettings",
     "deep_merge",
     "env_overrides",

@@ -9,6 +9,7 @@ not code.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -243,6 +244,44 @@ class TemplateProfile(_Section):
     _re = field_validator("url_pattern")(_check_regex)
 
 
+def _named_groups(*names: str) -> Callable[[str], str]:
+    """A validator: the value is a regular expression, with the named groups ``names`` when not empty."""
+
+    def check(value: str) -> str:
+        _check_regex(value)
+        missing = [n for n in names if value and n not in re.compile(value).groupindex]
+        if missing:
+            raise ValueError(f"needs the named group(s) {', '.join(missing)}")
+        return value
+
+    return check
+
+
+class UrlPatterns(_Section):
+    """The shapes of the site's URLs (``[urls]`` of the profile): regular expressions searched in the
+    URL path. Empty: the site has no such URLs (no page folded, no date read from a path)."""
+
+    #: a page of an article split over several: named groups ``id`` (the article) and ``page`` (the
+    #: page number, absent on page 1); page N is page 1 with the text from the end of ``id`` to the
+    #: end of ``page`` put in
+    article_page_pattern: str = ""
+    #: dates written in paths, tried in order: named groups ``y``, ``m`` and ``d``
+    date_path_patterns: tuple[str, ...] = ()
+    #: a further page of a list: named group ``page`` (the page number; the list's first page does not match)
+    list_page_pattern: str = ""
+
+    _page = field_validator("article_page_pattern")(_named_groups("id", "page"))
+    _list = field_validator("list_page_pattern")(_named_groups("page"))
+
+    @field_validator("date_path_patterns")
+    @classmethod
+    def _dates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        check = _named_groups("y", "m", "d")
+        for pattern in v:
+            check(pattern)
+        return v
+
+
 class SiteProfile(_Section):
     """Everything the extractor knows about one site, as data."""
 
@@ -261,6 +300,7 @@ class SiteProfile(_Section):
     #: paper codes of the e-paper URLs and the papers' names
     paper_names: dict[str, str] = {}
     templates: tuple[TemplateProfile, ...] = ()
+    urls: UrlPatterns = UrlPatterns()
 
 
 class Settings(_Section):

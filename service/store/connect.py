@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import StoreError
 from service.settings import Settings, redact_url
-from service.site.urls import canonical_url
+from service.site.urls import canonical_url, shapes_of
 from service.store import db
 from service.store.browse import Reader
 from service.store.repo import Store
@@ -68,9 +68,13 @@ def upgrade_database(settings: Settings) -> tuple[str | None, str | None]:
 
 
 def canonicalizer(settings: Settings) -> Callable[[str], str]:
-    """``canonical_url`` with the site's host aliases and dropped query parameters."""
+    """``canonical_url`` with the site's host aliases, dropped query parameters and the URL shapes of
+    its profile (a further page of a split article is its first page)."""
     return functools.partial(
-        canonical_url, host_aliases=settings.site.host_aliases, drop_params=settings.site.drop_query_params
+        canonical_url,
+        host_aliases=settings.site.host_aliases,
+        drop_params=settings.site.drop_query_params,
+        shapes=shapes_of(settings.profile),
     )
 
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 @translate_errors
 class Store:
     """The archive on ``engine``. ``canonicalize`` maps a URL to its canonical form; pass
-    ``functools.partial(canonical_url, host_aliases=…, drop_params=…)`` built from the site settings
-    (the default knows no host aliases and drops no query parameters)."""
+    ``canonicalizer(settings)`` (``store.connect``: the site's host aliases, dropped query parameters
+    and URL shapes; the default knows none of them)."""
 
     def __init__(
         self,
