@@ -7,10 +7,13 @@ import random
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from service.model import Credits, Image
+from service.store import articles as articles_module
 from service.store.repo import Store
+from service.store.sql import Conflict
 from service.store.schema import article_urls, article_versions, articles, credits, images, people
 from service.text.simhash import hamming, simhash
 from tests.integration.store.builders import SEEN, chinese_text, make_article, tweak
@@ -168,27 +171,51 @@ def test_changed_title_or_body_makes_versions_with_a_diff(store: Store) -> None:
     assert exported["title"] == "新标题" and exported["version"] == 3
 
 
-def test_people_are_remembered_only_once_committed_and_credited_alike(store: Store) -> None:
-    """The store remembers person ids across articles (no lookup when all are known), but never an
-    id it created in a transaction that could still roll back; and a remembered id is the row's."""
+def test_people_are_remembered_once_committed_and_credited_alike(store: Store) -> None:
+    """The store remembers person ids across articles (no lookup when all are known): those its own
+    committed transactions created and those it read; a remembered id is the row's."""
     urls = [f"https://www.jsw.com.cn/2026/0301/19000{i}.shtml" for i in range(3)]
     first = store.store_article(make_article(urls[0], seed=1, credits=Credits(reporters=("张三",))),
                                 url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
-    assert "张三" not in store.people.ids  # created by that transaction: not remembered from it
-    store.store_article(make_article(urls[1], seed=2, credits=Credits(reporters=("张三",), editors=("王五",))),
+    assert set(store.people.ids) == {"张三"}  # created by that transaction, which committed
+    other = Store(store.engine, store.dedup, canonicalize=store.canonicalize)  # another process
+    other.store_article(make_article(urls[1], seed=2, credits=Credits(reporters=("张三",), editors=("王五",))),
                         url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
-    assert set(store.people.ids) == {"张三"}  # read back as a committed row
-    third = store.store_article(make_article(urls[2], seed=3, credits=Credits(editors=("张三",))),
+    assert set(other.people.ids) == {"张三", "王五"}  # one read back, one created
+    third = store.store_article(make_article(urls[2], seed=3, credits=Credits(editors=("张三", "王五"))),
                                 url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
     with store.engine.connect() as conn:
-        person_of = dict(conn.execute(select(credits.c.article_id, credits.c.person_id).where(
+        person_of = set(conn.execute(select(credits.c.article_id, credits.c.person_id).where(
             credits.c.article_id.in_([first.article_id, third.article_id]))).all())  # fmt: skip
-        zhang = conn.execute(select(people.c.id).where(people.c.name == "张三")).scalar_one()
-    assert (
-        person_of
-        == {first.article_id: zhang, third.article_id: zhang}
-        == {first.article_id: store.people.ids["张三"], third.article_id: store.people.ids["张三"]}
-    )
+        ids = dict(conn.execute(select(people.c.name, people.c.id)).all())
+    assert person_of == {(first.article_id, ids["张三"]), (third.article_id, ids["张三"]),
+                         (third.article_id, ids["王五"])}  # fmt: skip
+    assert store.people.ids == other.people.ids == ids
+
+
+def test_people_created_by_a_rolled_back_transaction_are_not_remembered(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that created a person and then failed (or raced and was rerun) leaves no id in
+    the store's memory: the remembered id is always the committed row's."""
+    real = articles_module._add_images
+    failures = [RuntimeError("disk on fire"), Conflict("a racer"), None]
+
+    def flaky(*args: Any) -> None:
+        if (exc := failures.pop(0)) is not None:
+            raise exc
+        real(*args)
+
+    monkeypatch.setattr(articles_module, "_add_images", flaky)
+    a = make_article(URL, credits=Credits(reporters=("张三",)))
+    with pytest.raises(RuntimeError):
+        store.store_article(a, url_id=None, fetch_id=None, seen_at=SEEN)
+    assert store.people.ids == {} and count(store, people) == 0  # rolled back, forgotten
+    # then a Conflict: the attempt is rolled back and rerun; only the rerun's ids are remembered
+    store.store_article(a, url_id=None, fetch_id=None, seen_at=SEEN)
+    assert failures == []
+    with store.engine.connect() as conn:
+        assert store.people.ids == dict(conn.execute(select(people.c.name, people.c.id)).all())
 
 
 def test_credits_and_images_are_rows(store: Store) -> None:
