@@ -79,8 +79,8 @@ def store(
         if match.reason == "site_id":
             _alias(ctx, match)
         outcome = _existing(ctx, match)
-    # every branch above may have set or moved the current version: the one place that sees them all
-    search.note_pending(conn, outcome.article_id)
+    # every branch above wrote the row of ``outcome.article_id`` (``_create`` or ``_refresh_current``),
+    # flagging its search document as maybe stale (``search.PENDING``)
     if url_id is not None and link_url:
         conn.execute(_LINK_URL, {"_id": url_id, "_article_id": outcome.article_id})
     return outcome
@@ -131,6 +131,7 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
             "first_seen_at": ctx.seen_at,
             "last_seen_at": ctx.seen_at,
             "last_changed_at": ctx.seen_at,
+            **search.PENDING,
         },
     ).first()
     if created is None:
@@ -421,6 +422,7 @@ def _refresh_current(conn: Connection, article_id: int) -> int:
             first_seen_at=rows[0].first_seen_at,
             last_seen_at=max(r.last_seen_at for r in rows),
             last_changed_at=rows[-1].first_seen_at,
+            **search.PENDING,
         )
     )
     return len(rows)

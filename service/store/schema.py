@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     Dialect,
@@ -36,6 +37,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -79,14 +81,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def _id() -> Column[int]:
     return Column("id", Id, primary_key=True, autoincrement=True)
-
-
-#: articles whose search document may be stale (see service/store/search.py, migration 0004)
-search_pending = Table(
-    "search_pending",
-    metadata,
-    Column("article_id", Id, primary_key=True, autoincrement=False),
-)
 
 
 #: politeness shared across processes (see service/store/budget.py, migration 0006); times are
@@ -147,6 +141,8 @@ articles = Table(
     Column("gone_at", UtcDateTime),
     # the current version's channel, kept beside it for the archive view's channel pages (0007)
     Column("channel", Text),
+    # its search document may be stale (see service/store/search.py; 0009, a table in 0004)
+    Column("search_pending", Boolean, nullable=False, server_default=false()),
     Index("ix_articles_published_at_id", "published_at", "id"),
     Index("ix_articles_channel_published_at_id", "channel", "published_at", "id"),
     Index(
@@ -155,6 +151,9 @@ articles = Table(
         sqlite_where=text("duplicate_of IS NOT NULL"),
         postgresql_where=text("duplicate_of IS NOT NULL"),
     ),
+    #: only the flagged articles: ``search.refresh_pending`` reads them without a scan (0009)
+    Index("ix_articles_search_pending", "id", sqlite_where=text("search_pending = 1"),
+          postgresql_where=text("search_pending")),  # fmt: skip
 )
 
 urls = Table(

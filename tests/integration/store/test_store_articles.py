@@ -8,11 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from service.model import Credits, Image
 from service.store import articles as articles_module
-from service.store.repo import Store
+from service.store.repo import NewUrl, Store
 from service.store.sql import Conflict
 from service.store.schema import article_urls, article_versions, articles, credits, images, people
 from service.text.simhash import hamming, simhash
@@ -327,3 +327,37 @@ def _clear(store: Store) -> None:
     with store.engine.begin() as conn:
         for table in (credits, images, people, article_urls, simhash_index, article_versions, articles):
             conn.execute(table.delete())
+
+
+def test_a_new_article_is_one_commit_of_at_most_eight_statements(store: Store) -> None:
+    """The crawl's common path (``store_fetched``: the fetch, the article with its version, credits,
+    images and fingerprint, the URL's new state) for a new article whose people are known: a count
+    of statements by an event listener, not a timing."""
+    fetched: list[Any] = []
+    for n in (1, 2):  # the first warms the store's memory of people
+        url = f"https://www.jsw.com.cn/2026/0301/190000{n}.shtml"
+        store.add_urls([NewUrl(url, "article", None, SEEN)])
+        (item,) = store.claim_due(limit=1, now=SEEN, lease_s=60, worker="w")
+        fetched.append((item, make_article(url, seed=n)))
+    statements: list[str] = []
+    commits: list[int] = []
+    for i, (item, article) in enumerate(fetched):
+        if i == 1:
+            event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split("\n")[0]))
+            event.listen(store.engine, "commit", lambda *a: commits.append(1))
+        outcome = store.store_fetched(article, url_id=item.id, fetch=fetch_values(), next_due_at=None, etag=None,
+                                      last_modified=None)  # fmt: skip
+        assert outcome.kind == "new"
+    assert len(statements) <= 8 and len(commits) == 1, statements
+    assert not any("people" in s for s in statements)  # known: no lookup
+    with store.engine.connect() as conn:  # and the rows are all there
+        row = conn.execute(select(articles).where(articles.c.id == outcome.article_id)).one()
+        version = conn.execute(select(article_versions).where(article_versions.c.id == row.current_version_id)).one()
+        assert (version.article_id, version.version, row.search_pending) == (row.id, 1, True)
+        assert count(store, credits, credits.c.version_id == version.id) == 3
+        assert count(store, images, images.c.version_id == version.id) == 1
+
+
+def fetch_values() -> dict[str, Any]:
+    return {"status": 200, "fetched_at": SEEN, "warc_file": None, "warc_offset": None, "warc_length": None,
+            "payload_digest": None, "error": None, "elapsed_s": None, "run_id": None}  # fmt: skip
