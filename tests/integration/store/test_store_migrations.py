@@ -26,7 +26,7 @@ def test_empty_database_to_head_matches_the_schema(db_url: str) -> None:
         assert db.current_revision(engine) is None
         db.upgrade(engine)
         db.upgrade(engine)  # idempotent
-        assert db.current_revision(engine) == db.head_revision() == "0009"
+        assert db.current_revision(engine) == db.head_revision() == "0010"
         with engine.connect() as conn:
             # search_documents (0003) is dialect-specific (FTS5 / pg_trgm) and kept out of metadata
             skip = {"include_name": lambda n, t, _: not (t == "table" and n.startswith("search_documents"))}
