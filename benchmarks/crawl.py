@@ -29,7 +29,6 @@ articles keep appearing.
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 import json
 import os
 import random
@@ -39,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 

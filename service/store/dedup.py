@@ -116,7 +116,10 @@ _KEY_PARAMS = tuple(f"k{i}" for i in range(len(PAIRS)))
 def _rung(n: int, article_id: Any, reason: Any, condition: Any, fingerprint: Any = None) -> Select[Any]:
     fp = cast(null(), BigInteger) if fingerprint is None else fingerprint
     return select(
-        literal(n).label("rung"), article_id.label("article_id"), reason.label("reason"), fp.label("fingerprint")
+        literal(n).label("rung"),
+        article_id.label("article_id"),
+        reason.label("reason"),
+        fp.label("fingerprint"),
     ).where(condition)
 
 

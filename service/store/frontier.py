@@ -158,7 +158,9 @@ def _lease_stmt(n: int) -> Any:
     """The lease of ``n`` URLs (ids ``i0`` … ``i{n-1}``) and the read of the leased rows in one
     statement (two round trips a claim, not three); one per batch size, built once."""
     ids = [bindparam(f"i{k}", type_=urls.c.id.type) for k in range(n)]
-    return update(urls).where(urls.c.id.in_(ids)).values(_LEASE_VALUES).returning(*(urls.c[c] for c in _CLAIMED))
+    return (
+        update(urls).where(urls.c.id.in_(ids)).values(_LEASE_VALUES).returning(*(urls.c[c] for c in _CLAIMED))
+    )
 
 
 def claim_query(

@@ -17,11 +17,7 @@ from service.store.sql import retrying, utcnow
 def leased_workers(engine: Engine) -> list[str]:
     """The workers that hold a lease on at least one URL."""
     with engine.connect() as conn:
-        q = (
-            select(urls.c.leased_by)
-            .where(state_is("fetching"), urls.c.leased_by.is_not(None))
-            .distinct()
-        )
+        q = select(urls.c.leased_by).where(state_is("fetching"), urls.c.leased_by.is_not(None)).distinct()
         return [w for w in conn.execute(q).scalars() if w]
 
 

@@ -153,8 +153,12 @@ articles = Table(
         postgresql_where=text("duplicate_of IS NOT NULL"),
     ),
     #: only the flagged articles: ``search.refresh_pending`` reads them without a scan (0009)
-    Index("ix_articles_search_pending", "id", sqlite_where=text("search_pending = 1"),
-          postgresql_where=text("search_pending")),  # fmt: skip
+    Index(
+        "ix_articles_search_pending",
+        "id",
+        sqlite_where=text("search_pending = 1"),
+        postgresql_where=text("search_pending"),
+    ),
 )
 
 urls = Table(

@@ -49,7 +49,6 @@ from sqlalchemy import (
     Select,
     bindparam,
     column,
-    delete,
     func,
     literal,
     literal_column,
@@ -118,9 +117,7 @@ def _docs(conn: Connection) -> Any:
 #: brings it up to date. No statement of its own on the write path (0009).
 PENDING = {"search_pending": True}
 
-_PENDING_IDS = (
-    select(articles.c.id).where(articles.c.search_pending).limit(bindparam("batch", type_=Integer))
-)
+_PENDING_IDS = select(articles.c.id).where(articles.c.search_pending).limit(bindparam("batch", type_=Integer))
 _CLEAR_PENDING = (
     update(articles).where(articles.c.id.in_(bindparam("ids", expanding=True))).values(search_pending=False)
 )

@@ -13,8 +13,8 @@ from sqlalchemy import event, func, select
 from service.model import Credits, Image
 from service.store import articles as articles_module
 from service.store.repo import NewUrl, Store
-from service.store.sql import Conflict
 from service.store.schema import article_urls, article_versions, articles, credits, images, people
+from service.store.sql import Conflict
 from service.text.simhash import hamming, simhash
 from tests.integration.store.builders import SEEN, chinese_text, make_article, tweak
 
@@ -343,7 +343,9 @@ def test_a_new_article_is_one_commit_of_at_most_eight_statements(store: Store) -
     commits: list[int] = []
     for i, (item, article) in enumerate(fetched):
         if i == 1:
-            event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split("\n")[0]))
+            event.listen(
+                store.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split("\n")[0])
+            )
             event.listen(store.engine, "commit", lambda *a: commits.append(1))
         outcome = store.store_fetched(article, url_id=item.id, fetch=fetch_values(), next_due_at=None, etag=None,
                                       last_modified=None)  # fmt: skip
@@ -352,7 +354,9 @@ def test_a_new_article_is_one_commit_of_at_most_eight_statements(store: Store) -
     assert not any("people" in s for s in statements)  # known: no lookup
     with store.engine.connect() as conn:  # and the rows are all there
         row = conn.execute(select(articles).where(articles.c.id == outcome.article_id)).one()
-        version = conn.execute(select(article_versions).where(article_versions.c.id == row.current_version_id)).one()
+        version = conn.execute(
+            select(article_versions).where(article_versions.c.id == row.current_version_id)
+        ).one()
         assert (version.article_id, version.version, row.search_pending) == (row.id, 1, True)
         assert count(store, credits, credits.c.version_id == version.id) == 3
         assert count(store, images, images.c.version_id == version.id) == 1

@@ -150,7 +150,9 @@ def test_0009_moves_the_search_bookkeeping_onto_the_article_row_and_back(db_url:
                                     url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
         db.downgrade(engine, "0008")  # the table of 0004 holds the one article still to index
         with engine.connect() as conn:
-            assert conn.execute(sql("SELECT article_id FROM search_pending")).scalars().all() == [noted.article_id]
+            assert conn.execute(sql("SELECT article_id FROM search_pending")).scalars().all() == [
+                noted.article_id
+            ]
         db.upgrade(engine)
         with engine.connect() as conn:
             flagged = conn.execute(select(articles.c.id).where(articles.c.search_pending)).scalars().all()

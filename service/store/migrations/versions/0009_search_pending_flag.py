@@ -32,7 +32,9 @@ _FLAGGED = {"sqlite": "search_pending = 1", "postgresql": "search_pending"}
 
 
 def upgrade() -> None:
-    op.add_column("articles", sa.Column("search_pending", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column(
+        "articles", sa.Column("search_pending", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.execute(
         sa.text(
             "UPDATE articles SET search_pending = :flag WHERE id IN (SELECT article_id FROM search_pending)"
@@ -51,8 +53,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_table("search_pending", sa.Column("article_id", Id, primary_key=True, autoincrement=False))
     op.execute(
-        sa.text("INSERT INTO search_pending (article_id) SELECT id FROM articles WHERE search_pending = :flag")
-        .bindparams(sa.bindparam("flag", True, type_=sa.Boolean()))
+        sa.text(
+            "INSERT INTO search_pending (article_id) SELECT id FROM articles WHERE search_pending = :flag"
+        ).bindparams(sa.bindparam("flag", True, type_=sa.Boolean()))
     )
     op.drop_index("ix_articles_search_pending", "articles")
     op.execute("ALTER TABLE articles DROP COLUMN search_pending")  # SQLite ≥ 3.35 and PostgreSQL alike

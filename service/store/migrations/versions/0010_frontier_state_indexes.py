@@ -36,7 +36,9 @@ depends_on = None
 
 def upgrade() -> None:
     fetching = sa.text("state = 'fetching'")
-    op.create_index("ix_urls_fetching", "urls", ["leased_by"], sqlite_where=fetching, postgresql_where=fetching)
+    op.create_index(
+        "ix_urls_fetching", "urls", ["leased_by"], sqlite_where=fetching, postgresql_where=fetching
+    )
     refused = sa.text("state = 'not_article'")
     op.create_index("ix_urls_not_article", "urls", ["id"], sqlite_where=refused, postgresql_where=refused)
     op.drop_index("ix_urls_state", "urls")
