@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -370,8 +371,10 @@ def sql_counts(n: int, tmp: Path) -> str:
         f"{k}: {v / r['stored']:.2f}"
         for k, v in sorted(counts["transactions"].items(), key=lambda kv: -kv[1])
     )
+    shapes = "\n".join(f"- {v / r['stored']:.2f}: {k}" for k, v in Counter(counts["shapes"]).most_common(8))
     return (f"\nSQL per stored article (1 worker, {r['stored']:,.0f} articles): {sum(per.values()):.1f} statements, "
-            f"{counts['commits'] / r['stored']:.2f} commits\nstatements: {top}\nwrite transactions: {txn}\n")  # fmt: skip
+            f"{counts['commits'] / r['stored']:.2f} commits\nstatements: {top}\nwrite transactions: {txn}\n"
+            f"commonest committed transactions (per article: statements in order):\n{shapes}\n")  # fmt: skip
 
 
 def main() -> None:

@@ -264,22 +264,17 @@ class Store:
         """
         aware(seen_at)
         fps = dedup.fingerprints(article, self.dedup)
-        return retrying(
-            self.engine,
-            lambda c: articles.store(
-                c,
-                article,
-                canonicalize=self.canonicalize,
-                settings=self.dedup,
-                url_id=url_id,
-                fetch_id=fetch_id,
-                seen_at=seen_at,
-                fps=fps,
-                people_known=self.people,
-            ),
-            what=f"store_article {article.url}",
-            snapshot=True,
-        )
+        created: dict[str, int] = {}
+
+        def work(c: Any) -> StoreOutcome:
+            created.clear()  # a rerun starts over: what the rolled-back attempt created is gone
+            return articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
+                                  fetch_id=fetch_id, seen_at=seen_at, fps=fps, people_known=self.people,
+                                  people_created=created)  # fmt: skip
+
+        outcome = retrying(self.engine, work, what=f"store_article {article.url}", snapshot=True)
+        self.people.remember(created)  # committed: the ids are the rows'
+        return outcome
 
     def article_for_url(self, url: str) -> int | None:
         """The article stored under ``url``, as its own URL or as an alias; None when unknown."""
@@ -317,12 +312,14 @@ class Store:
                   "payload_digest": fetch.get("payload_digest")}  # fmt: skip
         now = utcnow()
         fps = dedup.fingerprints(article, self.dedup)  # outside the transaction: SQLite's lock is held less
+        created: dict[str, int] = {}
 
         def work(c: Any) -> StoreOutcome:
+            created.clear()  # a rerun starts over: what the rolled-back attempt created is gone
             fetch_id = frontier.insert_fetch(c, url_id, dict(values))
             outcome = articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
                                      fetch_id=fetch_id, seen_at=seen_at, link_url=False, fps=fps,
-                                     people_known=self.people)  # fmt: skip
+                                     people_known=self.people, people_created=created)  # fmt: skip
             # one UPDATE of the URL row: its state, validators, last fetch and article
             frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
                                 fields={**fields, "article_id": outcome.article_id}, fetched_at=seen_at)  # fmt: skip
@@ -330,7 +327,9 @@ class Store:
                 return dataclasses.replace(outcome, new_urls=self._discoveries(c, found, seen_at, now))
             return outcome
 
-        return retrying(self.engine, work, what="store_fetched", snapshot=True)
+        outcome = retrying(self.engine, work, what="store_fetched", snapshot=True)
+        self.people.remember(created)  # committed: the ids are the rows'
+        return outcome
 
     def mark_gone(self, url: str, at: datetime) -> bool:
         """The page at ``url`` answered 404/410: flag its article gone (never deleted), and the URL
