@@ -23,7 +23,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from service.errors import NotAnArticle
 
@@ -105,8 +105,8 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: 
 class _Worker(threading.Thread):
     """A daemon thread that runs one job at a time and then waits, idle, for the next."""
 
-    _idle: list[_Worker] = []
-    _lock = threading.Lock()
+    _idle: ClassVar[list[_Worker]] = []
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
         super().__init__(name="extract", daemon=True)

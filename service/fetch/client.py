@@ -136,7 +136,8 @@ class Fetcher:
         timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
         pool = cfg.concurrency * (len(self._hosts) + 1)
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-        if transport is None and not cfg.trust_env:  # with trust_env, httpx's own (proxies from the environment)
+        # with trust_env, httpx's own transport: it reads proxies from the environment
+        if transport is None and not cfg.trust_env:
             transport = AsyncioTransport(limits=limits)
         return httpx.AsyncClient(
             transport=transport,
