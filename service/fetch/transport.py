@@ -6,8 +6,8 @@ network backend below the pool changes. httpcore's default backend goes through 
 every idle connection the pool checks before a request (``has_expired``, all connections, at every
 request and every response's end) rebuilds the socket's attribute table, with a ``getpeername``
 system call, and wraps each read and write in a cancel scope. ``AsyncioBackend`` reads and writes
-asyncio streams directly and keeps the socket for the readability check: about 0.1 ms less CPU per
-request (``benchmarks/fetch.py``), a tenth of the client's cost.
+asyncio streams directly and keeps the socket for the readability check: 0.03–0.1 ms less CPU per
+request (``benchmarks/fetch.py --no-archive``, 2 and 8 in flight), 5–10 % of the client's cost.
 
 Errors are httpcore's, as the anyio backend raises them (connect, read and write timeouts and
 errors), so httpx maps them to the same exceptions.
