@@ -61,7 +61,8 @@ def host_of(url: str) -> str:
 def is_allowed(url: str, allowed_hosts: Iterable[str]) -> bool:
     """True for http(s) URLs on one of ``allowed_hosts`` (any port)."""
     parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in set(allowed_hosts)
+    hosts = allowed_hosts if isinstance(allowed_hosts, frozenset | set) else set(allowed_hosts)
+    return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in hosts
 
 
 def absolute(base: str, href: str) -> str:
