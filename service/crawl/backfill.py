@@ -25,7 +25,6 @@ from service.store import Store
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("site", "epaper", "all")
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,3 +163,18 @@ def test_the_settings_architecture_names_are_default_toml_keys_with_its_values()
     assert url is not None and url.group(1) == defaults["database"]["url"]
     env = re.search(r"`JINSHAN_(\w+)__(\w+)`", config)
     assert env is not None and env.group(2).lower() in defaults[env.group(1).lower()]
+
+
+def test_the_command_line_starts_without_the_crawl_and_the_store() -> None:
+    """``jinshan --help`` and ``jinshan parse`` start in a fraction of a second: the commands import
+    the crawl, the store and Rich's bars when they run, not when the command line is built."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, service.app.cli; "
+        "print(sorted({m.split('.')[0] + '.' + m.split('.')[1] if m.startswith('service.') else m.split('.')[0] "
+        "for m in sys.modules if m.startswith(('sqlalchemy', 'service.store', 'service.crawl', 'service.fetch', 'rich.progress', 'httpx'))}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

@@ -19,17 +19,20 @@ import os
 import signal
 import sys
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from service.app.commands.common import ConfigOpt, LogFormatOpt, configure, database_failure, fail, parse_date
-from service.app.render import ProgressLine
-from service.app.wiring import open_crawl
-from service.crawl.backfill import SOURCES, BackfillRange, Discovery, resume_point, run_backfill
-from service.crawl.context import CrawlRun
 from service.errors import StoreError
 from service.settings import Settings
+
+if TYPE_CHECKING:  # the crawl is imported when a backfill runs, not for `jinshan --help`
+    from service.crawl.backfill import BackfillRange, Discovery
+    from service.crawl.context import CrawlRun
+
+#: the values of ``--source``
+SOURCES = ("site", "epaper", "all")
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ def backfill(
     """Walk the past by date, resumable: a re-run continues where the last one stopped."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
+
+    from service.crawl.backfill import BackfillRange
 
     settings = configure(config, log_format)
     first = parse_date(since, "--since")
@@ -138,6 +143,10 @@ def die_with_parent() -> None:
 
 
 async def run_backfill_command(settings: Settings, span: BackfillRange, *, workers: int = 1) -> int:
+    from service.app.render import ProgressLine
+    from service.app.wiring import open_crawl
+    from service.crawl.backfill import Discovery, resume_point, run_backfill
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -23,7 +23,6 @@ from service.app.commands.common import (
     fail,
     optional_date,
 )
-from service.app.render import ProgressLine
 from service.errors import StoreError
 from service.settings import Settings
 
@@ -61,6 +60,7 @@ def run_reparse_command(
     settings: Settings, *, since: date | None, until: date | None, workers: int | None = None
 ) -> int:
     """The reparse with its progress and its counts; the exit code."""
+    from service.app.render import ProgressLine
     from service.crawl.reparse import COUNTS, reparse
     from service.store import open_store
 
