@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -52,7 +53,7 @@ LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False,
 
 
 def jinshan(config: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "service.cli", *args, "--config", str(config)]
+    return [sys.executable, "-m", "service", *args, "--config", str(config)]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -308,7 +309,7 @@ def prefill(db_path: Path, size: int, batch: int = 100_000) -> None:
     """A migrated SQLite archive of ``size`` articles, written directly: per article a fetched URL,
     an exchange, one version with 3 credits among 5,000 people, 10 near-duplicate index rows, and one
     alias in 20. Only the full-text index stays empty (it is filled outside the write path)."""
-    from service.config import DatabaseSettings
+    from service.settings import DatabaseSettings
     from service.store import db
     from service.text.simhash import index_keys, to_signed
 
@@ -370,8 +371,10 @@ def sql_counts(n: int, tmp: Path) -> str:
         f"{k}: {v / r['stored']:.2f}"
         for k, v in sorted(counts["transactions"].items(), key=lambda kv: -kv[1])
     )
+    shapes = "\n".join(f"- {v / r['stored']:.2f}: {k}" for k, v in Counter(counts["shapes"]).most_common(8))
     return (f"\nSQL per stored article (1 worker, {r['stored']:,.0f} articles): {sum(per.values()):.1f} statements, "
-            f"{counts['commits'] / r['stored']:.2f} commits\nstatements: {top}\nwrite transactions: {txn}\n")  # fmt: skip
+            f"{counts['commits'] / r['stored']:.2f} commits\nstatements: {top}\nwrite transactions: {txn}\n"
+            f"commonest committed transactions (per article: statements in order):\n{shapes}\n")  # fmt: skip
 
 
 def main() -> None:

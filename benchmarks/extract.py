@@ -23,9 +23,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.config import SiteProfile, load_settings
 from service.errors import NotAnArticle
 from service.extract.decode import decode_html
+from service.settings import SiteProfile, load_settings
 from tests.support import realpages
 from tests.support.corpus import EXACT_FIELDS, Fixture, articles, by_name, extract_joined, load_corpus, score
 

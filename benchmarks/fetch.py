@@ -44,6 +44,11 @@ class Row:
     rss_mb: float
     archive_mb: float
     server_cpu: float
+    client_cpu_s: float
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.client_cpu_s / self.requests
 
     @property
     def rate(self) -> float:
@@ -110,7 +115,7 @@ async def run(
                 queue.task_done()
 
         workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-        start, cpu0 = time.perf_counter(), cpu_seconds(server_pid)
+        start, cpu0, own0 = time.perf_counter(), cpu_seconds(server_pid), time.process_time()
         for target in checkpoints:
             for i in range(done + queue.qsize(), target):
                 queue.put_nowait(i)
@@ -118,7 +123,8 @@ async def run(
             elapsed = time.perf_counter() - start
             server_cpu = (cpu_seconds(server_pid) - cpu0) / elapsed
             size = dir_mb(archive_dir) if archive_dir else 0.0
-            rows.append(Row(done, elapsed, errors, peak_rss_mb(), rss_mb(), size, server_cpu))
+            own = time.process_time() - own0
+            rows.append(Row(done, elapsed, errors, peak_rss_mb(), rss_mb(), size, server_cpu, own))
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
@@ -151,11 +157,13 @@ def main() -> None:
         proc.wait(10)
     print(f"fetch benchmark: {os.cpu_count()} CPUs, archive {'off' if args.no_archive else 'on (gzip WARC)'}, "
           f"page {len(_page())} bytes, one host, robots off, rate unlimited")  # fmt: skip
-    print("| in flight | requests | seconds | req/s | errors | peak RSS MB | RSS MB | WARC MB | server CPU |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| in flight | requests | seconds | req/s | client CPU ms per request | errors | peak RSS MB | RSS MB "
+          "| WARC MB | server CPU |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for concurrency, r in results:
         print(
-            f"| {concurrency} | {r.requests:,} | {r.seconds:.1f} | {r.rate:.0f} | {r.errors} | {r.peak_rss_mb:.0f} "
+            f"| {concurrency} | {r.requests:,} | {r.seconds:.1f} | {r.rate:.0f} | {r.cpu_ms_per_request:.2f} "
+            f"| {r.errors} | {r.peak_rss_mb:.0f} "
             f"| {r.rss_mb:.0f} | {r.archive_mb:.1f} | {r.server_cpu:.0%} |"
         )
 

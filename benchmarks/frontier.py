@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, text
 
 from benchmarks.store import databases
-from service.config import DedupSettings
+from service.settings import DedupSettings
 from service.store import frontier, stats
 from service.store.repo import NewUrl, Store
 from tests.support.frontier import SHAPE

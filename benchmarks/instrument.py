@@ -3,9 +3,10 @@ SQLAlchemy event listeners, and optionally a cProfile of the whole process.
 
     python benchmarks/instrument.py OUT.json [--profile OUT.prof] -- JINSHAN_ARGS...
 
-Writes ``{"statements": {first words: n}, "commits": n, "transactions": {what: n}}`` to OUT.json at
-exit (``transactions``: the store's write transactions by purpose). An ``executemany`` counts once:
-one call into the driver, however many rows.
+Writes ``{"statements": {first words: n}, "commits": n, "transactions": {what: n}, "shapes": {shape:
+n}}`` to OUT.json at exit (``transactions``: the store's write transactions by purpose; ``shapes``:
+the statements of each committed transaction, in order). An ``executemany`` counts once: one call
+into the driver, however many rows.
 """
 
 from __future__ import annotations
@@ -25,18 +26,31 @@ from sqlalchemy.engine import Engine
 statements: Counter[str] = Counter()
 commits = 0
 transactions: Counter[str] = Counter()
+shapes: Counter[str] = Counter()
+_current: list[str] = []
 
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
     words = sql.split(None, 3)
-    statements[" ".join(words[: 3 if words and words[0] in ("INSERT", "DELETE") else 2])] += 1
+    name = " ".join(words[: 3 if words and words[0] in ("INSERT", "DELETE") else 2])
+    statements[name] += 1
+    _current.append(name)
 
 
 @event.listens_for(Engine, "commit")
 def _commit(_conn: Any) -> None:
     global commits
     commits += 1
+    shapes[" | ".join(_current)] += 1
+    _current.clear()
+
+
+@event.listens_for(Engine, "rollback")
+def _rollback(_conn: Any) -> None:
+    if _current:  # a read's transaction ends so
+        shapes["(no commit) " + " | ".join(_current)] += 1
+    _current.clear()
 
 
 def main() -> None:
@@ -57,10 +71,11 @@ def main() -> None:
         return real(engine, work, what=what, snapshot=snapshot)
 
     sql.retrying = retrying  # before the store modules import it
-    from service.cli import app
+    from service.app.cli import app
 
     atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits,
-                                                       "transactions": dict(transactions)})))  # fmt: skip
+                                                       "transactions": dict(transactions),
+                                                       "shapes": dict(shapes)})))  # fmt: skip
     # CPU time, not wall time: on a loaded machine waits would swamp the profile
     profiler = cProfile.Profile(time.process_time) if profile_to else None
     if profiler:

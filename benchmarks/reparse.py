@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.crawl import backfill, children, peak_rss_mb  # noqa: E402
-from service.config import CONFIG_DIR  # noqa: E402
+from service.settings import CONFIG_DIR  # noqa: E402
 
 
 def load() -> str:
@@ -67,7 +67,7 @@ def reparse(
         text = text.replace("[site]\n", f'[site]\nprofile = "{profile}"\n', 1)
     run_config = tmp / "run.toml"
     run_config.write_text(text, encoding="utf-8")
-    args = [sys.executable, "-m", "service.cli", "reparse", "--config", str(run_config)]
+    args = [sys.executable, "-m", "service", "reparse", "--config", str(run_config)]
     if workers is not None:
         args += ["--workers", str(workers)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

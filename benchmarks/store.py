@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Engine, text
 
-from service.config import DatabaseSettings, DedupSettings
 from service.model import Article, Credits, Image
+from service.settings import DatabaseSettings, DedupSettings
 from service.store import db, dedup
 from service.store.repo import Store
 from service.text.simhash import INDEX_DISTANCE, hamming, index_keys, to_signed

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from service.config import DatabaseSettings
+from service.app.web.app import create_app
+from service.settings import DatabaseSettings
 from service.store import db
 from service.store.browse import Reader
-from service.web.app import create_app
 
 CHANNELS = [
     "镇江新闻 - 要闻",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from statistics import mean
 
-from service.config import AlarmSettings
+from service.settings import AlarmSettings
 
 #: rates are kept in run counters as integers (per mille)
 SCALE = 1000

@@ -17,15 +17,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
-from service.crawl.discover import BackfillPaging, WalkState, days, walk_issue, walk_lists
-from service.crawl.pipeline import Crawl
-from service.crawl.runner import drain, release_dead_leases
+from service.crawl.context import CrawlRun
+from service.crawl.discover import BackfillPaging, WalkState, days, start_urls, walk_issue, walk_lists
+from service.crawl.drain import drain, release_dead_leases
+from service.store import Store
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("site", "epaper", "all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +64,10 @@ class Discovery:
                 f"; e-paper days {self.epaper_days}")  # fmt: skip
 
 
-def resume_point(crawl: Crawl, params: dict[str, Any]) -> Discovery:
+def resume_point(store: Store, params: dict[str, Any]) -> Discovery:
     """Where the last backfill over the same range stopped, when it did not finish (interrupted,
     failed, or killed while "running"); a fresh ``Discovery`` otherwise."""
-    for run in crawl.store.last_runs(50):
+    for run in store.last_runs(50):
         if run.get("kind") != "backfill":
             continue
         mine = run.get("params") or {}
@@ -80,18 +79,13 @@ def resume_point(crawl: Crawl, params: dict[str, Any]) -> Discovery:
     return Discovery()
 
 
-def start_urls(crawl: Crawl) -> list[str]:
-    """The configured start URLs, absolute (relative ones are resolved against ``site.base_url``)."""
-    return [urljoin(crawl.settings.site.base_url, u) for u in crawl.settings.site.start_urls]
-
-
-async def discover_site(crawl: Crawl, span: BackfillRange, found: Discovery) -> None:
+async def discover_site(crawl: CrawlRun, span: BackfillRange, found: Discovery) -> None:
     """Page back through every start list, and the channel lists linked from them, until their
     articles are older than ``since``; from where ``found`` says an earlier run stopped."""
     if found.site_done:
         return
     before = found.lists.found
-    walk = await walk_lists(start_urls(crawl), settings=crawl.settings, fetcher=crawl.fetcher,
+    walk = await walk_lists(start_urls(crawl.settings), settings=crawl.settings, fetcher=crawl.fetcher,
                             frontier=crawl.frontier, paging=BackfillPaging(span.since), state=found.lists)  # fmt: skip
     crawl.count("list_pages", walk.pages)
     crawl.count("discovered", found.lists.found - before)
@@ -99,7 +93,7 @@ async def discover_site(crawl: Crawl, span: BackfillRange, found: Discovery) -> 
     found.site_done = True
 
 
-async def discover_epaper(crawl: Crawl, span: BackfillRange, found: Discovery) -> None:
+async def discover_epaper(crawl: CrawlRun, span: BackfillRange, found: Discovery) -> None:
     """Each paper's issues from ``until`` back to ``since``, newest first, from where ``found`` says
     an earlier run stopped. A paper is left once it had an issue and then none for
     ``epaper.max_missing_days`` days in a row: its archive ends there (a backfill from 2010 does not
@@ -153,11 +147,11 @@ async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) ->
 
 
 async def run_backfill(
-    crawl: Crawl,
+    crawl: CrawlRun,
     span: BackfillRange,
     *,
     stop: asyncio.Event,
-    on_progress: Callable[[Crawl, Discovery], None] | None = None,
+    on_progress: Callable[[CrawlRun, Discovery], None] | None = None,
     after_discovery: Callable[[], Awaitable[None]] | None = None,
     found: Discovery | None = None,
 ) -> None:
@@ -188,7 +182,7 @@ async def run_backfill(
         _save(crawl, found, span)
 
 
-def _save(crawl: Crawl, found: Discovery, span: BackfillRange) -> None:
+def _save(crawl: CrawlRun, found: Discovery, span: BackfillRange) -> None:
     """The counters, and where the discovery stands, into the run (a re-run resumes from it)."""
     if crawl.run_id is not None:
         discovery = {"discovery": found.to_json()} if span.discover else {}
@@ -200,10 +194,10 @@ SAVE_EVERY_S = 5
 
 
 async def _tick(
-    crawl: Crawl,
+    crawl: CrawlRun,
     span: BackfillRange,
     found: Discovery,
-    on_progress: Callable[[Crawl, Discovery], None] | None,
+    on_progress: Callable[[CrawlRun, Discovery], None] | None,
     stop: asyncio.Event,
 ) -> None:
     last_saved = datetime.now(UTC)

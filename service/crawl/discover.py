@@ -19,12 +19,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-from service.config import Settings
 from service.errors import FetchError
 from service.extract.listing import page_links
+from service.extract.profile import choose_template, site_id
 from service.model import Link
-from service.store.types import NewUrl
-from service.urls import date_from_path, is_allowed
+from service.settings import Settings, SiteProfile
+from service.site.urls import UrlShapes, date_from_path, is_allowed, list_page_number, shapes_of
+from service.store import Discoveries, NewUrl, Store
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def classify(links: Iterable[Link], settings: Settings) -> ListingLinks:
     article_re = re.compile(settings.site.article_url_pattern)
     hub_re = re.compile(settings.site.hub_url_pattern)
     page_re = re.compile(settings.epaper.page_url_pattern)
+    shapes = shapes_of(settings.profile)
     articles: list[Link] = []
     hubs: list[Link] = []
     nexts: list[Link] = []
@@ -60,7 +62,7 @@ def classify(links: Iterable[Link], settings: Settings) -> ListingLinks:
             articles.append(Link(link.url, link.text, "article"))
         elif page_re.search(path):
             pages.append(Link(link.url, link.text, "epaper_page"))
-        elif link.kind == "next_page" or _is_pagination(path):
+        elif link.kind == "next_page" or list_page_number(path, shapes) is not None:
             nexts.append(Link(link.url, link.text, "next_page"))
         elif hub_re.search(path) and (path != "/" or _host(link.url, settings) == site_host):
             # the home page of another allowed host (the e-paper, the old news host) is no channel
@@ -74,32 +76,31 @@ def _host(url: str, settings: Settings) -> str:
     return settings.site.host_aliases.get(host, host)
 
 
-def _is_pagination(path: str) -> bool:
-    return bool(re.search(r"/index_\d+\.s?html?$", path))
+def page_index(url: str, shapes: UrlShapes) -> int:
+    """N for the N-th page of a list (``shapes.list_page``), 1 for its first page (and any other URL)."""
+    return list_page_number(url, shapes) or 1
 
 
-def page_index(url: str) -> int:
-    """1 for ``index.shtml`` or ``/``, N for ``index_N.shtml``."""
-    m = re.search(r"index_(\d+)\.s?html?$", urlsplit(url).path)
-    return int(m.group(1)) if m else 1
-
-
-def next_list_page(current: str, nexts: Iterable[Link]) -> str | None:
+def next_list_page(current: str, nexts: Iterable[Link], shapes: UrlShapes) -> str | None:
     """The next page of the list at ``current``: the link with the next index, else the first
     "下一页" link that goes forward."""
-    here = page_index(current)
-    candidates = [link for link in nexts if page_index(link.url) > here]
+    here = page_index(current, shapes)
+    candidates = [link for link in nexts if page_index(link.url, shapes) > here]
     if not candidates:
         return None
-    return min(candidates, key=lambda link: page_index(link.url)).url
+    return min(candidates, key=lambda link: page_index(link.url, shapes)).url
 
 
 def article_urls(
-    links: ListingLinks, *, found_on: str, due_at: datetime, kind: str = "article"
+    links: ListingLinks, shapes: UrlShapes, *, found_on: str, due_at: datetime, kind: str = "article"
 ) -> list[NewUrl]:
     return [
         NewUrl(
-            url=link.url, kind=kind, found_on=found_on, due_at=due_at, published_on=date_from_path(link.url)
+            url=link.url,
+            kind=kind,
+            found_on=found_on,
+            due_at=due_at,
+            published_on=date_from_path(link.url, shapes),
         )
         for link in links.articles
     ]
@@ -238,6 +239,7 @@ async def walk_list(
     url: str | None = state.at.get(start, start) if state is not None else start
     due = now or datetime.now(UTC)
     began = began or due
+    shapes = shapes_of(settings.profile)
     while url is not None:
         etag, modified = validators.by_url.get(url, (None, None)) if validators else (None, None)
         try:
@@ -258,7 +260,7 @@ async def walk_list(
         if validators is not None:
             validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
-        found = article_urls(links, found_on=url, due_at=due)
+        found = article_urls(links, shapes, found_on=url, due_at=due)
         known = frontier.known_before([f.url for f in found], began) if found else set()
         unseen = [f.url not in known for f in found]
         added = frontier.add_urls(found) if found else 0
@@ -268,10 +270,10 @@ async def walk_list(
         walk.articles += len(found)
         walk.unseen += sum(unseen)
         walk.hubs.extend(h.url for h in links.hubs)
-        dates = [d for link in links.articles if (d := date_from_path(link.url))]
-        more = paging.follow(page_number=page_index(url), articles=len(found), new=sum(unseen), dates=dates,
+        dates = [d for link in links.articles if (d := date_from_path(link.url, shapes))]
+        more = paging.follow(page_number=page_index(url, shapes), articles=len(found), new=sum(unseen), dates=dates,
                              oldest_new=bool(unseen) and unseen[-1])  # fmt: skip
-        url = next_list_page(url, links.next_pages) if more else None
+        url = next_list_page(url, links.next_pages, shapes) if more else None
         if state is not None:
             state.page_read(start, url, added, dates)
     return walk
@@ -341,6 +343,11 @@ async def walk_lists(
     return total
 
 
+def start_urls(settings: Settings) -> list[str]:
+    """The configured start URLs, absolute (relative ones are resolved against ``site.base_url``)."""
+    return [urljoin(settings.site.base_url, u) for u in settings.site.start_urls]
+
+
 def next_poll_minutes(current: float, new: int, *, least: float, most: float, target: int) -> float:
     """The next discovery interval, in proportion to how far the last poll was from ``target`` new
     articles (at most ×1.5 or ×2/3 a step), within [``least``, ``most``] minutes: list pages then cost
@@ -379,6 +386,7 @@ async def walk_issue(
     """Page 1 of the issue, then every page it lists, then their article links → frontier."""
     walk = IssueWalk()
     due = now or datetime.now(UTC)
+    shapes = shapes_of(settings.profile)
     todo = [issue_url(settings, paper, day)]
     seen = set(todo)
     while todo:
@@ -395,9 +403,11 @@ async def walk_issue(
         walk.pages += 1
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         walk.articles += len(links.articles)
-        walk.new += frontier.add_urls(article_urls(links, found_on=url, due_at=due, kind="epaper_article"))
+        walk.new += frontier.add_urls(
+            article_urls(links, shapes, found_on=url, due_at=due, kind="epaper_article")
+        )
         for page in links.epaper_pages:
-            if page.url not in seen and date_from_path(page.url) == day:
+            if page.url not in seen and date_from_path(page.url, shapes) == day:
                 seen.add(page.url)
                 todo.append(page.url)
     return walk
@@ -407,3 +417,37 @@ def days(since: date, until: date) -> list[date]:
     """Every date from ``until`` back to ``since`` (newest first: recent issues matter most)."""
     n = (until - since).days
     return [until - timedelta(days=i) for i in range(n + 1)]
+
+
+class StoreFrontier:
+    """The ``Frontier`` discovery writes to: the store's ``add_urls``, with known articles recognised
+    first. A link whose URL carries the id of an article we already have (the same CmsTop id under
+    another date folder, a redirecting alias) is that article: its URL is recorded as an alias at
+    once and nothing is fetched, so related lists full of aliases cost no requests. The id comes from
+    the site profile's URL patterns (``site_id`` of the templates), the rung the store deduplicates
+    on.
+
+    ``add_urls`` for discovery: new URLs go to the store, aliases of stored articles are recorded."""
+
+    def __init__(self, store: Store, profile: SiteProfile) -> None:
+        self.store = store
+        self.profile = profile
+
+    def add_urls(self, urls: Iterable[NewUrl]) -> int:
+        """Write what ``links`` makes of ``urls`` (one transaction); how many URLs were new."""
+        return self.store.add_discoveries(self.links(urls), seen_at=datetime.now(UTC))
+
+    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
+        """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
+        return self.store.known_before(urls, at)
+
+    def links(self, urls: Iterable[NewUrl]) -> Discoveries:
+        """``urls`` with the site id of each (no database read): the store sets apart the addresses
+        of stored articles in the transaction that writes them, alone (``add_urls``) or with the
+        page they were found on (``Store.store_fetched``)."""
+        items = tuple(urls)
+        return Discoveries(items, site_ids=tuple(self._site_id(item.url) for item in items))
+
+    def _site_id(self, url: str) -> str | None:
+        template, groups = choose_template(url, "", self.profile)
+        return site_id(template, groups) or None

@@ -16,11 +16,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from service.config import Settings
-from service.crawl.bounded import check_nesting
+from service.crawl.pages import LivePages, Page, complete, page_of, read_article
 from service.errors import FetchError, NotAnArticle
-from service.extract import extract_article, join_parts
 from service.model import Article
+from service.settings import Settings
 
 _DECLARED_URL = re.compile(
     rb"""<link[^>]+rel=["']?canonical["']?[^>]*href=["']([^"']+)["']|<meta[^>]+property=["']og:url["'][^>]*content=["']([^"']+)["']""",
@@ -64,15 +63,15 @@ def _open_nonblocking(path: str, flags: int) -> int:
 
 
 def parse_file(path: str, settings: Settings, *, url: str | None = None) -> dict[str, Any]:
-    """Extract one file. The page URL is ``url``, else the page's canonical link, else file://."""
+    """Extract one file (a lone page: its further pages are not looked for). The page URL is
+    ``url``, else the page's canonical link, else file://."""
     try:
         raw = read_page_file(path, settings.fetch.max_bytes)
     except OSError as exc:
         return {"input": path, "error": f"cannot read: {exc.strerror or exc}"}
-    page_url = url or declared_url(raw) or Path(path).resolve().as_uri()
+    page = Page(url or declared_url(raw) or Path(path).resolve().as_uri(), raw)
     try:
-        check_nesting(raw, url=page_url)
-        return article_line(extract_article(raw, page_url, profile=settings.profile), path)
+        return article_line(complete(read_article(page, None, settings.profile, fetched_on=None)), path)
     except NotAnArticle as exc:
         return {"input": path, "not_article": exc.reason, "detail": exc.detail}
 
@@ -88,19 +87,12 @@ async def _parse_urls(urls: list[str], settings: Settings) -> list[dict[str, Any
 
 
 async def _parse_url(fetcher: Any, url: str, settings: Settings) -> dict[str, Any]:
+    """A page of the site with its further pages, read as the crawl reads it."""
     try:
         response = await fetcher.fetch(url)
-        check_nesting(response.body, url=response.url)
-        first = extract_article(
-            response.body, response.url, profile=settings.profile, content_type=response.content_type
-        )
-        rest = []
-        for next_url in first.next_pages:
-            more = await fetcher.fetch(next_url)
-            rest.append(
-                extract_article(more.body, more.url, profile=settings.profile, content_type=more.content_type)
-            )
-        return article_line(join_parts(first, rest), url)
+        article = await read_article(page_of(response), LivePages(fetcher), settings.profile,
+                                     fetched_on=response.fetched_at.date())  # fmt: skip
+        return article_line(article, url)
     except NotAnArticle as exc:
         return {"input": url, "not_article": exc.reason, "detail": exc.detail}
     except FetchError as exc:

@@ -10,22 +10,18 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.config import Settings
-from service.crawl.bounded import EXTRACT_TIMEOUT_S, check_nesting, run_bounded
+from service.crawl.context import CrawlRun
 from service.crawl.discover import article_urls, classify
-from service.crawl.frontier import Frontier
+from service.crawl.pages import LivePages, page_of, read_article
 from service.errors import NotAnArticle, PermanentFetchError, Redirected, TransientFetchError
-from service.extract import extract_article, join_parts
 from service.extract.listing import page_hrefs
-from service.metrics import Metrics
 from service.model import Article, Link
-from service.store.repo import Store
-from service.store.types import ClaimedUrl, Discoveries
+from service.settings import Settings
+from service.site.urls import shapes_of
+from service.store import ClaimedUrl, Discoveries
 
 log = logging.getLogger(__name__)
 
@@ -33,66 +29,6 @@ log = logging.getLogger(__name__)
 PAGE_HREF = re.compile(rb"\.s?html?(?:[?#]|$)", re.IGNORECASE)
 #: how many harvested URLs are remembered before the memory starts over
 HARVEST_MEMORY = 200_000
-#: pages of one split article fetched at most (a pager loop must not run away)
-MAX_PAGES = 20
-#: the fields whose fill rates the template-change alarm watches
-WATCHED_FIELDS = ("title", "published_at", "body_text", "reporters", "editors")
-
-
-@dataclass
-class CycleStats:
-    """Counters of one daemon cycle or backfill, and what the alarm needs of its articles."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    extracted: int = 0
-    filled: Counter[str] = field(default_factory=Counter)
-    generic_fields: int = 0
-    all_fields: int = 0
-
-    def observe(self, article: Article) -> None:
-        self.extracted += 1
-        data = article.to_json()
-        for name in WATCHED_FIELDS:
-            if data.get(name):
-                self.filled[name] += 1
-        self.all_fields += len(article.fields_from)
-        self.generic_fields += sum(1 for layer in article.fields_from.values() if layer == "generic")
-
-    def rates(self) -> dict[str, float]:
-        """Fill rate per watched field and the share of fields filled by the generic layer."""
-        if not self.extracted:
-            return {}
-        out = {name: self.filled[name] / self.extracted for name in WATCHED_FIELDS}
-        out["generic_share"] = self.generic_fields / self.all_fields if self.all_fields else 0.0
-        return out
-
-
-@dataclass
-class Crawl:
-    """What every stage of one process shares: settings, the store, the fetcher, the metrics."""
-
-    settings: Settings
-    store: Store
-    fetcher: Any  # service.fetch.client.Fetcher, or any object with the same ``fetch``
-    metrics: Metrics
-    worker: str
-    run_id: int | None = None
-    stats: CycleStats = field(default_factory=CycleStats)
-    rng: random.Random = field(default_factory=random.Random)
-    #: take article links from article pages (the backfill does; the daemon's lists already show news)
-    harvest: bool = False
-    #: article URLs already handed to the frontier by the harvest (bounded by HARVEST_MEMORY)
-    harvested: set[str] = field(default_factory=set)
-    #: set when a host asked us to wait: workers pause until then instead of spinning on the frontier
-    defer_until: datetime | None = None
-
-    @property
-    def frontier(self) -> Frontier:
-        """Where discovery puts URLs: the store's frontier, with aliases of known articles resolved."""
-        return Frontier(self.store, self.settings.profile)
-
-    def count(self, name: str, n: int = 1) -> None:
-        self.stats.counts[name] += n
 
 
 def next_revisit(published_at: datetime | None, now: datetime, hours: tuple[float, ...]) -> datetime | None:
@@ -117,7 +53,7 @@ def retry_time(
     return max(ours, retry_at) if retry_at else ours
 
 
-async def process(crawl: Crawl, item: ClaimedUrl) -> str:
+async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
     """Handle one claimed URL; returns the outcome word that was counted."""
     now = datetime.now(UTC)
     cfg = crawl.settings.fetch
@@ -185,7 +121,7 @@ async def process(crawl: Crawl, item: ClaimedUrl) -> str:
     return outcome.kind
 
 
-def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> Discoveries | None:
+def _harvest(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Discoveries | None:
     """Article links on an article page (related lists, 上一篇/下一篇), for the frontier: they reach
     articles that no list page shows any more. None when there is nothing new to write."""
     # related lists repeat the same popular articles: a URL handed to the frontier once is not again,
@@ -194,7 +130,9 @@ def _harvest(crawl: Crawl, item: ClaimedUrl, response: Any) -> Discoveries | Non
         u for u in page_hrefs(response.body, response.url, href_filter=PAGE_HREF) if u not in crawl.harvested
     ]
     links = classify((Link(u) for u in hrefs), crawl.settings)
-    fresh = article_urls(links, found_on=item.url, due_at=datetime.now(UTC))
+    fresh = article_urls(
+        links, shapes_of(crawl.settings.profile), found_on=item.url, due_at=datetime.now(UTC)
+    )
     if len(crawl.harvested) > HARVEST_MEMORY:
         crawl.harvested.clear()
     return crawl.frontier.links(fresh) if fresh else None
@@ -208,35 +146,21 @@ def _published_hint(item: ClaimedUrl) -> datetime | None:
     return at_midnight(item.published_on)
 
 
-async def _extract_all(crawl: Crawl, item: ClaimedUrl, response: Any) -> Article:
-    """The article of a response, with the further pages of a split article fetched (and recorded
-    under the same frontier URL, so ``reparse`` finds them) and joined. Each page is extracted off
-    the event loop, bounded in depth and time (``bounded``)."""
-    day = response.fetched_at.date()
-    first = await _extract_page(crawl, response, day)
-    rest = []
-    for url in first.next_pages[:MAX_PAGES]:
-        more = await crawl.fetcher.fetch(url)
+async def _extract_all(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Article:
+    """The article of a response, its further pages fetched (each recorded under the same frontier
+    URL, so ``reparse`` finds them) and joined; each page extracted off the event loop, bounded in
+    depth and time."""
+
+    def fetched(more: Any) -> None:
         crawl.metrics.fetches.labels(status=str(more.status)).inc()
         crawl.count("fetched")
         _record(crawl, item, more, error=None)
-        rest.append(await _extract_page(crawl, more, day))
-    return join_parts(first, rest)
+
+    return await read_article(page_of(response), LivePages(crawl.fetcher, fetched), crawl.settings.profile,
+                              fetched_on=response.fetched_at.date(), bounded=True)  # fmt: skip
 
 
-async def _extract_page(crawl: Crawl, response: Any, day: Any) -> Article:
-    profile = crawl.settings.profile
-
-    def work() -> Article:
-        check_nesting(response.body, url=response.url)
-        return extract_article(
-            response.body, response.url, profile=profile, content_type=response.content_type, fetched_on=day
-        )
-
-    return await run_bounded(work, timeout=EXTRACT_TIMEOUT_S, what=response.url)
-
-
-def _fetch_values(crawl: Crawl, response: Any, *, error: str | None) -> dict[str, Any]:
+def _fetch_values(crawl: CrawlRun, response: Any, *, error: str | None) -> dict[str, Any]:
     """The keyword arguments of ``Store.record_fetch`` for a response."""
     warc = response.warc
     return {
@@ -252,18 +176,18 @@ def _fetch_values(crawl: Crawl, response: Any, *, error: str | None) -> dict[str
     }
 
 
-def _record(crawl: Crawl, item: ClaimedUrl, response: Any, *, error: str | None) -> int:
+def _record(crawl: CrawlRun, item: ClaimedUrl, response: Any, *, error: str | None) -> int:
     return crawl.store.record_fetch(item.id, **_fetch_values(crawl, response, error=error))
 
 
-def _record_error(crawl: Crawl, item: ClaimedUrl, exc: Any, now: datetime) -> None:
+def _record_error(crawl: CrawlRun, item: ClaimedUrl, exc: Any, now: datetime) -> None:
     crawl.store.record_fetch(
         item.id, status=exc.status, fetched_at=now, warc_file=None, warc_offset=None, warc_length=None,
         payload_digest=None, error=str(exc)[:500], elapsed_s=None, run_id=crawl.run_id,
     )  # fmt: skip
 
 
-def _known_target(crawl: Crawl, item: ClaimedUrl, exc: Redirected, now: datetime) -> str:
+def _known_target(crawl: CrawlRun, item: ClaimedUrl, exc: Redirected, now: datetime) -> str:
     """The URL redirects to an article we already have: record the address, download nothing."""
     crawl.metrics.fetches.labels(status=str(exc.status)).inc()
     article_id = crawl.store.article_for_url(exc.target)
@@ -279,7 +203,7 @@ def _known_target(crawl: Crawl, item: ClaimedUrl, exc: Redirected, now: datetime
     return "alias"
 
 
-def _transient(crawl: Crawl, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
+def _transient(crawl: CrawlRun, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
     if not exc.sent:  # the host is held off (Retry-After, robots.txt unreachable): wait, no attempt spent
         due = exc.retry_at or now + timedelta(seconds=crawl.settings.fetch.retry_after_s)
         crawl.store.finish_url(item.id, state="new", next_due_at=due, error=str(exc)[:500])
@@ -303,7 +227,7 @@ def _transient(crawl: Crawl, item: ClaimedUrl, exc: TransientFetchError, now: da
     return "retry"
 
 
-def _permanent(crawl: Crawl, item: ClaimedUrl, exc: PermanentFetchError, now: datetime) -> str:
+def _permanent(crawl: CrawlRun, item: ClaimedUrl, exc: PermanentFetchError, now: datetime) -> str:
     crawl.metrics.fetches.labels(status=str(exc.status) if exc.status else exc.reason).inc()
     _record_error(crawl, item, exc, now)
     if exc.status in (404, 410):

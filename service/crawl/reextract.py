@@ -15,19 +15,17 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import TypeAlias
 
-from service.config import Settings
+from service.crawl.pages import Page, complete, read_article
 from service.errors import NotAnArticle
-from service.extract import extract_article, join_parts
 from service.fetch.archive import ArchivedResponse, ArchiveError, read_response
 from service.model import Article
-from service.store.dedup import Fingerprints, fingerprints, version_hash
-from service.store.reparse import ArchivedFetch, ReparseSource
-from service.urls import canonical_url, url_key
+from service.settings import Settings
+from service.site.urls import canonical_url, url_key
+from service.store import ArchivedFetch, Fingerprints, ReparseSource, fingerprints, version_hash
 
 log = logging.getLogger(__name__)
 
@@ -99,25 +97,17 @@ def _reextract(settings: Settings, source: ReparseSource) -> Outcome:
     if first is None:
         return Missing("no archived response")
     fetch, response = first
-    day = fetch.fetched_at.date()
-    article = _extract(settings, response, day)
-    parts = []
-    for url in article.next_pages:
-        part = records.find(url)
-        if part is None:
-            return Missing(f"page {url} is not in the archive")
-        parts.append(_extract(settings, part[1], day))
-    joined = join_parts(article, parts)
+    joined = complete(
+        read_article(_page(response), records, settings.profile, fetched_on=fetch.fetched_at.date())
+    )
     if source.version_hash is not None and version_hash(joined) == source.version_hash:
         return Same()
     return Extracted(joined, fingerprints(joined, settings.dedup), fetch, response.url)
 
 
-def _extract(settings: Settings, response: ArchivedResponse, day: date) -> Article:
+def _page(response: ArchivedResponse) -> Page:
     ctype = next((v for k, v in response.headers if k.lower() == "content-type"), None)
-    return extract_article(
-        response.body, response.url, profile=settings.profile, content_type=ctype, fetched_on=day
-    )
+    return Page(response.url, response.body, ctype)
 
 
 _Found: TypeAlias = tuple[ArchivedFetch, ArchivedResponse]
@@ -152,19 +142,23 @@ class _Records:
                 return more[1]
         return None
 
+    async def page(self, url: str) -> Page:
+        """A further page of the article, as a ``PageSource`` (it answers at once: see ``complete``)."""
+        found = self.find(url)
+        if found is None:
+            raise ArchiveError(f"page {url} is not in the archive")
+        return _page(found[1])
+
     def first(self) -> _Found | None:
         """The newest full response of all, whatever its URL (the article's moved, say)."""
         return self.read[0][1] if self.read else (None if (more := self._next()) is None else more[1])
 
 
 def _key(settings: Settings, url: str) -> str:
-    """URL identity that keeps page numbers apart (``<id>_2.shtml`` is not ``<id>.shtml`` here)."""
+    """URL identity that keeps page numbers apart (page 2 of a split article is not page 1 here: no
+    URL shapes given to ``canonical_url``)."""
     site = settings.site
-    return url_key(
-        canonical_url(
-            url, host_aliases=site.host_aliases, drop_params=site.drop_query_params, strip_page=False
-        )
-    )
+    return url_key(canonical_url(url, host_aliases=site.host_aliases, drop_params=site.drop_query_params))
 
 
 # --- the pool ------------------------------------------------------------------------------------

@@ -25,12 +25,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from service.config import Settings
 from service.crawl.pipeline import next_revisit
 from service.crawl.reextract import Broken, Extracted, Missing, Outcome, Reextractor, Refused, Same
-from service.store import reparse as sources_of
-from service.store.reparse import Reparsed, ReparseSource
-from service.store.repo import Store
+from service.settings import Settings
+from service.store import Reparsed, ReparseSource, Store
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +90,17 @@ def reparse(
         log.info("resuming after article %d, refused URL %d", progress.last_id, progress.last_url_id)
     run_id = store.start_run("reparse", params)
     work = _Pass(settings, store, progress, run_id, should_stop, on_progress)
-    progress.total = sources_of.count_refused(store, since=since, until=until, after_id=progress.last_url_id)
+    progress.total = store.count_refused(since=since, until=until, after_id=progress.last_url_id)
     if not progress.articles_done:
-        progress.total += sources_of.count(store, since=since, until=until, after_id=progress.last_id)
+        progress.total += store.count_reparse_sources(since=since, until=until, after_id=progress.last_id)
     status = "ok"
     try:
         with Reextractor(settings, workers=workers or default_workers()) as pool:
             if not progress.articles_done:
-                found = sources_of.sources(store, since=since, until=until, after_id=progress.last_id)
+                found = store.reparse_sources(since=since, until=until, after_id=progress.last_id)
                 progress.articles_done = work.run(pool, found)
             if progress.articles_done:
-                found = sources_of.refused(store, since=since, until=until, after_id=progress.last_url_id)
+                found = store.refused_sources(since=since, until=until, after_id=progress.last_url_id)
                 status = "ok" if work.run(pool, found) else "interrupted"
             else:
                 status = "interrupted"
@@ -154,12 +152,12 @@ class _Pass:
                 counts[decided] += 1
             else:
                 counts[decided] += 1
-        stored = sources_of.write(self.store, writes)
+        stored = self.store.write_reparsed(writes)
         for item, result in zip(writes, stored, strict=True):
             counts[
                 "recovered" if item.recover else "changed" if result.kind == "changed" else "unchanged"
             ] += 1
-        sources_of.requeue(self.store, requeue)
+        self.store.requeue_refused(requeue)
         last = chunk[-1][0]
         if last.refused:
             self.progress.last_url_id = last.id

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from service.config import Settings
 from service.errors import JinshanError
 from service.fetch.archive import ArchiveError, record_bytes
-from service.store.browse import ArchivedAt, Reader
+from service.settings import Settings
+from service.store import ArchivedAt, Reader
 
 BATCH = 500
 
@@ -117,7 +117,7 @@ def run_wacz_export(
     settings: Settings, *, since: date | None, until: date | None, output: Path
 ) -> WaczResult:
     """``jinshan export --format wacz``: read-only on the database, records from ``[archive] path``."""
-    from service.store.commands import open_reader
+    from service.store import open_reader
 
     if since and until and since > until:
         raise ValueError("--since is after --until")

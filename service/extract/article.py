@@ -19,7 +19,6 @@ from datetime import date, datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from service.config import SiteProfile, TemplateProfile
 from service.errors import NotAnArticle
 from service.extract import generic
 from service.extract.blocks import blocks_of
@@ -28,10 +27,11 @@ from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
 from service.model import Article, Credits
+from service.settings import SiteProfile, TemplateProfile
+from service.site.urls import UrlShapes, absolute, article_page, date_from_path, shapes_of
 from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line
 from service.text.dates import at_midnight, find_datetime
 from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
-from service.urls import absolute, date_from_path, page_number
 
 #: a body with fewer characters than this is no body
 MIN_BODY_CHARS = 20
@@ -134,7 +134,7 @@ def extract_article(
         normalized_text=hash_text("\n".join(parts.paragraphs)),
         encoding=f"{decoded.encoding} ({decoded.method})",
         template=template.name if template else "generic",
-        next_pages=next_page_urls(decoded.text, url),
+        next_pages=next_page_urls(decoded.text, url, shapes_of(profile)),
     )
     for name, value in (("lead", article.lead), ("images", article.images), ("site_id", article.site_id)):
         if value:
@@ -333,7 +333,7 @@ def _published(
         return find_datetime(text) if text else None
 
     def from_url() -> datetime | None:
-        path_day = date_from_path(page.url)
+        path_day = date_from_path(page.url, shapes_of(page.profile))
         return at_midnight(path_day) if path_day else None
 
     # best first, each asked only when the ones before it found nothing
@@ -448,25 +448,25 @@ def _article_span(lines: str, parts: BodyParts, title: str) -> tuple[int, int]:
 # --- articles over several pages -----------------------------------------------------------------
 
 
-_ARTICLE_ID = re.compile(r"/(\d+)(?:_\d+)?\.shtml$")
-_PAGE_HREF = re.compile(r"""href\s*=\s*["']?((?:[^"'\s>]*/)?(\d+)_\d+\.shtml)""")
+#: every link's target in an HTML text (the page's own links, read without parsing it again)
+_HREF = re.compile(r"""href\s*=\s*["']?([^"'\s>]+)""")
 
 
-def next_page_urls(html: str, url: str) -> tuple[str, ...]:
-    """Absolute URLs of the further pages of a split article (``<id>_2.shtml`` …), in page order,
-    only those after this page."""
-    m = _ARTICLE_ID.search(url)
-    if not m or "_" not in html:
+def next_page_urls(html: str, url: str, shapes: UrlShapes) -> tuple[str, ...]:
+    """Absolute URLs of the further pages of a split article (``shapes.article_page``), in page
+    order, only those after this page."""
+    here = article_page(url, shapes)
+    if here is None:
         return ()
-    here = page_number(url)
+    article_id, number = here
     found: dict[int, str] = {}
-    for href, article_id in _PAGE_HREF.findall(html):
-        if article_id != m.group(1):
-            continue
+    for href in _HREF.findall(html):
+        if article_id not in href:
+            continue  # most links: not a page of this article (a cheap test before resolving it)
         target = absolute(url, href)
-        n = page_number(target)
-        if n > here:
-            found.setdefault(n, target)
+        page = article_page(target, shapes)
+        if page and page[0] == article_id and page[1] > number:
+            found.setdefault(page[1], target)
     return tuple(found[n] for n in sorted(found))
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborNode
 
+from service.site.urls import absolute
 from service.text.normalize import clean_spaces
-from service.urls import absolute
 
 #: elements that end the paragraph before them and start a new one
 BLOCK_TAGS = frozenset(

@@ -13,8 +13,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from service.extract.decode import decode_html
 from service.model import Link
+from service.site.urls import absolute
 from service.text.normalize import clean_spaces
-from service.urls import absolute
 
 #: link texts that lead to the next page of a list or of an article
 NEXT_PAGE_TEXTS = ("下一页", "下页", "后页", "next", "Next", "›", "»", ">")

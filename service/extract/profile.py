@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from service.config import SiteProfile, TemplateProfile
+from service.settings import SiteProfile, TemplateProfile
 from service.text.normalize import clean_spaces
 
 

@@ -25,12 +25,13 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from service.config import Settings
 from service.errors import FetchError, PermanentFetchError, Redirected, TransientFetchError
 from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
 from service.fetch.politeness import HostGate, SharedBudget, backoff_delay, parse_retry_after
 from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
+from service.fetch.transport import AsyncioTransport
+from service.settings import Settings
 
 #: Content types handed on as pages; anything else is reported as ``not_html``. A missing
 #: Content-Type is let through: the extractor sniffs, and old Founder pages sometimes omit it.
@@ -134,10 +135,14 @@ class Fetcher:
         # binding one, and it also stops a server that drips one byte at a time.
         timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
         pool = cfg.concurrency * (len(self._hosts) + 1)
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+        # with trust_env, httpx's own transport: it reads proxies from the environment
+        if transport is None and not cfg.trust_env:
+            transport = AsyncioTransport(limits=limits)
         return httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            limits=limits,
             headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT},
             follow_redirects=False,
             trust_env=cfg.trust_env,

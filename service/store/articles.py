@@ -10,21 +10,23 @@ current version is the one first seen last.
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from service.config import DedupSettings
 from service.model import CREDIT_ROLES, Article
+from service.settings import DedupSettings
+from service.site.urls import url_key
 from service.store import canonical, dedup, search
 from service.store.dedup import Fingerprints, Match
 from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
 from service.store.sql import Conflict, insert_ignore, insert_ignore_many
 from service.store.types import StoreOutcome
 from service.text.simhash import to_signed
-from service.urls import url_key
 
 
 def store(
@@ -39,13 +41,15 @@ def store(
     link_url: bool = True,
     fps: Fingerprints | None = None,
     people_known: KnownPeople | None = None,
+    people_created: dict[str, int] | None = None,
 ) -> StoreOutcome:
     """Place ``article`` in the archive; see ``Store.store_article`` for the contract.
 
     ``link_url``: point the frontier URL ``url_id`` at the article here (False when the caller's
     own update of that URL row does it). ``fps``: the article's fingerprints, when the caller
     computed them before the transaction (they depend on the article alone). ``people_known``:
-    the person ids the caller's store remembers (see ``KnownPeople``).
+    the person ids the caller's store remembers (see ``KnownPeople``); ``people_created``: filled
+    with the people this transaction created, for the caller to remember once it committed.
     """
     canon = canonicalize(article.url)
     key = url_key(canon)
@@ -59,7 +63,7 @@ def store(
             match = dedup.find_match(
                 conn, key=key, site_id=article.site_id, fps=fps, settings=settings, by_url=False
             )
-    ctx = _Ctx(conn, article, canon, key, fps, url_id, fetch_id, seen_at, people_known)
+    ctx = _Ctx(conn, article, canon, key, fps, url_id, fetch_id, seen_at, people_known, people_created)
     if match is None:
         outcome = _create(ctx, duplicate_of=None)
     elif match.reason == "content" and _adopt(ctx, match):
@@ -75,19 +79,14 @@ def store(
         if match.reason == "site_id":
             _alias(ctx, match)
         outcome = _existing(ctx, match)
-    # every branch above may have set or moved the current version: the one place that sees them all
-    search.note_pending(conn, outcome.article_id)
+    # every branch above wrote the row of ``outcome.article_id`` (``_create`` or ``_refresh_current``),
+    # flagging its search document as maybe stale (``search.PENDING``)
     if url_id is not None and link_url:
         conn.execute(_LINK_URL, {"_id": url_id, "_article_id": outcome.article_id})
     return outcome
 
 
 _LINK_URL = update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id"))
-_SET_CURRENT = (
-    update(articles)
-    .where(articles.c.id == bindparam("_id"))
-    .values(current_version_id=bindparam("_version_id"))
-)
 
 
 class _Ctx:
@@ -104,17 +103,20 @@ class _Ctx:
         fetch_id: int | None,
         seen_at: datetime,
         people: KnownPeople | None,
+        created: dict[str, int] | None,
     ) -> None:
         self.conn, self.article, self.canon, self.key, self.fps = conn, article, canon, key, fps
         self.url_id, self.fetch_id, self.seen_at, self.people = url_id, fetch_id, seen_at, people
+        self.created = created
 
 
 def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
     a = ctx.article
     published_on = a.published_at.date() if a.published_at else None
-    article_id = insert_ignore(
-        ctx.conn,
-        articles,
+    # the row points at its first version from the start: the version's id is taken in the same
+    # statement (``_create_stmt``), so no UPDATE of the new row follows
+    created = ctx.conn.execute(
+        _create_stmt(ctx.conn.dialect.name),
         {
             "url_key": ctx.key,
             "url": ctx.canon,
@@ -129,17 +131,36 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
             "first_seen_at": ctx.seen_at,
             "last_seen_at": ctx.seen_at,
             "last_changed_at": ctx.seen_at,
+            **search.PENDING,
         },
-    )
-    if article_id is None:
+    ).first()
+    if created is None:
         raise Conflict(f"article {ctx.key} or site id {a.site_id} appeared meanwhile")
-    version_id = _add_version(ctx, article_id, number=1)
-    # the row was created with this version's values: only the pointer is missing
-    ctx.conn.execute(_SET_CURRENT, {"_id": article_id, "_version_id": version_id})
+    article_id = int(created.id)
+    _add_version(ctx, article_id, number=1, version_id=int(created.current_version_id))
     if duplicate_of is None:
         dedup.index_fingerprint(ctx.conn, article_id, ctx.fps.simhash)
         return StoreOutcome("new", article_id, 1)
     return StoreOutcome("duplicate", article_id, 1, duplicate_of)
+
+
+@functools.cache
+def _create_stmt(dialect: str) -> Any:
+    """INSERT of a new article row (unless its URL key or site id is taken), which also takes the id
+    of its first version: the next value of the versions' sequence (PostgreSQL), or the next rowid
+    (SQLite: the transaction holds the write lock, so nothing else inserts a version before it);
+    returns the article's id and that version id. Built once per dialect."""
+    if dialect == "postgresql":
+        next_id: Any = func.nextval(func.pg_get_serial_sequence("article_versions", "id"))
+        ins: Any = postgresql.insert(articles)
+    else:
+        next_id = select(func.coalesce(func.max(article_versions.c.id), 0) + 1).scalar_subquery()
+        ins = sqlite.insert(articles)
+    return (
+        ins.values(current_version_id=next_id)
+        .on_conflict_do_nothing()
+        .returning(articles.c.id, articles.c.current_version_id)
+    )
 
 
 def _adopt(ctx: _Ctx, match: Match) -> bool:
@@ -217,39 +238,46 @@ def _existing(ctx: _Ctx, match: Match) -> StoreOutcome:
     return StoreOutcome(kind, article_id, current)
 
 
-def _add_version(ctx: _Ctx, article_id: int, *, number: int = 0) -> int:
+def _add_version(ctx: _Ctx, article_id: int, *, number: int = 0, version_id: int | None = None) -> int:
+    """Insert a version of ``article_id`` (with its credits and images); its id. ``version_id``: the
+    id taken for it beforehand (``_create_stmt``)."""
     a = ctx.article
     data = a.to_json()
     # title and body have their own columns (diffs read them): not stored twice
     del data["title"], data["body_text"]
-    version_id = insert_ignore(
-        ctx.conn,
-        article_versions,
-        {
-            "article_id": article_id,
-            "version": number,  # 0: numbered by _refresh_current
-            "version_hash": ctx.fps.version_hash,
-            "content_hash": ctx.fps.content_hash,
-            "simhash": None if ctx.fps.simhash is None else to_signed(ctx.fps.simhash),
-            "title": a.title,
-            "subtitle": a.subtitle,
-            "body_text": a.body_text,
-            "data": data,
-            "url_id": ctx.url_id,
-            "fetch_id": ctx.fetch_id,
-            "first_seen_at": ctx.seen_at,
-            "last_seen_at": ctx.seen_at,
-        },
-    )
-    if version_id is None:
+    row = {
+        "article_id": article_id,
+        "version": number,  # 0: numbered by _refresh_current
+        "version_hash": ctx.fps.version_hash,
+        "content_hash": ctx.fps.content_hash,
+        "simhash": None if ctx.fps.simhash is None else to_signed(ctx.fps.simhash),
+        "title": a.title,
+        "subtitle": a.subtitle,
+        "body_text": a.body_text,
+        "data": data,
+        "url_id": ctx.url_id,
+        "fetch_id": ctx.fetch_id,
+        "first_seen_at": ctx.seen_at,
+        "last_seen_at": ctx.seen_at,
+    }
+    if version_id is not None:
+        row["id"] = version_id
+    inserted = insert_ignore(ctx.conn, article_versions, row)
+    if inserted is None:
         raise Conflict(f"version of article {article_id} appeared meanwhile")
-    _add_credits(ctx.conn, article_id, version_id, a, ctx.people)
+    version_id = inserted
+    _add_credits(ctx.conn, article_id, version_id, a, ctx.people, ctx.created)
     _add_images(ctx.conn, article_id, version_id, a)
     return version_id
 
 
 def _add_credits(
-    conn: Connection, article_id: int, version_id: int, a: Article, known: KnownPeople | None
+    conn: Connection,
+    article_id: int,
+    version_id: int,
+    a: Article,
+    known: KnownPeople | None,
+    created: dict[str, int] | None,
 ) -> None:
     entries = [
         (role, position, name)
@@ -258,7 +286,7 @@ def _add_credits(
     ]
     if not entries:
         return
-    ids = _people(conn, {name for _, _, name in entries}, known)
+    ids = _people(conn, {name for _, _, name in entries}, known, created)
     rows = [
         {
             "article_id": article_id,
@@ -276,9 +304,10 @@ class KnownPeople:
     """Person ids by name, remembered by one ``Store`` (one database) across its transactions: the
     newsroom's reporters and editors recur, so most articles need no statement for them at all.
 
-    A person row is never changed or deleted, so an id once read stays right. Only ids read from
-    rows that other transactions committed are remembered: an id this transaction created would be
-    wrong if the transaction rolled back. Bounded: starts over past ``MAX`` names.
+    A person row is never changed or deleted, so an id once read stays right. An id a transaction
+    created is remembered only once that transaction committed (``Store`` passes the ids a
+    transaction created, ``people_created``, after the commit): a rolled-back one would be wrong.
+    Bounded: starts over past ``MAX`` names.
     """
 
     MAX = 100_000
@@ -292,23 +321,42 @@ class KnownPeople:
         self.ids.update(found)
 
 
-def _people(conn: Connection, names: set[str], known: KnownPeople | None) -> dict[str, int]:
+def _people(
+    conn: Connection, names: set[str], known: KnownPeople | None, created: dict[str, int] | None
+) -> dict[str, int]:
     """Person ids by name, creating the missing people: no statement when every name is known to
-    ``known``, one when all are in the table, three when some are new, whatever the count."""
+    ``known``; else one INSERT that returns the people it created, and one SELECT when some of the
+    names were already there, whatever the count. The ids created go to ``created``."""
     ids = {n: known.ids[n] for n in names if n in known.ids} if known else {}
-    todo = sorted(names - ids.keys())
+    todo = sorted(names - ids.keys())  # sorted: two writers of the same new names lock them in one order
     if not todo:
         return ids
-    # read before this transaction writes any person: rows committed by others, safe to remember
-    found = {name: int(pid) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": todo})}
-    if known is not None:
-        known.remember(found)
-    ids.update(found)
-    missing = sorted(set(todo) - found.keys())
-    if missing:
-        insert_ignore_many(conn, people, [{"name": n} for n in missing])
-        ids.update((name, int(pid)) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": missing}))
+    made = {
+        str(name): int(pid)
+        for pid, name in conn.execute(_insert_people_stmt(conn.dialect.name), [{"name": n} for n in todo])
+    }
+    if created is not None:
+        created.update(made)
+    ids.update(made)
+    there = [n for n in todo if n not in made]
+    if there:
+        # rows other transactions committed (a row this one could not see would have failed the
+        # INSERT as a serialization conflict on PostgreSQL): safe to remember now
+        found = {str(name): int(pid) for name, pid in conn.execute(_PEOPLE_BY_NAME, {"names": there})}
+        if len(found) < len(there):
+            raise Conflict(f"people {sorted(set(there) - found.keys())} neither created nor found")
+        if known is not None:
+            known.remember(found)
+        ids.update(found)
     return ids
+
+
+@functools.cache
+def _insert_people_stmt(dialect: str) -> Any:
+    """INSERT of people unless their name is taken, returning (id, name) of those it created: one
+    statement for all the rows (SQLAlchemy's "insertmanyvalues"). Built once per dialect."""
+    ins: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(people)
+    return ins.on_conflict_do_nothing().returning(people.c.id, people.c.name)
 
 
 #: built once (SQLAlchemy reuses its compiled form); the name list is expanded at execution
@@ -374,6 +422,7 @@ def _refresh_current(conn: Connection, article_id: int) -> int:
             first_seen_at=rows[0].first_seen_at,
             last_seen_at=max(r.last_seen_at for r in rows),
             last_changed_at=rows[-1].first_seen_at,
+            **search.PENDING,
         )
     )
     return len(rows)

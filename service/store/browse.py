@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from service.errors import StoreError
 from service.model import CREDIT_ROLES
+from service.site.urls import canonical_url, url_key
 from service.store import articles as articles_mod
 from service.store import export, frontier, runs, search
 from service.store.schema import (
@@ -34,7 +35,6 @@ from service.store.schema import (
     urls,
 )
 from service.store.search import SearchHit, SearchQuery
-from service.urls import canonical_url, url_key
 
 T = TypeVar("T")
 

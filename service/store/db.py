@@ -31,8 +31,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.config import DatabaseSettings, redact_url
 from service.errors import StoreError
+from service.settings import DatabaseSettings, redact_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: an arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades

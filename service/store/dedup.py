@@ -3,20 +3,22 @@
 Rungs, in order (ARCHITECTURE.md): the canonical URL (``url_key``, also as a recorded alias); the
 site's article id; the hash of the normalised text (any stored version); the SimHash near-duplicate,
 looked up through ``simhash_index`` by equal pairs of blocks and confirmed by Hamming distance. Nothing
-scans: every rung is an index probe. The fingerprints are computed here from the article alone;
+scans: every rung is an index probe, and all of them are one statement, run through the caller's
+connection (its transaction and the store's retry). The fingerprints are computed here from the article alone;
 ``articles.py`` acts on the match.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, literal, select, union_all
+from sqlalchemy import BigInteger, Connection, Select, bindparam, cast, literal, null, select, union_all
 
-from service.config import DedupSettings
 from service.model import Article
+from service.settings import DedupSettings
 from service.store.schema import article_urls, article_versions, articles, simhash_index
 from service.store.sql import insert_ignore_many
 from service.text.simhash import PAIRS, index_keys, prepare, simhash, to_signed, to_unsigned
@@ -80,12 +82,16 @@ def find_match(
 ) -> Match | None:
     """The first rung that matches, or None for a new article; ``by_url=False`` skips the URL rung.
 
-    The exact rungs are one statement (four index probes), the near rung one more.
+    One statement: the four exact rungs and the near rung's candidates (fourteen index probes).
     """
-    params = {"key": key, "site_id": site_id, "content_hash": fps.content_hash}
-    rows = [r for r in conn.execute(_EXACT_RUNGS, params) if by_url or r.rung > 2]
-    if rows:
-        rung, article_id, reason = min(rows, key=lambda r: (r.rung, r.article_id))
+    params: dict[str, Any] = {"key": key, "site_id": site_id, "content_hash": fps.content_hash}
+    # no fingerprint: NULL keys, which match nothing
+    keys: Sequence[int | None] = index_keys(fps.simhash) if fps.simhash is not None else [None] * len(PAIRS)
+    params.update(zip(_KEY_PARAMS, keys, strict=True))
+    rows = conn.execute(_RUNGS, params).all()
+    exact = [r for r in rows if r.rung < _NEAR and (by_url or r.rung > 2)]
+    if exact:
+        rung, article_id, reason, _ = min(exact, key=lambda r: (r.rung, r.article_id))
         if rung == 1:
             return Match(int(article_id), "url")
         if rung == 2:
@@ -94,24 +100,35 @@ def find_match(
             return Match(int(article_id), "site_id")
         return Match(root_of(conn, int(article_id)), "content", holder=int(article_id))
     if fps.simhash is not None:
-        near = nearest(conn, fps.simhash, settings.simhash_max_distance)
+        found = [(int(r.article_id), int(r.fingerprint)) for r in rows if r.rung == _NEAR]
+        near = _nearest(found, fps.simhash, settings.simhash_max_distance)
         if near is not None:
             return Match(near[0], "near", near[1])
     return None
 
 
 _MASK64 = (1 << 64) - 1
+#: the rung of the near-duplicate candidates in ``_RUNGS``
+_NEAR = 5
+_KEY_PARAMS = tuple(f"k{i}" for i in range(len(PAIRS)))
 
 
-def _rung(n: int, article_id: Any, reason: Any, condition: Any) -> Select[Any]:
-    return select(literal(n).label("rung"), article_id.label("article_id"), reason.label("reason")).where(
-        condition
-    )
+def _rung(n: int, article_id: Any, reason: Any, condition: Any, fingerprint: Any = None) -> Select[Any]:
+    fp = cast(null(), BigInteger) if fingerprint is None else fingerprint
+    return select(
+        literal(n).label("rung"),
+        article_id.label("article_id"),
+        reason.label("reason"),
+        fp.label("fingerprint"),
+    ).where(condition)
 
 
 # rung 1 the article's own URL, 2 a recorded alias, 3 the site id (NULL matches nothing), 4 a
-# version with the same normalised text; built once, so SQLAlchemy reuses the compiled statement
-_EXACT_RUNGS = union_all(
+# version with the same normalised text, 5 the near-duplicate candidates: the rows of
+# ``simhash_index`` sharing a key with the fingerprint (ten probes of its primary key, which also
+# holds the fingerprint and article id, so no table row is read; each returns about N / 2**25
+# unrelated rows, 0.03 at 1M fingerprints). Built once, so SQLAlchemy reuses the compiled statement.
+_RUNGS = union_all(
     _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
     _rung(2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")),
     _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
@@ -120,6 +137,13 @@ _EXACT_RUNGS = union_all(
         article_versions.c.article_id,
         literal("content"),
         article_versions.c.content_hash == bindparam("content_hash"),
+    ),
+    _rung(
+        _NEAR,
+        simhash_index.c.article_id,
+        literal("near"),
+        simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS]),
+        simhash_index.c.fingerprint,
     ),
 )
 
@@ -140,15 +164,10 @@ def root_of(conn: Connection, article_id: int) -> int:
     return int(row[0]) if row and row[0] is not None else article_id
 
 
-# The hot path of near-duplicate search runs on the driver's own cursor, inside the caller's
-# transaction: SQLAlchemy's per-statement and per-row overhead was most of the time (80 µs vs 25 µs).
-# Ten probes of the primary key, which also holds the fingerprint and article id, so no table row
-# is read; each probe returns about N / 2**25 unrelated rows (0.03 at 1M fingerprints).
-_CANDIDATES_SQL = "SELECT article_id, fingerprint FROM simhash_index WHERE key IN ({})"
-_CANDIDATES = {
-    dialect: _CANDIDATES_SQL.format(", ".join([mark] * len(PAIRS)))
-    for dialect, mark in (("sqlite", "?"), ("postgresql", "%s"))
-}
+# the near rung alone (``nearest``, ``candidates``), with the keys as ten parameters of their own
+_CANDIDATES = select(simhash_index.c.article_id, simhash_index.c.fingerprint).where(
+    simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS])
+)
 
 
 def candidates(conn: Connection, fp: int) -> list[tuple[int, int]]:
@@ -157,21 +176,20 @@ def candidates(conn: Connection, fp: int) -> list[tuple[int, int]]:
 
 
 def _candidate_rows(conn: Connection, fp: int) -> list[tuple[int, int]]:
-    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cur.execute(_CANDIDATES[conn.dialect.name], index_keys(fp))
-        return list(cur.fetchall())
-    finally:
-        cur.close()
+    params = dict(zip(_KEY_PARAMS, index_keys(fp), strict=True))
+    return [(int(a), int(f)) for a, f in conn.execute(_CANDIDATES, params)]
 
 
 def nearest(conn: Connection, fp: int, max_distance: int) -> tuple[int, int] | None:
-    """(article_id, distance) of the closest indexed fingerprint within ``max_distance``, or None.
+    """(article_id, distance) of the closest indexed fingerprint within ``max_distance``, or None."""
+    return _nearest(_candidate_rows(conn, fp), fp, max_distance)
 
-    Ties go to the lowest article id, so the answer does not depend on row order.
-    """
+
+def _nearest(rows: list[tuple[int, int]], fp: int, max_distance: int) -> tuple[int, int] | None:
+    """Of (article_id, fingerprint) ``rows``, the closest to ``fp`` within ``max_distance``: ties go
+    to the lowest article id, so the answer does not depend on row order."""
     best: tuple[int, int] | None = None
-    for article_id, other in _candidate_rows(conn, fp):
+    for article_id, other in rows:
         d = ((fp ^ other) & _MASK64).bit_count()  # signed BIGINT or not: the low 64 bits are the same
         if d <= max_distance and (best is None or (d, article_id) < (best[1], best[0])):
             best = (article_id, d)

@@ -18,8 +18,8 @@ from typing import IO, Any
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.config import redact_url
 from service.errors import StoreError
+from service.settings import redact_url
 
 #: the advisory lock key of the scheduler on PostgreSQL ("jinshan" in ASCII, as a bigint)
 ADVISORY_KEY = 0x6A696E7368616E

@@ -10,18 +10,14 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 
 from service.store.frontier import lease_values, park_dead_claims
-from service.store.schema import urls
+from service.store.schema import state_is, urls
 from service.store.sql import retrying, utcnow
 
 
 def leased_workers(engine: Engine) -> list[str]:
     """The workers that hold a lease on at least one URL."""
     with engine.connect() as conn:
-        q = (
-            select(urls.c.leased_by)
-            .where(urls.c.state == "fetching", urls.c.leased_by.is_not(None))
-            .distinct()
-        )
+        q = select(urls.c.leased_by).where(state_is("fetching"), urls.c.leased_by.is_not(None)).distinct()
         return [w for w in conn.execute(q).scalars() if w]
 
 
@@ -44,7 +40,7 @@ def release_leases(engine: Engine, workers: Collection[str], *, max_attempts: in
         counted = 1 if max_attempts is not None else 0
         result = conn.execute(
             update(urls)
-            .where(urls.c.state == "fetching", urls.c.leased_by.in_(list(workers)))
+            .where(state_is("fetching"), urls.c.leased_by.in_(list(workers)))
             .values(lease_values("retry", due_at=now, leased_by=None, now=now, attempts_added=counted))
         )
         return parked + int(result.rowcount)

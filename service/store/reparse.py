@@ -21,7 +21,7 @@ from service.store import articles as stored
 from service.store import frontier
 from service.store.dedup import Fingerprints
 from service.store.repo import Store
-from service.store.schema import article_versions, articles, fetches, urls
+from service.store.schema import article_versions, articles, fetches, state_is, urls
 from service.store.sql import retrying, utcnow
 from service.store.types import StoreOutcome
 
@@ -89,7 +89,7 @@ def count(store: Store, *, since: date | None, until: date | None, after_id: int
 
 def count_refused(store: Store, *, since: date | None, until: date | None, after_id: int = 0) -> int:
     """URLs refused as not articles, dated in the range by their path, after ``after_id``."""
-    q = select(func.count()).select_from(urls).where(urls.c.id > after_id, urls.c.state == REFUSED_STATE)
+    q = select(func.count()).select_from(urls).where(urls.c.id > after_id, state_is(REFUSED_STATE))
     q = _dated(q, urls.c.published_on, since, until)
     with store.engine.connect() as conn:
         return int(conn.execute(q).scalar() or 0)
@@ -122,7 +122,7 @@ def refused(
 ) -> Iterator[ReparseSource]:
     """URLs refused as not articles, dated in the range by their path, by id, after ``after_id``."""
     q = _dated(
-        select(urls.c.id, urls.c.url).where(urls.c.state == REFUSED_STATE), urls.c.published_on, since, until
+        select(urls.c.id, urls.c.url).where(state_is(REFUSED_STATE)), urls.c.published_on, since, until
     )
     for r, found in _pages(store, q, urls.c.id, urls.c.id, after_id):
         yield ReparseSource(r.id, r.url, found, True)
@@ -190,7 +190,7 @@ def _write_one(conn: Connection, store: Store, item: Reparsed, now: datetime) ->
 
 _REQUEUE = (
     update(urls)
-    .where(urls.c.id == bindparam("_id"), urls.c.state == REFUSED_STATE)
+    .where(urls.c.id == bindparam("_id"), state_is(REFUSED_STATE))
     .values(state="new", due_at=bindparam("_due"), attempts=0, last_error=bindparam("_error"),
             lease_until=None, leased_by=None, updated_at=bindparam("_due"))
 )  # fmt: skip

@@ -5,37 +5,44 @@ A thin facade: each method opens one short transaction (writes rerun on a unique
 ``articles`` (dedup, versions, aliases, credits, images), ``search`` (full-text index), ``runs``,
 ``export``, ``stats``.
 Every write is an idempotent upsert, safe to replay and safe with several processes on the same
-database. Database errors surface as ``StoreError``; bad arguments as ``ValueError``.
+database. Database errors surface as ``StoreError`` (``sql.translate_errors``: every public method, and the
+iterators they return); bad arguments as ``ValueError``. Nothing outside ``service.store`` touches
+the engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.config import DedupSettings
 from service.errors import StoreError
 from service.model import Article
-from service.store import articles, browse, budget, dedup, export, frontier, runs, search, stats
+from service.settings import DedupSettings
+from service.site.urls import canonical_url, url_key
+from service.store import articles, browse, budget, dedup, export, frontier, leases, runs, search, stats
+from service.store.leader import LeaderLock
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
-from service.store.sql import aware, retrying, utcnow
+from service.store.sql import aware, retrying, translate_errors, utcnow
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
-from service.urls import canonical_url, url_key
 
 __all__ = ["ClaimedUrl", "Discoveries", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
 
+if TYPE_CHECKING:
+    from service.store.reparse import Reparsed, ReparseSource
 
+
+@translate_errors
 class Store:
     """The archive on ``engine``. ``canonicalize`` maps a URL to its canonical form; pass
-    ``functools.partial(canonical_url, host_aliases=…, drop_params=…)`` built from the site settings
-    (the default knows no host aliases and drops no query parameters)."""
+    ``canonicalizer(settings)`` (``store.connect``: the site's host aliases, dropped query parameters
+    and URL shapes; the default knows none of them)."""
 
     def __init__(
         self,
@@ -49,6 +56,16 @@ class Store:
         self.canonicalize = canonicalize
         #: person ids by name, read once per process and database (people recur from article to article)
         self.people = articles.KnownPeople()
+
+    def close(self) -> None:
+        """Close the database connections (the store is not used after)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def key(self, url: str) -> str:
         """The identity of ``url`` in the store (``url_key`` of its canonical form)."""
@@ -247,22 +264,17 @@ class Store:
         """
         aware(seen_at)
         fps = dedup.fingerprints(article, self.dedup)
-        return retrying(
-            self.engine,
-            lambda c: articles.store(
-                c,
-                article,
-                canonicalize=self.canonicalize,
-                settings=self.dedup,
-                url_id=url_id,
-                fetch_id=fetch_id,
-                seen_at=seen_at,
-                fps=fps,
-                people_known=self.people,
-            ),
-            what=f"store_article {article.url}",
-            snapshot=True,
-        )
+        created: dict[str, int] = {}
+
+        def work(c: Any) -> StoreOutcome:
+            created.clear()  # a rerun starts over: what the rolled-back attempt created is gone
+            return articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
+                                  fetch_id=fetch_id, seen_at=seen_at, fps=fps, people_known=self.people,
+                                  people_created=created)  # fmt: skip
+
+        outcome = retrying(self.engine, work, what=f"store_article {article.url}", snapshot=True)
+        self.people.remember(created)  # committed: the ids are the rows'
+        return outcome
 
     def article_for_url(self, url: str) -> int | None:
         """The article stored under ``url``, as its own URL or as an alias; None when unknown."""
@@ -300,12 +312,14 @@ class Store:
                   "payload_digest": fetch.get("payload_digest")}  # fmt: skip
         now = utcnow()
         fps = dedup.fingerprints(article, self.dedup)  # outside the transaction: SQLite's lock is held less
+        created: dict[str, int] = {}
 
         def work(c: Any) -> StoreOutcome:
+            created.clear()  # a rerun starts over: what the rolled-back attempt created is gone
             fetch_id = frontier.insert_fetch(c, url_id, dict(values))
             outcome = articles.store(c, article, canonicalize=self.canonicalize, settings=self.dedup, url_id=url_id,
                                      fetch_id=fetch_id, seen_at=seen_at, link_url=False, fps=fps,
-                                     people_known=self.people)  # fmt: skip
+                                     people_known=self.people, people_created=created)  # fmt: skip
             # one UPDATE of the URL row: its state, validators, last fetch and article
             frontier.finish_url(c, url_id, state="done", next_due_at=next_due_at, now=now, reset_attempts=True,
                                 fields={**fields, "article_id": outcome.article_id}, fetched_at=seen_at)  # fmt: skip
@@ -313,7 +327,9 @@ class Store:
                 return dataclasses.replace(outcome, new_urls=self._discoveries(c, found, seen_at, now))
             return outcome
 
-        return retrying(self.engine, work, what="store_fetched", snapshot=True)
+        outcome = retrying(self.engine, work, what="store_fetched", snapshot=True)
+        self.people.remember(created)  # committed: the ids are the rows'
+        return outcome
 
     def mark_gone(self, url: str, at: datetime) -> bool:
         """The page at ``url`` answered 404/410: flag its article gone (never deleted), and the URL
@@ -460,3 +476,60 @@ class Store:
         """Rebuild the search index from the current versions, in batches (constant memory, the
         daemon may keep writing); how many documents it holds. Raises ``StoreError``."""
         return search.reindex(self.engine)
+
+    # --- leases and the scheduler lock -----------------------------------------------------------
+
+    def leased_workers(self) -> list[str]:
+        """The workers (``host:pid``) that hold a lease on at least one URL."""
+        return leases.leased_workers(self.engine)
+
+    def release_leases(self, workers: Collection[str], *, max_attempts: int | None = None) -> int:
+        """Make the URLs leased by ``workers`` due again; how many (see ``leases.release_leases``:
+        with ``max_attempts`` the workers are dead and their claims count as attempts)."""
+        return leases.release_leases(self.engine, workers, max_attempts=max_attempts)
+
+    def leader_lock(self) -> LeaderLock:
+        """The scheduler lock of this database (one daemon schedules; the others stand by)."""
+        return LeaderLock(self.engine)
+
+    # --- reparse -----------------------------------------------------------------------------------
+
+    def count_reparse_sources(self, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+        """Articles (not near-duplicate copies) published in the range, after ``after_id``."""
+        from service.store import reparse
+
+        return reparse.count(self, since=since, until=until, after_id=after_id)
+
+    def count_refused(self, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+        """URLs refused as not articles, dated in the range by their path, after ``after_id``."""
+        from service.store import reparse
+
+        return reparse.count_refused(self, since=since, until=until, after_id=after_id)
+
+    def reparse_sources(
+        self, *, since: date | None, until: date | None, after_id: int = 0
+    ) -> Iterator[ReparseSource]:
+        """Stored articles with their archived fetches, by id, after ``after_id``, streamed."""
+        from service.store import reparse
+
+        return reparse.sources(self, since=since, until=until, after_id=after_id)
+
+    def refused_sources(
+        self, *, since: date | None, until: date | None, after_id: int = 0
+    ) -> Iterator[ReparseSource]:
+        """URLs refused as not articles with their archived fetches, by id, after ``after_id``."""
+        from service.store import reparse
+
+        return reparse.refused(self, since=since, until=until, after_id=after_id)
+
+    def write_reparsed(self, items: Sequence[Reparsed]) -> list[StoreOutcome]:
+        """Re-extracted articles stored in one transaction; their outcomes in order."""
+        from service.store import reparse
+
+        return reparse.write(self, items)
+
+    def requeue_refused(self, items: Sequence[tuple[int, str]]) -> None:
+        """Refused URLs back in the frontier, due now: (URL id, why) each."""
+        from service.store import reparse
+
+        reparse.requeue(self, items)

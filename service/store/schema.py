@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     Dialect,
@@ -36,6 +37,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    literal_column,
     text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -79,14 +82,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 def _id() -> Column[int]:
     return Column("id", Id, primary_key=True, autoincrement=True)
-
-
-#: articles whose search document may be stale (see service/store/search.py, migration 0004)
-search_pending = Table(
-    "search_pending",
-    metadata,
-    Column("article_id", Id, primary_key=True, autoincrement=False),
-)
 
 
 #: politeness shared across processes (see service/store/budget.py, migration 0006); times are
@@ -147,6 +142,8 @@ articles = Table(
     Column("gone_at", UtcDateTime),
     # the current version's channel, kept beside it for the archive view's channel pages (0007)
     Column("channel", Text),
+    # its search document may be stale (see service/store/search.py; 0009, a table in 0004)
+    Column("search_pending", Boolean, nullable=False, server_default=false()),
     Index("ix_articles_published_at_id", "published_at", "id"),
     Index("ix_articles_channel_published_at_id", "channel", "published_at", "id"),
     Index(
@@ -154,6 +151,13 @@ articles = Table(
         "duplicate_of",
         sqlite_where=text("duplicate_of IS NOT NULL"),
         postgresql_where=text("duplicate_of IS NOT NULL"),
+    ),
+    #: only the flagged articles: ``search.refresh_pending`` reads them without a scan (0009)
+    Index(
+        "ix_articles_search_pending",
+        "id",
+        sqlite_where=text("search_pending = 1"),
+        postgresql_where=text("search_pending"),
     ),
 )
 
@@ -164,7 +168,7 @@ urls = Table(
     Column("url_key", Text, nullable=False, unique=True),
     Column("url", Text, nullable=False),
     Column("kind", String(16), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
+    Column("state", String(16), nullable=False),
     Column("priority", Integer, nullable=False),
     Column("found_on", Text),
     Column("published_on", Date),
@@ -188,6 +192,23 @@ urls = Table(
 #: Partial: finished URLs (due_at NULL, most of a mature frontier) are never claimed.
 Index("ix_urls_claim", urls.c.priority.desc(), urls.c.due_at, urls.c.id,
       sqlite_where=urls.c.due_at.is_not(None), postgresql_where=urls.c.due_at.is_not(None))  # fmt: skip
+
+#: the states looked up by state, alone (0010; a full index on ``state`` made each claim rewrite
+#: a scattered index page per URL): leases, and the refused pages ``jinshan reparse`` walks.
+#: Queries spell the state as a literal (``state_is``), so the planner sees the condition holds.
+Index("ix_urls_fetching", urls.c.leased_by, sqlite_where=text("state = 'fetching'"),
+      postgresql_where=text("state = 'fetching'"))  # fmt: skip
+Index("ix_urls_not_article", urls.c.id, sqlite_where=text("state = 'not_article'"),
+      postgresql_where=text("state = 'not_article'"))  # fmt: skip
+
+
+def state_is(state: str) -> Any:
+    """``urls.state = '<state>'`` with the state inline, not a bound parameter: a partial index on
+    that state then serves the query (a planner cannot tell what a parameter will hold)."""
+    if not state.isidentifier():
+        raise ValueError(f"not a state: {state!r}")
+    return urls.c.state == literal_column(f"'{state}'")
+
 
 #: the frequent errors of ``jinshan stats``: only URLs that hold an error are indexed (0006)
 Index("ix_urls_errors", urls.c.state, urls.c.last_error, sqlite_where=urls.c.last_error.is_not(None),

@@ -39,16 +39,16 @@ import sqlite3
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
+    Integer,
     Select,
     bindparam,
     column,
-    delete,
     func,
     literal,
     literal_column,
@@ -56,13 +56,15 @@ from sqlalchemy import (
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.errors import StoreError
 from service.model import CREDIT_ROLES
-from service.store.schema import article_versions, articles, credits, people, search_pending
-from service.store.sql import insert_ignore, retrying
+from service.store.schema import article_versions, articles, credits, people
+from service.store.sql import retrying
+from service.text.dates import CST
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,6 @@ MAX_LIMIT = 1000
 RANK_WINDOW = 2000
 #: the GIN indexes migration 0003 creates on PostgreSQL
 PG_INDEXES = ("ix_search_documents_title_trgm", "ix_search_documents_body_trgm")
-CST = timezone(timedelta(hours=8))
 
 # The physical table differs per dialect (FTS5 has no declared id column, its id is the rowid),
 # so lightweight ``table()`` constructs name only what the queries use.
@@ -111,23 +112,35 @@ def _docs(conn: Connection) -> Any:
 # --- keeping the index current -----------------------------------------------------------------
 
 
+#: the flag a store sets on the article row it writes anyway (the INSERT of a new article, the
+#: UPDATE that moves the current version): its search document may be stale, ``refresh_pending``
+#: brings it up to date. No statement of its own on the write path (0009).
+PENDING = {"search_pending": True}
+
+_PENDING_IDS = select(articles.c.id).where(articles.c.search_pending).limit(bindparam("batch", type_=Integer))
+_CLEAR_PENDING = (
+    update(articles).where(articles.c.id.in_(bindparam("ids", expanding=True))).values(search_pending=False)
+)
+
+
 def note_pending(conn: Connection, article_id: int) -> None:
-    """Note that ``article_id``'s search document may be stale; ``refresh_pending`` brings it up to
-    date. One primary-key insert, in the caller's transaction, so the write path stays cheap."""
-    insert_ignore(conn, search_pending, {"article_id": article_id})
+    """Flag ``article_id``'s search document as maybe stale, in the caller's transaction (a writer
+    that does not write the article row itself; a store sets ``PENDING`` on the row it writes)."""
+    conn.execute(update(articles).where(articles.c.id == article_id).values(PENDING))
 
 
 def refresh_pending(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
-    """Index every noted article (in batches, each its own short write transaction, so SQLite takes
+    """Index every flagged article (in batches, each its own short write transaction, so SQLite takes
     the write lock up front); how many documents were rewritten. Safe from several processes."""
 
     def one_batch(conn: Connection) -> tuple[int, int]:
-        ids = [int(i) for i in conn.execute(select(search_pending.c.article_id).limit(batch)).scalars()]
+        ids = [int(i) for i in conn.execute(_PENDING_IDS, {"batch": batch}).scalars()]
         if not ids:
             return 0, 0
-        done = _index_stale(conn, ids)
-        conn.execute(delete(search_pending).where(search_pending.c.article_id.in_(ids)))
-        return len(ids), done
+        # the flags first: on PostgreSQL that locks the rows, so a store flagging one of them again
+        # meanwhile waits for this commit and its flag stays (cleared after, it would be lost)
+        conn.execute(_CLEAR_PENDING, {"ids": ids})
+        return len(ids), _index_stale(conn, ids)
 
     rewritten = 0
     while True:
@@ -313,11 +326,11 @@ class SearchQuery:
             if role not in CREDIT_ROLES:
                 raise ValueError(f"unknown credit role {role!r}; expected one of {', '.join(CREDIT_ROLES)}")
         if not terms and not wanted:
-            raise ValueError("give a query, or a credit filter such as --reporter NAME")
+            raise ValueError("give words to find, or a credit filter (a reporter, a photographer, an editor)")
         if since and until and since > until:
-            raise ValueError("--since is after --until")
+            raise ValueError("the first date (since) is after the last (until)")
         if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"--limit must be between 1 and {MAX_LIMIT}, not {limit}")
+            raise ValueError(f"the limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if not 0 <= offset < RANK_WINDOW:
             raise ValueError(f"offset must be between 0 and {RANK_WINDOW - 1}, not {offset}")
         return cls(terms, since, until, wanted, limit, offset)
@@ -337,7 +350,7 @@ class SearchHit:
     snippet: Segments
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` line: matches wrapped in 【】, the date in +08:00 like the article JSON."""
+        """The JSON form (``search --json``): matches wrapped in 【】, the date in +08:00 like the article JSON."""
         return {
             "url": self.url,
             "title": self.title,
@@ -345,17 +358,6 @@ class SearchHit:
             "snippet": render(self.snippet, "【", "】"),
             "score": self.score,
         }
-
-    def to_markup(self) -> str:
-        """Rich console markup: title, date, URL, then the snippet, matches in bold yellow."""
-        from rich.markup import escape
-
-        when = self.published_at.astimezone(CST).strftime("%Y-%m-%d %H:%M") if self.published_at else "—"
-        title = render(self.title_marks, "[bold yellow]", "[/]", escape)
-        return (
-            f"[bold]{title}[/]  [dim]{when}[/]\n[blue]{escape(self.url)}[/]\n"
-            f"{render(self.snippet, '[bold yellow]', '[/]', escape)}"
-        )
 
 
 def search(conn: Connection, query: SearchQuery) -> list[SearchHit]:

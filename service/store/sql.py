@@ -9,9 +9,10 @@ rerun finds its row).
 from __future__ import annotations
 
 import functools
+import inspect
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -123,3 +124,42 @@ def explain(conn: Connection, statement: ClauseElement, params: Mapping[str, Any
     on SQLite, ``EXPLAIN`` on PostgreSQL): what the plan tests and the frontier benchmark read."""
     rows = conn.execute(_Explain(statement), dict(params or {})).all()
     return [str(r[-1]) for r in rows]
+
+
+C = TypeVar("C", bound=type)
+
+
+def translate_errors(cls: C) -> C:
+    """Make every public method of ``cls`` raise ``StoreError`` for any database error, including
+    errors met while a returned iterator is consumed (an export streams its rows): the store's one
+    entrance, so no caller ever sees SQLAlchemy's exceptions."""
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.isfunction(member):
+            continue
+        setattr(cls, name, _translating(member))
+    return cls
+
+
+def _translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{method.__name__}: {first_line(exc)}") from exc
+        return _translated_iter(result, method.__name__) if inspect.isgenerator(result) else result
+
+    return call
+
+
+def _translated_iter(items: Iterator[Any], what: str) -> Iterator[Any]:
+    try:
+        yield from items
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what}: {first_line(exc)}") from exc
+
+
+def first_line(exc: SQLAlchemyError) -> str:
+    """The driver's message without SQLAlchemy's appended SQL and background link."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, func, select
 
-from service.config import redact_url
 from service.model import CREDIT_ROLES
+from service.settings import redact_url
 from service.store import frontier, runs
 from service.store.schema import article_urls, article_versions, articles, fetches, urls
 

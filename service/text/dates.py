@@ -8,10 +8,12 @@ as midnight; nothing here guesses a date from an article id (ids are not in date
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: the fixed +08:00 offset the article JSON prints (China has had no daylight saving since 1991)
+CST = timezone(timedelta(hours=8))
 
 _DATETIME = re.compile(
     r"(?P<y>(?:19|20)\d{2})\s*[-年/.]\s*(?P<m>\d{1,2})\s*[-月/.]\s*(?P<d>\d{1,2})\s*日?"

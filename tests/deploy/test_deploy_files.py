@@ -274,7 +274,7 @@ def test_image_sources_find_their_configuration(tmp_path: Path) -> None:
     )  # fmt: skip
     shutil.rmtree(tree)
     code = (
-        "import service.config as c; s = c.load_settings(environ={}); "
+        "import service.settings as c; s = c.load_settings(environ={}); "
         "print(c.CONFIG_DIR); assert s.profile.templates, 'empty site profile'"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("JINSHAN_")}

@@ -11,8 +11,8 @@ import tomllib
 
 import typer.main
 
-from service.cli import app
-from service.config import DEFAULT_FILE
+from service.app.cli import app
+from service.settings import DEFAULT_FILE
 from tests.deploy.deployfiles import ALERT_RULES, ALERTED_METRICS, DEPLOY, DEPLOY_README, SYSTEMD
 
 TEXT = DEPLOY_README.read_text(encoding="utf-8")

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from service.config import DEFAULT_FILE, env_overrides, load_settings
+from service.settings import DEFAULT_FILE, env_overrides, load_settings
 from tests.deploy.deployfiles import COMPOSE, ENV_EXAMPLE, SYSTEMD, read_env_example, read_unit, unit_values
 
 EXAMPLE = read_env_example(ENV_EXAMPLE)

@@ -39,7 +39,7 @@ class Archiver:
     tmp: Path
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "service.cli", *args, "--config", str(self.config)]
+        return [sys.executable, "-m", "service", *args, "--config", str(self.config)]
 
     def run(self, *args: str, timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -57,7 +57,7 @@ def _jinshan(installed: Path, cwd: Path, *args: str) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if not k.startswith("JINSHAN_")}
     env["PYTHONPATH"] = str(installed)
     return subprocess.run(
-        [sys.executable, "-c", "from service.cli import main; main()", *args],
+        [sys.executable, "-c", "from service.app.cli import main; main()", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from service.config import CONFIG_DIR, load_settings
+from service.app.wiring import open_store
 from service.crawl.reextract import CHUNK
 from service.crawl.reparse import reparse
-from service.crawl.wiring import open_store
+from service.settings import CONFIG_DIR, load_settings
 from tests.e2e.conftest import Archiver, write_config
 from tests.e2e.replica import Replica, ReplicaServer
 from tests.e2e.test_crawl import CONTRACT, assert_matches_truth

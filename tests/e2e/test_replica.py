@@ -16,8 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from service.config import load_settings
-from service.urls import canonical_url
+from service.settings import load_settings
+from service.site.urls import canonical_url
 from tests.e2e.replica import Replica, ReplicaProcess, ReplicaServer
 from tests.e2e.replica.catalog import SHANGHAI, SiteEntry
 from tests.e2e.replica.settings import toml

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from service import daemon as daemon_module
-from service.config import load_settings
-from service.daemon import Daemon
+from service.app import daemon as daemon_module
+from service.app.daemon import Daemon
+from service.settings import load_settings
 
 
 @pytest.mark.parametrize("listen", ["", "127.0.0.1:0"], ids=["no-web", "web"])

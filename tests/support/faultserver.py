@@ -336,7 +336,7 @@ def fast_settings(*, hosts: tuple[str, ...] = ("127.0.0.1",), archive_dir: str =
 
     Keyword arguments override keys of ``[fetch]``.
     """
-    from service.config import load_settings
+    from service.settings import load_settings
 
     base: dict[str, object] = {
         "requests_per_second": 1000.0,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from service.config import env_overrides, load_settings, redact_url
 from service.errors import ConfigError
+from service.settings import env_overrides, load_settings, redact_url
 
 
 def test_defaults_load_and_every_section_is_there() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.main import get_command
 
-from service.cli import app
-from service.config import Settings
+from service.app.cli import app
+from service.settings import Settings
 from tests.support import settings_doc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,3 +92,16 @@ def test_help_shows_no_value_for_flags_and_no_swallowed_words() -> None:
         assert shown.exit_code == 0, shown.output
         assert "<bool>" not in shown.output and "default:  " not in shown.output, command
     assert "log.format" in CliRunner().invoke(app, ["run", "--help"]).output
+
+
+def test_the_readme_prose_quotes_the_defaults() -> None:
+    """Numbers the README's prose states are the defaults of default.toml, not copies that drift."""
+    defaults = tomllib.loads((ROOT / "config" / "default.toml").read_text(encoding="utf-8"))
+    sched = defaults["schedule"]
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"({sched['poll_minutes']}–{sched['max_poll_minutes']} minutes)" in text
+    assert f"reads the channel lists every {sched['hub_every_minutes'] // 60} hours" in text
+    assert f"`target_new_per_poll = {sched['target_new_per_poll']}`" in text
+    hours = sorted(sched["revisit_hours"])
+    spoken = [f"{h // 24} days" if h >= 48 else f"{h} h" for h in hours]
+    assert f"revisits each article {', '.join(spoken[:-1])} and {spoken[-1]} after publication" in text

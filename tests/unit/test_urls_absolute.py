@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.urls import absolute
+from service.site.urls import absolute
 
 BASES = [
     "https://www.jsw.com.cn/2026/0301/1871234.shtml",

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from service.config import DatabaseSettings, DedupSettings
+from service.settings import DatabaseSettings, DedupSettings
 from service.store import db
 from service.store.repo import NewUrl, Store
 from tests.integration.store.builders import SEEN, make_article

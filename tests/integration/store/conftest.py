@@ -7,17 +7,15 @@ server can be started, failed instead under ``JINSHAN_TEST_REQUIRE_POSTGRES=1``)
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from service.config import DatabaseSettings, DedupSettings, Settings, load_settings
-from service.store import db
+from service.settings import DatabaseSettings, DedupSettings, Settings, load_settings
+from service.store import canonicalizer, db
 from service.store.repo import Store
-from service.urls import canonical_url
 from tests.support.postgres import postgres_db_url, postgres_url
 
 __all__ = ["postgres_db_url", "postgres_url"]
@@ -45,11 +43,10 @@ def engine(db_url: str) -> Iterator[Engine]:
         eng.dispose()
 
 
-def site_canonicalizer(settings: Settings) -> functools.partial[str]:
-    """The canonical-URL function the crawl code passes to ``Store`` (host aliases, tracking params)."""
-    return functools.partial(
-        canonical_url, host_aliases=settings.site.host_aliases, drop_params=settings.site.drop_query_params
-    )
+def site_canonicalizer(settings: Settings) -> Callable[[str], str]:
+    """The canonical-URL function the crawl code passes to ``Store`` (host aliases, tracking params,
+    pages of split articles)."""
+    return canonicalizer(settings)
 
 
 @pytest.fixture()

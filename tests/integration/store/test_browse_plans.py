@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from service.config import DatabaseSettings
+from service.settings import DatabaseSettings
 from service.store import db
 from service.store.browse import Cursor, ListFilter, _page
 

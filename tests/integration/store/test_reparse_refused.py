@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from service.config import Settings, load_settings
 from service.crawl import reextract
 from service.crawl.reparse import reparse
 from service.fetch.archive import Exchange, WarcArchive
+from service.settings import Settings, load_settings
 from service.store.repo import Store
 from service.store.schema import urls
 from service.store.types import NewUrl

@@ -7,11 +7,14 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 
 from service.model import Credits, Image
-from service.store.repo import Store
+from service.store import articles as articles_module
+from service.store.repo import NewUrl, Store
 from service.store.schema import article_urls, article_versions, articles, credits, images, people
+from service.store.sql import Conflict
 from service.text.simhash import hamming, simhash
 from tests.integration.store.builders import SEEN, chinese_text, make_article, tweak
 
@@ -168,27 +171,51 @@ def test_changed_title_or_body_makes_versions_with_a_diff(store: Store) -> None:
     assert exported["title"] == "新标题" and exported["version"] == 3
 
 
-def test_people_are_remembered_only_once_committed_and_credited_alike(store: Store) -> None:
-    """The store remembers person ids across articles (no lookup when all are known), but never an
-    id it created in a transaction that could still roll back; and a remembered id is the row's."""
+def test_people_are_remembered_once_committed_and_credited_alike(store: Store) -> None:
+    """The store remembers person ids across articles (no lookup when all are known): those its own
+    committed transactions created and those it read; a remembered id is the row's."""
     urls = [f"https://www.jsw.com.cn/2026/0301/19000{i}.shtml" for i in range(3)]
     first = store.store_article(make_article(urls[0], seed=1, credits=Credits(reporters=("张三",))),
                                 url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
-    assert "张三" not in store.people.ids  # created by that transaction: not remembered from it
-    store.store_article(make_article(urls[1], seed=2, credits=Credits(reporters=("张三",), editors=("王五",))),
+    assert set(store.people.ids) == {"张三"}  # created by that transaction, which committed
+    other = Store(store.engine, store.dedup, canonicalize=store.canonicalize)  # another process
+    other.store_article(make_article(urls[1], seed=2, credits=Credits(reporters=("张三",), editors=("王五",))),
                         url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
-    assert set(store.people.ids) == {"张三"}  # read back as a committed row
-    third = store.store_article(make_article(urls[2], seed=3, credits=Credits(editors=("张三",))),
+    assert set(other.people.ids) == {"张三", "王五"}  # one read back, one created
+    third = store.store_article(make_article(urls[2], seed=3, credits=Credits(editors=("张三", "王五"))),
                                 url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
     with store.engine.connect() as conn:
-        person_of = dict(conn.execute(select(credits.c.article_id, credits.c.person_id).where(
+        person_of = set(conn.execute(select(credits.c.article_id, credits.c.person_id).where(
             credits.c.article_id.in_([first.article_id, third.article_id]))).all())  # fmt: skip
-        zhang = conn.execute(select(people.c.id).where(people.c.name == "张三")).scalar_one()
-    assert (
-        person_of
-        == {first.article_id: zhang, third.article_id: zhang}
-        == {first.article_id: store.people.ids["张三"], third.article_id: store.people.ids["张三"]}
-    )
+        ids = dict(conn.execute(select(people.c.name, people.c.id)).all())
+    assert person_of == {(first.article_id, ids["张三"]), (third.article_id, ids["张三"]),
+                         (third.article_id, ids["王五"])}  # fmt: skip
+    assert store.people.ids == other.people.ids == ids
+
+
+def test_people_created_by_a_rolled_back_transaction_are_not_remembered(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that created a person and then failed (or raced and was rerun) leaves no id in
+    the store's memory: the remembered id is always the committed row's."""
+    real = articles_module._add_images
+    failures = [RuntimeError("disk on fire"), Conflict("a racer"), None]
+
+    def flaky(*args: Any) -> None:
+        if (exc := failures.pop(0)) is not None:
+            raise exc
+        real(*args)
+
+    monkeypatch.setattr(articles_module, "_add_images", flaky)
+    a = make_article(URL, credits=Credits(reporters=("张三",)))
+    with pytest.raises(RuntimeError):
+        store.store_article(a, url_id=None, fetch_id=None, seen_at=SEEN)
+    assert store.people.ids == {} and count(store, people) == 0  # rolled back, forgotten
+    # then a Conflict: the attempt is rolled back and rerun; only the rerun's ids are remembered
+    store.store_article(a, url_id=None, fetch_id=None, seen_at=SEEN)
+    assert failures == []
+    with store.engine.connect() as conn:
+        assert store.people.ids == dict(conn.execute(select(people.c.name, people.c.id)).all())
 
 
 def test_credits_and_images_are_rows(store: Store) -> None:
@@ -300,3 +327,41 @@ def _clear(store: Store) -> None:
     with store.engine.begin() as conn:
         for table in (credits, images, people, article_urls, simhash_index, article_versions, articles):
             conn.execute(table.delete())
+
+
+def test_a_new_article_is_one_commit_of_at_most_eight_statements(store: Store) -> None:
+    """The crawl's common path (``store_fetched``: the fetch, the article with its version, credits,
+    images and fingerprint, the URL's new state) for a new article whose people are known: a count
+    of statements by an event listener, not a timing."""
+    fetched: list[Any] = []
+    for n in (1, 2):  # the first warms the store's memory of people
+        url = f"https://www.jsw.com.cn/2026/0301/190000{n}.shtml"
+        store.add_urls([NewUrl(url, "article", None, SEEN)])
+        (item,) = store.claim_due(limit=1, now=SEEN, lease_s=60, worker="w")
+        fetched.append((item, make_article(url, seed=n)))
+    statements: list[str] = []
+    commits: list[int] = []
+    for i, (item, article) in enumerate(fetched):
+        if i == 1:
+            event.listen(
+                store.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split("\n")[0])
+            )
+            event.listen(store.engine, "commit", lambda *a: commits.append(1))
+        outcome = store.store_fetched(article, url_id=item.id, fetch=fetch_values(), next_due_at=None, etag=None,
+                                      last_modified=None)  # fmt: skip
+        assert outcome.kind == "new"
+    assert len(statements) <= 8 and len(commits) == 1, statements
+    assert not any("people" in s for s in statements)  # known: no lookup
+    with store.engine.connect() as conn:  # and the rows are all there
+        row = conn.execute(select(articles).where(articles.c.id == outcome.article_id)).one()
+        version = conn.execute(
+            select(article_versions).where(article_versions.c.id == row.current_version_id)
+        ).one()
+        assert (version.article_id, version.version, row.search_pending) == (row.id, 1, True)
+        assert count(store, credits, credits.c.version_id == version.id) == 3
+        assert count(store, images, images.c.version_id == version.id) == 1
+
+
+def fetch_values() -> dict[str, Any]:
+    return {"status": 200, "fetched_at": SEEN, "warc_file": None, "warc_offset": None, "warc_length": None,
+            "payload_digest": None, "error": None, "elapsed_s": None, "run_id": None}  # fmt: skip

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from service.cli import app
-from service.config import DatabaseSettings, DedupSettings, redact_url
+from service.app.cli import app
+from service.settings import DatabaseSettings, DedupSettings, redact_url
 from service.store import db, export
 from service.store.repo import Store
 from tests.integration.store.builders import SEEN, make_article

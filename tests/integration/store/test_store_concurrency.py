@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from service.config import DatabaseSettings
+from service.settings import DatabaseSettings
 from service.store import db
 from service.store.schema import article_versions, articles
 

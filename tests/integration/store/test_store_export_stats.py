@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from service.config import DatabaseSettings
 from service.model import CREDIT_ROLES
+from service.settings import DatabaseSettings
 from service.store import db, export
 from service.store.repo import Store
 from tests.integration.store.builders import CST, SEEN, make_article

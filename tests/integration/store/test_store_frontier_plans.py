@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from service.config import DatabaseSettings
 from service.store import db, frontier, stats
 from service.store.repo import NewUrl, Store
-from service.store.schema import urls
+from service.store.schema import state_is, urls
 from service.store.sql import explain
 from service.store.types import URL_STATES
 from tests.support.frontier import fill
@@ -119,3 +119,14 @@ def test_the_frequent_errors_of_stats_read_only_the_urls_with_an_error(planned: 
     assert "ix_urls_errors" in text, text
     for full_read in ("SCAN urls\n", "Seq Scan"):
         assert full_read not in text + "\n", text
+
+
+def test_the_leases_and_the_refused_pages_read_their_partial_indexes(planned: Engine) -> None:
+    """0010: no index holds every URL's state (a claim would rewrite a page of it per URL); the
+    states looked up by state have partial indexes of their own, and the queries use them."""
+    leases = select(urls.c.leased_by).where(state_is("fetching"), urls.c.leased_by.is_not(None)).distinct()
+    refused = select(urls.c.id, urls.c.url).where(state_is("not_article"), urls.c.id > 0).order_by(urls.c.id)
+    for statement, index in ((leases, "ix_urls_fetching"), (refused, "ix_urls_not_article")):
+        text = plan(planned, statement)
+        assert index in text, text
+        assert "SCAN urls\n" not in text + "\n" and "Seq Scan" not in text, text

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service.config import Settings
-from service.daemon import Daemon
+from service.app.daemon import Daemon
+from service.settings import Settings
 from service.store.repo import Store
 
 

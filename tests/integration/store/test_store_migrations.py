@@ -5,9 +5,10 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, select
+from sqlalchemy import text as sql
 
-from service.config import DatabaseSettings, DedupSettings
-from service.store import db
+from service.settings import DatabaseSettings, DedupSettings
+from service.store import db, search
 from service.store.dedup import nearest
 from service.store.repo import Store
 from service.store.schema import article_versions, articles, metadata, simhash_index
@@ -25,7 +26,7 @@ def test_empty_database_to_head_matches_the_schema(db_url: str) -> None:
         assert db.current_revision(engine) is None
         db.upgrade(engine)
         db.upgrade(engine)  # idempotent
-        assert db.current_revision(engine) == db.head_revision() == "0008"
+        assert db.current_revision(engine) == db.head_revision() == "0010"
         with engine.connect() as conn:
             # search_documents (0003) is dialect-specific (FTS5 / pg_trgm) and kept out of metadata
             skip = {"include_name": lambda n, t, _: not (t == "table" and n.startswith("search_documents"))}
@@ -134,5 +135,28 @@ def test_0005_rekeys_the_bands_of_0004_by_pairs_and_back(db_url: str) -> None:
         db.downgrade(engine, "0004")
         assert db.current_revision(engine) == "0004"
         assert _index_rows(engine) == bands
+    finally:
+        engine.dispose()
+
+
+def test_0009_moves_the_search_bookkeeping_onto_the_article_row_and_back(db_url: str) -> None:
+    engine = fresh(db_url)
+    try:
+        db.upgrade(engine)
+        store = Store(engine, DedupSettings())
+        indexed = store.store_article(make_article(seed=1), url_id=None, fetch_id=None, seen_at=SEEN)
+        assert search.refresh_pending(engine) == 1
+        noted = store.store_article(make_article("https://www.jsw.com.cn/2026/0301/1900002.shtml", seed=2),
+                                    url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
+        db.downgrade(engine, "0008")  # the table of 0004 holds the one article still to index
+        with engine.connect() as conn:
+            assert conn.execute(sql("SELECT article_id FROM search_pending")).scalars().all() == [
+                noted.article_id
+            ]
+        db.upgrade(engine)
+        with engine.connect() as conn:
+            flagged = conn.execute(select(articles.c.id).where(articles.c.search_pending)).scalars().all()
+        assert flagged == [noted.article_id] and indexed.article_id != noted.article_id
+        assert search.refresh_pending(engine) == 1
     finally:
         engine.dispose()

@@ -15,9 +15,10 @@ from alembic import command
 from sqlalchemy import Engine, func, inspect, select, text
 from typer.testing import CliRunner
 
-from service.cli import app
-from service.config import DatabaseSettings, DedupSettings
+from service.app.cli import app
+from service.app.render import search_hit_markup
 from service.model import Credits
+from service.settings import DatabaseSettings, DedupSettings
 from service.store import db, search
 from service.store.repo import Store
 from service.text.simhash import hamming, simhash
@@ -224,7 +225,7 @@ def test_snippet_is_a_window_around_the_first_match(store: Store, archive: dict[
     # ~60 characters of text around the match, whatever the body's length (300 + 14 + 300)
     assert 55 <= len(snippet.replace("【", "").replace("】", "")) <= 64
     assert hit.title_marks == (("西津渡", True), ("古街迎来客流高峰", False))
-    markup = hit.to_markup()
+    markup = search_hit_markup(hit)
     assert "[bold yellow]西津渡[/]" in markup and url_of(1) in markup
     # a title-only match shows the start of the body, unmarked
     only_title = store.search("文化节")[0].to_json()["snippet"]

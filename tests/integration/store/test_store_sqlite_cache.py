@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from service.config import DatabaseSettings
+from service.settings import DatabaseSettings
 from service.store import db
 
 

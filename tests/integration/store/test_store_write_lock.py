@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from service.config import DatabaseSettings
+from service.settings import DatabaseSettings
 from service.store import db
 
 
@@ -52,7 +52,7 @@ def test_a_writer_gets_the_lock_soon_after_it_is_freed(tmp_path: Path) -> None:
         conn.execution_options(**db.write_options())
         with conn.begin():
             got_at = time.monotonic()
-            conn.execute(text("INSERT INTO search_pending (article_id) VALUES (1)"))
+            conn.execute(text("INSERT INTO people (name) VALUES ('x')"))
         # the busy timeout of the connection is back for everything after the BEGIN
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     holder.join()

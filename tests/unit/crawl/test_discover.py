@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from service.config import load_settings
 from service.crawl.alarm import evaluate, from_counters, to_counters
 from service.crawl.discover import (
     BackfillPaging,
@@ -17,6 +16,8 @@ from service.crawl.discover import (
 )
 from service.extract.listing import page_links
 from service.model import Link
+from service.settings import load_settings
+from service.site.urls import shapes_of
 
 SETTINGS = load_settings(environ={})
 
@@ -82,8 +83,9 @@ def test_next_list_page_goes_forward_only() -> None:
         Link("https://x/news/index_2.shtml"),
         Link("https://x/news/index.shtml"),
     ]
-    assert next_list_page("https://x/news/index.shtml", nexts) == "https://x/news/index_2.shtml"
-    assert next_list_page("https://x/news/index_3.shtml", nexts) is None
+    shapes = shapes_of(SETTINGS.profile)
+    assert next_list_page("https://x/news/index.shtml", nexts, shapes) == "https://x/news/index_2.shtml"
+    assert next_list_page("https://x/news/index_3.shtml", nexts, shapes) is None
 
 
 def test_steady_paging_stops_where_the_list_reaches_known_articles() -> None:

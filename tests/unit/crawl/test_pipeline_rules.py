@@ -3,8 +3,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from service.config import load_settings
 from service.crawl.pipeline import next_revisit, retry_time
+from service.settings import load_settings
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -11,10 +11,10 @@ from statistics import mean
 
 import pytest
 
-from service.config import SiteProfile, load_settings
 from service.errors import NotAnArticle
 from service.extract import extract_article
 from service.model import Article
+from service.settings import SiteProfile, load_settings
 from service.text.normalize import hash_text
 from tests.support.corpus import Fixture, articles, bigram_f1, by_name, extract_joined, load_corpus
 

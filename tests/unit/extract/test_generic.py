@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from service.config import load_settings
 from service.errors import NotAnArticle
 from service.extract import extract_article
 from service.extract.generic import generic_title, labelled_date, title_above, title_core
+from service.settings import load_settings
 
 PROFILE = load_settings(environ={}).profile
 URL = "https://news.example.cn/a/20240520/123.html"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from service.config import load_settings
 from service.crawl.parse import parse_file
+from service.settings import load_settings
 from tests.support import realpages
 
 pytestmark = pytest.mark.skipif(not realpages.available(), reason=realpages.MISSING)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import DedupSettings
 from service.model import Article
+from service.settings import DedupSettings
 from service.store.dedup import fingerprints
 from service.store.export import EXPORT_FIELDS, csv_cell
 from service.text.simhash import simhash

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from service.app.web.app import Auth
+from service.app.web.diff import side_by_side
+from service.app.web.replay import rewrite
 from service.store.browse import Cursor, decode_cursor, encode_cursor
-from service.web.app import Auth
-from service.web.diff import side_by_side
-from service.web.replay import rewrite
 
 PAGE = """<html><head><base href="http://www.jsw.com.cn/a/"><meta charset="gbk">
 <script src="http://evil.example/x.js"></script><style>body{background:url(bg.png)}</style>

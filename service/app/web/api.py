@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from service.app.web.app import View, bad, cursor_param, date_param, int_param, path_id
 from service.model import CREDIT_ROLES
-from service.store.browse import ListFilter, encode_cursor
-from service.web.app import View, bad, cursor_param, date_param, int_param, path_id
+from service.store import ListFilter, encode_cursor
 
 API_LIMIT, API_MAX = 50, 200
 FEED_ENTRIES = 50

@@ -17,7 +17,6 @@ or hand back the URLs in flight, close the WARC file, exit 0 within ten seconds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import threading
@@ -25,23 +24,19 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from service.config import Settings
-from service.crawl import alarm
-from service.crawl.backfill import start_urls
-from service.crawl.discover import SteadyPaging, Validators, next_poll_minutes, walk_issue, walk_lists
-from service.crawl.pipeline import Crawl, CycleStats
-from service.crawl.runner import drain, hand_back_leases, release_dead_leases
-from service.crawl.wiring import open_crawl, open_store
+from service.app.web import WebServer
+from service.app.web.app import archive_app
+from service.app.wiring import open_crawl
+from service.crawl.context import CrawlContext
+from service.crawl.cycle import CycleOutcome, Cycles
+from service.crawl.drain import drain, hand_back_leases, release_dead_leases
+from service.crawl.metrics import Metrics
 from service.errors import StoreError
-from service.metrics import Metrics
-from service.store.leader import LeaderLock
-from service.store.repo import Store
-from service.web import WebServer
-from service.web.app import archive_app
+from service.settings import Settings
+from service.store import LeaderLock, Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +72,7 @@ class Daemon:
         self.role = "starting"
         self.last_success: datetime | None = None
         self.last_error: str | None = NO_CYCLE
-        self.validators = Validators()
-        self.issues_done: set[tuple[str, str]] = set()
-        self.crawl: Crawl | None = None
         self.web: WebServer | None = None
-        self.known_hubs: list[str] = []
-        self.hubs_walked_at: float | None = None
-        self.poll_minutes = settings.schedule.poll_minutes
         #: ``time.monotonic()`` at which the next discovery cycle is due
         self.next_cycle_at = 0.0
         #: set while the database cannot be reached: the jobs pause, the lock check keeps trying
@@ -147,98 +136,19 @@ class Daemon:
 
     # --- jobs ------------------------------------------------------------------------------------
 
-    async def cycle(self, crawl: Crawl, *, full: bool = False) -> bool:
-        """One discovery cycle and the drain of what is due; recorded as a run. True when the site
-        answered. The start lists are read every cycle; the channel lists they link only when
-        ``full``, when ``schedule.hub_every_minutes`` passed, or when a start page was entirely new
-        (it may have scrolled past articles we never saw). A cycle cut short (a stop, a database
-        error) still closes its run: "interrupted" or "failed"."""
-        run_id = crawl.store.start_run("cycle", {"start_urls": start_urls(crawl)})
-        crawl.run_id, crawl.stats = run_id, CycleStats()
-        try:
-            return await self._cycle(crawl, run_id, full=full)
-        except BaseException as exc:  # CancelledError too: the run must not stay "running"
-            stopped = self.stop.is_set() or isinstance(exc, asyncio.CancelledError)
-            with contextlib.suppress(StoreError):  # the database may be the reason
-                crawl.store.finish_run(run_id, status="interrupted" if stopped else "failed",
-                                       counters=dict(crawl.stats.counts), error=None if stopped else repr(exc)[:500])  # fmt: skip
-            raise
-
-    async def _cycle(self, crawl: Crawl, run_id: int, *, full: bool) -> bool:
-        sched = self.settings.schedule
-        paging = SteadyPaging(sched.max_list_pages)
-        # every list of this cycle is judged against the archive as it stood when the cycle began
-        common: dict[str, Any] = {"settings": self.settings, "fetcher": crawl.fetcher, "frontier": crawl.frontier,
-                                  "paging": paging, "validators": self.validators, "began": datetime.now(UTC)}  # fmt: skip
-        walk = await walk_lists(start_urls(crawl), follow_hubs=False, **common)
-        self.known_hubs = walk.hubs or self.known_hubs
-        due = (
-            self.hubs_walked_at is None
-            or time.monotonic() - self.hubs_walked_at >= sched.hub_every_minutes * 60
-        )
-        new, pages = walk.new, walk.pages
-        if self.known_hubs and (full or due or walk.saturated):
-            hubs = await walk_lists(self.known_hubs, follow_hubs=False, **common)
-            new, pages = new + hubs.new, pages + hubs.pages
-            self.hubs_walked_at = time.monotonic()
-        crawl.count("list_pages", pages)
-        crawl.count("discovered", new)
-        await self.epaper(crawl)
-        await drain(crawl, stop=self.halt)
-        crawl.store.refresh_search()
-        self.finish_cycle(crawl, run_id, ok=walk.answered, error="; ".join(walk.errors[:3]) or None)
-        self.poll_minutes = next_poll_minutes(self.poll_minutes, new, least=sched.poll_minutes,
-                                              most=sched.max_poll_minutes, target=sched.target_new_per_poll)  # fmt: skip
-        return walk.answered
-
-    async def epaper(self, crawl: Crawl) -> None:
-        """Today's issue once it should be online, and yesterday's (late pages), once each."""
-        cfg = self.settings.epaper
-        if not cfg.enabled:
-            return
-        now = datetime.now(ZoneInfo(self.settings.schedule.timezone))
-        days = [now.date() - timedelta(days=1)] + ([now.date()] if now.hour >= cfg.issue_ready_hour else [])
-        for day in days:
-            for paper in cfg.papers:
-                if (paper, day.isoformat()) in self.issues_done:
-                    continue
-                walk = await walk_issue(
-                    self.settings, paper, day, fetcher=crawl.fetcher, frontier=crawl.frontier
-                )
-                crawl.count("epaper_pages", walk.pages)
-                crawl.count("discovered", walk.new)
-                if walk.pages and not walk.failed:
-                    self.issues_done.add((paper, day.isoformat()))
-
-    def finish_cycle(self, crawl: Crawl, run_id: int, *, ok: bool, error: str | None) -> None:
-        rates = crawl.stats.rates()
-        history = [
-            alarm.from_counters(r.get("counters") or {})
-            for r in crawl.store.last_runs(self.settings.alarm.baseline_runs * 3)
-            if r.get("kind") == "cycle" and r.get("id") != run_id and r.get("status") == "ok"
-        ]
-        alarmed = alarm.evaluate(rates, history, self.settings.alarm, articles=crawl.stats.extracted)
-        for name in ("title", "published_at", "body_text", "reporters", "editors", "generic_share"):
-            self.metrics.alarm.labels(field=name).set(1 if name in alarmed else 0)
-        for name, rate in rates.items():
-            self.metrics.fill_rate.labels(field=name).set(rate)
-        if alarmed:
-            log.error("template-change alarm: fill rates moved past %.0f%% for %s (rates %s)",
-                      self.settings.alarm.max_drop * 100, ", ".join(alarmed), rates)  # fmt: skip
-        counters = dict(crawl.stats.counts) | alarm.to_counters(rates) | {f"alarm_{n}": 1 for n in alarmed}
-        counters["articles_extracted"] = crawl.stats.extracted
-        status = "interrupted" if self.stop.is_set() else "ok" if ok else "failed"
-        crawl.store.finish_run(run_id, status=status, counters=counters, error=error)
-        self.metrics.cycles.labels(result="ok" if ok else "failed").inc()
-        if ok:
+    async def cycle(self, cycles: Cycles, *, full: bool = False) -> CycleOutcome:
+        """One discovery cycle (``crawl.cycle``); /healthz learns how it went."""
+        outcome = await cycles.run(full=full)
+        if outcome.answered:
             self.last_success, self.last_error = datetime.now(UTC), None
-            self.metrics.last_success.set(time.time())
         else:
+            error = outcome.error
             self.last_error = f"site unreachable or failing: {error}" if error else "no list page answered"
-        self.refresh_gauges(crawl)
+        self.refresh_gauges(outcome.run.context)
+        return outcome
 
-    def refresh_gauges(self, crawl: Crawl) -> None:
-        for state, n in crawl.store.frontier_counts().items():
+    def refresh_gauges(self, context: CrawlContext) -> None:
+        for state, n in context.store.frontier_counts().items():
             self.metrics.frontier.labels(state=state).set(n)
 
     # --- running -----------------------------------------------------------------------------------
@@ -246,24 +156,24 @@ class Daemon:
     async def run_once(self) -> int:
         """One full cycle; the exit code: 0 all good, 1 some URLs failed, 2 the site did not answer
         (unreachable, or nothing could be archived: a read-only archive folder)."""
-        async with open_crawl(self.settings, metrics=self.metrics) as crawl:
-            release_dead_leases(crawl)
-            self.crawl = crawl
+        async with open_crawl(self.settings, metrics=self.metrics) as context:
+            release_dead_leases(context)
             self._install_signals()
             try:
-                answered = await self.cycle(crawl, full=True)
+                outcome = await self.cycle(Cycles(context, stop=self.stop, halt=self.halt), full=True)
             finally:
-                self._hand_back(crawl)
-            if not answered and not self.stop.is_set():
+                self._hand_back(context)
+            if not outcome.answered and not self.stop.is_set():
                 log.error("the cycle failed: %s", self.last_error)
                 return 2
-            return 1 if crawl.stats.counts["failed"] or crawl.stats.counts["error"] else 0
+            counts = outcome.run.stats.counts
+            return 1 if counts["failed"] or counts["error"] else 0
 
     async def run_forever(self) -> None:
         store = self.store = open_store(self.settings)
         if (last := store.last_success("cycle")) is not None:
             self.metrics.last_success.set(last.timestamp())  # the alert reads what /healthz reads
-        lock = LeaderLock(store.engine)
+        lock = store.leader_lock()
         archive = archive_app(self.settings, store.reader()) if self.settings.web.archive else None
         web = (
             WebServer(self.settings.web.listen, health=self.health, metrics=self.metrics.render, app=archive)
@@ -277,15 +187,15 @@ class Daemon:
         try:
             if not await self._lead(lock):
                 return
-            async with open_crawl(self.settings, store=store, metrics=self.metrics) as crawl:
-                self.crawl = crawl
+            async with open_crawl(self.settings, store=store, metrics=self.metrics) as context:
+                cycles = Cycles(context, stop=self.stop, halt=self.halt)
                 store.interrupt_running()
                 while True:
-                    release_dead_leases(crawl)
+                    release_dead_leases(context)
                     try:
-                        await self._schedule(crawl, lock)
+                        await self._schedule(cycles, lock)
                     finally:
-                        self._hand_back(crawl)
+                        self._hand_back(context)
                     if self.stop.is_set() or not await self._lead(lock):
                         return
         finally:
@@ -293,10 +203,10 @@ class Daemon:
             if web:
                 await web.stop()
 
-    def _hand_back(self, crawl: Crawl) -> None:
+    def _hand_back(self, context: CrawlContext) -> None:
         """Whatever this process still leases goes back to the frontier, due now."""
         try:
-            if n := hand_back_leases(crawl):
+            if n := hand_back_leases(context):
                 log.debug("handed back %d URLs", n)
         except StoreError as exc:  # the database is away: the leases will run out by themselves
             log.warning("could not hand back the URLs in flight: %s", exc)
@@ -337,7 +247,7 @@ class Daemon:
             log.info("database reachable again; the jobs go on")
             self.database_down = None
 
-    async def _schedule(self, crawl: Crawl, lock: LeaderLock) -> None:
+    async def _schedule(self, cycles: Cycles, lock: LeaderLock) -> None:
         """Run the jobs until a stop, or until another daemon took the lock (``step_down``)."""
         sched = self.settings.schedule
         scheduler = AsyncIOScheduler(timezone=sched.timezone)
@@ -349,13 +259,15 @@ class Daemon:
         if self.stop.is_set():  # stopped while starting: book nothing
             return
         now = datetime.now(UTC)
-        scheduler.add_job(self._guard(self._discover, crawl), "interval", seconds=STANDBY_POLL_S,
+        scheduler.add_job(self._guard(self._discover, cycles), "interval", seconds=STANDBY_POLL_S,
                           next_run_time=now, id="discover", **common)  # fmt: skip
-        scheduler.add_job(self._guard(self.epaper, crawl), "interval", hours=1, id="epaper", **common)
+        scheduler.add_job(self._guard(self._epaper, cycles), "interval", hours=1, id="epaper", **common)
         scheduler.add_job(
-            self._guard(self._drain, crawl), "interval", seconds=sched.drain_seconds, id="drain", **common
+            self._guard(self._drain, cycles), "interval", seconds=sched.drain_seconds, id="drain", **common
         )
-        scheduler.add_job(self._guard(self._maintain, crawl), "interval", seconds=60, id="maintain", **common)
+        scheduler.add_job(
+            self._guard(self._maintain, cycles.context), "interval", seconds=60, id="maintain", **common
+        )
         scheduler.add_job(
             self._watch_lock, "interval", args=(lock,), seconds=STANDBY_POLL_S, id="lock", **common
         )
@@ -390,23 +302,31 @@ class Daemon:
         self.halt.set()
         self.step_down.set()
 
-    async def _discover(self, crawl: Crawl) -> None:
+    async def _discover(self, cycles: Cycles) -> None:
         """A cycle when the adaptive interval (``next_poll_minutes``) has passed since the last one;
         the job itself ticks every few seconds, so a tick skipped during a database outage only
         delays the cycle until the database is back. A cycle that failed on the database is tried
         again within a minute."""
         if time.monotonic() < self.next_cycle_at:
             return
-        self.next_cycle_at = time.monotonic() + min(self.poll_minutes * 60, RECONNECT_MAX_S)
-        await self.cycle(crawl)
-        self.next_cycle_at = time.monotonic() + self.poll_minutes * 60
+        self.next_cycle_at = time.monotonic() + min(cycles.poll_minutes * 60, RECONNECT_MAX_S)
+        await self.cycle(cycles)
+        self.next_cycle_at = time.monotonic() + cycles.poll_minutes * 60
 
-    async def _drain(self, crawl: Crawl) -> None:
-        await drain(crawl, stop=self.halt)
+    async def _epaper(self, cycles: Cycles) -> None:
+        """The hourly look at the e-paper between cycles, as a run of its own (no run record)."""
+        await cycles.epaper(cycles.context.run())
 
-    async def _maintain(self, crawl: Crawl) -> None:
-        self.refresh_gauges(crawl)
-        crawl.store.refresh_search()
+    async def _drain(self, cycles: Cycles) -> None:
+        """What fell due between cycles (revisits, retries), as a run of its own: its counts and
+        fetch rows never land in a cycle's run."""
+        run = cycles.context.run()
+        if processed := await drain(run, stop=self.halt):
+            log.info("drained %d due URLs: %s", processed, dict(run.stats.counts))
+
+    async def _maintain(self, context: CrawlContext) -> None:
+        self.refresh_gauges(context)
+        context.store.refresh_search()
 
     def _guard(self, job: Any, *args: Any) -> Any:
         """A job that never raises into the scheduler: a failure is logged and makes /healthz say why."""

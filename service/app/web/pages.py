@@ -11,11 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service.app.web.app import View, bad, cursor_param, date_param, int_param, path_id
+from service.app.web.diff import paragraphs, side_by_side
 from service.model import CREDIT_ROLES
-from service.store.browse import ListFilter
-from service.store.search import RANK_WINDOW, SearchQuery
-from service.web.app import View, bad, cursor_param, date_param, int_param, path_id
-from service.web.diff import paragraphs, side_by_side
+from service.store import RANK_WINDOW, ListFilter, SearchQuery
 
 #: articles per list page by default, and the most a page may ask for
 PER_PAGE, MAX_PER_PAGE = 50, 200

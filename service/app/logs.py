@@ -13,7 +13,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from service.config import redact_text
+from service.settings import redact_text
 
 
 class RedactingFilter(logging.Filter):

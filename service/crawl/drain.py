@@ -16,10 +16,10 @@ import socket
 from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 
-from service.crawl.pipeline import Crawl, process
+from service.crawl.context import CrawlContext, CrawlRun
+from service.crawl.pipeline import process
 from service.errors import StoreError
-from service.store import leases
-from service.store.types import ClaimedUrl
+from service.store import ClaimedUrl
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +44,19 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def release_dead_leases(crawl: Crawl) -> int:
+def release_dead_leases(crawl: CrawlContext | CrawlRun) -> int:
     """Hand back the URLs leased by processes of this host that no longer run (a kill -9, a crash),
     so a restart does not wait for their leases to run out. Leases of other hosts expire by time."""
     host = socket.gethostname()
-    dead = [
-        w for w in leases.leased_workers(crawl.store.engine) if w.startswith(host + ":") and not _alive(w)
-    ]
+    dead = [w for w in crawl.store.leased_workers() if w.startswith(host + ":") and not _alive(w)]
     if not dead:
         return 0
-    return leases.release_leases(crawl.store.engine, dead, max_attempts=crawl.settings.fetch.max_attempts)
+    return crawl.store.release_leases(dead, max_attempts=crawl.settings.fetch.max_attempts)
 
 
-def hand_back_leases(crawl: Crawl) -> int:
+def hand_back_leases(crawl: CrawlContext | CrawlRun) -> int:
     """Hand back every URL this process still holds (at a stop, after the jobs ended); how many."""
-    return leases.release_leases(crawl.store.engine, [crawl.worker])
+    return crawl.store.release_leases([crawl.worker])
 
 
 def _alive(worker: str) -> bool:
@@ -68,14 +66,14 @@ def _alive(worker: str) -> bool:
         return True
 
 
-def lease_seconds(crawl: Crawl) -> float:
+def lease_seconds(crawl: CrawlRun) -> float:
     """Long enough for one URL with its retries and its further pages."""
     cfg = crawl.settings.fetch
     return 60 + cfg.timeout_s * (cfg.retries + 1) * 3
 
 
 async def drain(
-    crawl: Crawl,
+    crawl: CrawlRun,
     *,
     stop: asyncio.Event,
     kinds: Collection[str] | None = None,
@@ -93,7 +91,7 @@ async def drain(
 
 
 async def _worker(
-    crawl: Crawl,
+    crawl: CrawlRun,
     stop: asyncio.Event,
     kinds: Collection[str] | None,
     published_between: tuple[date, date] | None,
@@ -125,7 +123,7 @@ async def _worker(
     return processed
 
 
-async def _pause_if_deferred(crawl: Crawl, stop: asyncio.Event) -> None:
+async def _pause_if_deferred(crawl: CrawlRun, stop: asyncio.Event) -> None:
     """A host said "wait" (Retry-After, robots.txt unreachable): let it rest rather than claiming URL
     after URL only to hand them back; a long wait is left to the frontier's due times instead."""
     if crawl.defer_until is None:
@@ -139,7 +137,7 @@ async def _pause_if_deferred(crawl: Crawl, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=wait)
 
 
-async def _one(crawl: Crawl, item: ClaimedUrl) -> None:
+async def _one(crawl: CrawlRun, item: ClaimedUrl) -> None:
     try:
         await process(crawl, item)
     except StoreError:
@@ -151,7 +149,7 @@ async def _one(crawl: Crawl, item: ClaimedUrl) -> None:
         crawl.store.finish_url(item.id, state="retry", next_due_at=due, error=f"internal: {exc!r}"[:500])
 
 
-def _hand_back(crawl: Crawl, items: list[ClaimedUrl]) -> None:
+def _hand_back(crawl: CrawlRun, items: list[ClaimedUrl]) -> None:
     now = datetime.now(UTC)
     for item in items:
         crawl.store.finish_url(item.id, state="new", next_due_at=now, error=None)

@@ -1,4 +1,4 @@
-"""Building the pieces of a crawl from settings: engine, store, archive, fetcher, metrics.
+"""Building the pieces of a crawl from settings: store, archive, fetcher, metrics.
 
 One place, so that the daemon, the backfill and ``parse URL`` are wired the same way and the
 crawl code receives its collaborators instead of constructing them (tests pass fakes or a replica).
@@ -9,33 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
-from service.config import Settings, redact_url
-from service.crawl.pipeline import Crawl
-from service.crawl.runner import worker_id
+from service.crawl.context import CrawlContext
+from service.crawl.drain import worker_id
+from service.crawl.metrics import Metrics
 from service.extract import block_marker
 from service.fetch.archive import WarcArchive
 from service.fetch.client import Fetcher
-from service.metrics import Metrics
-from service.store import budget
-from service.store.db import make_engine, upgrade
-from service.store.repo import Store
-from service.urls import canonical_url
+from service.settings import Settings
+from service.store import Grant, Store, open_store
 
 log = logging.getLogger(__name__)
-
-
-def open_store(settings: Settings, *, migrate: bool | None = None) -> Store:
-    """The store on ``[database] url``; migrations applied when ``auto_upgrade`` (or ``migrate``)."""
-    engine = make_engine(settings.database)
-    if settings.database.auto_upgrade if migrate is None else migrate:
-        upgrade(engine)
-    log.info("database %s", redact_url(settings.database.url))
-    canonicalize = partial(
-        canonical_url, host_aliases=settings.site.host_aliases, drop_params=settings.site.drop_query_params
-    )
-    return Store(engine, settings.dedup, canonicalize=canonicalize)
 
 
 class StoreBudget:
@@ -49,7 +33,7 @@ class StoreBudget:
         #: a request whose process died frees its place after this long
         self.lease_s = cfg.timeout_s + cfg.connect_timeout_s + 30
 
-    def reserve(self, host: str) -> budget.Grant:
+    def reserve(self, host: str) -> Grant:
         return self.store.reserve_request(host, interval=self.interval, concurrency=self.concurrency,
                                           holder=self.holder, lease_s=self.lease_s)  # fmt: skip
 
@@ -83,16 +67,19 @@ def make_fetcher(settings: Settings, archive: WarcArchive | None, *, store: Stor
 @asynccontextmanager
 async def open_crawl(
     settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None
-) -> AsyncIterator[Crawl]:
-    """A ready ``Crawl``; on exit the fetcher is closed and the current WARC file finished."""
+) -> AsyncIterator[CrawlContext]:
+    """A ready ``CrawlContext`` (runs are made from it); on exit the fetcher is closed and the current WARC file finished."""
+    owned = store is None
     store = store or open_store(settings)
     archive = WarcArchive.from_settings(settings)
     fetcher = make_fetcher(settings, archive, store=store)
     try:
-        yield Crawl(
+        yield CrawlContext(
             settings=settings, store=store, fetcher=fetcher, metrics=metrics or Metrics(), worker=worker_id()
         )
     finally:
         await fetcher.aclose()
         if archive is not None:
             archive.close()
+        if owned:
+            store.close()

@@ -7,6 +7,6 @@ Place in the flow: a reader at the end of it. Every database read goes through
 
 from __future__ import annotations
 
-from service.web.server import Health, WebServer
+from service.app.web.server import Health, WebServer
 
 __all__ = ["Health", "WebServer"]

@@ -2,7 +2,7 @@
 
 ``/articles/{id}/archived`` shows the article's archived response in an ``<iframe sandbox>``
 without ``allow-scripts``; the frame loads ``/replay/{fetch_id}``: the WARC record's body with
-scripts removed and its URLs rewritten by ``service.web.replay``, under ``REPLAY_CSP``. A link in
+scripts removed and its URLs rewritten by ``service.app.web.replay``, under ``REPLAY_CSP``. A link in
 it goes through ``/go?url=`` to the archive's page for that URL (never the live site); a resource
 goes through ``/replay/url?url=``, which answers from the archive or 404s.
 """
@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from service.app.web.app import View, bad, int_param, path_id
+from service.app.web.replay import REPLAY_CSP, rewrite
 from service.extract.decode import decode_html
 from service.fetch.archive import ArchivedResponse, ArchiveError, read_response
-from service.store.browse import ArchivedAt
-from service.web.app import View, bad, int_param, path_id
-from service.web.replay import REPLAY_CSP, rewrite
+from service.store import ArchivedAt
 
 REPLAY_HEADERS = {
     "Content-Security-Policy": REPLAY_CSP,

@@ -7,6 +7,8 @@ are closed vocabularies (statuses, outcomes, field names, layers): never URLs, n
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -20,6 +22,23 @@ from prometheus_client import (
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
+class _Counter(Counter):
+    """A counter whose labelled children are kept in a plain dict: prometheus-client checks and
+    copies the label values under a lock at every ``labels`` call, and the crawl makes a dozen per
+    article."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._by_values: dict[tuple[Any, ...], Any] = {}
+
+    def labels(self, *values: Any, **by_name: Any) -> Any:
+        key = values or tuple(by_name.items())
+        child = self._by_values.get(key)
+        if child is None:
+            child = self._by_values[key] = super().labels(*values, **by_name)
+        return child
+
+
 class Metrics:
     """All metrics; one instance per process (tests make their own)."""
 
@@ -27,19 +46,19 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         ProcessCollector(registry=r)  # process_start_time_seconds, memory: restarts and leaks show
-        self.fetches = Counter(
+        self.fetches = _Counter(
             "jinshan_fetches", "HTTP exchanges by status (or error reason).", ["status"], registry=r
         )
-        self.articles = Counter(
+        self.articles = _Counter(
             "jinshan_articles",
             "Stored articles by outcome (new, changed, unchanged, duplicate, gone).",
             ["outcome"],
             registry=r,
         )
-        self.not_articles = Counter(
+        self.not_articles = _Counter(
             "jinshan_not_articles", "Pages that were not articles, by reason.", ["reason"], registry=r
         )
-        self.layers = Counter(
+        self.layers = _Counter(
             "jinshan_extraction_fields",
             "Fields filled, by the extraction layer that filled them.",
             ["field", "layer"],
@@ -65,7 +84,7 @@ class Metrics:
             ["field"],
             registry=r,
         )
-        self.cycles = Counter(
+        self.cycles = _Counter(
             "jinshan_cycles", "Daemon cycles and backfills by result.", ["result"], registry=r
         )
 

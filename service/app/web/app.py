@@ -13,7 +13,7 @@ import base64
 import binascii
 import hmac
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from service.config import Settings
 from service.errors import StoreError
-from service.store.browse import Cursor, Reader, decode_cursor, encode_cursor
+from service.settings import Settings
+from service.store import Cursor, Reader, decode_cursor, encode_cursor
+from service.text.dates import CST
 
 #: the site's time zone: dates and times are shown as the site printed them
-CST = timezone(timedelta(hours=8))
 #: the pages' own CSP: no script at all, frames only from the app (the replay)
 PAGE_CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; img-src 'self' data:; style-src 'self'; "
@@ -143,7 +143,7 @@ def path_id(request: Request, name: str = "id") -> int:
 
 def templates() -> Environment:
     env = Environment(
-        loader=PackageLoader("service.web", "templates"),
+        loader=PackageLoader("service.app.web", "templates"),
         autoescape=select_autoescape(["html", "xml"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -194,7 +194,7 @@ def create_app(
     reader: Reader, archive_dir: Path, *, auth: Auth | None = None, title: str = "金山网 archive"
 ) -> Starlette:
     """The archive view over ``reader``, replaying WARC records from ``archive_dir``."""
-    from service.web import api, pages, replay_routes
+    from service.app.web import api, pages, replay_routes
 
     view = View(reader, archive_dir, title=title)
     routes = [

@@ -1,39 +1,20 @@
-"""Settings: ``config/default.toml``, then a ``--config`` file, then ``JINSHAN_…`` environment.
+"""The settings' schema: one frozen pydantic model per section of ``config/default.toml``.
 
-Loaded and validated once at start-up into a frozen ``Settings`` object that is passed down
-explicitly; nothing else reads files or the environment for configuration. A bad value raises
-``ConfigError`` naming the dotted key, so start-up stops with one clear line.
-
-The site profile (``[site] profile``, e.g. ``config/sites/jsw.toml``) is loaded here too, into
-``SiteProfile``: the selectors and URL patterns of the site's templates are data, not code.
+Every key's default lives in ``default.toml`` (one source; the README's table is generated from it);
+the models say what a value may be, so a bad one stops start-up with one line naming the key.
+The site profile (``SiteProfile``) is the selectors and URL patterns of the site's templates: data,
+not code.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tomllib
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.errors import ConfigError
+from service.settings.redact import ambiguous_url
 from service.text.simhash import INDEX_DISTANCE
-
-
-def _config_dir() -> Path:
-    """``config/`` beside the package in a source tree (a checkout, an editable install); else the copy
-    of it that ships inside the installed package (``service/_config``, see pyproject.toml)."""
-    here = Path(__file__).resolve().parent
-    source_tree = here.parent / "config"
-    return source_tree if (source_tree / "default.toml").is_file() else here / "_config"
-
-
-CONFIG_DIR = _config_dir()
-DEFAULT_FILE = CONFIG_DIR / "default.toml"
-ENV_PREFIX = "JINSHAN_"
 
 
 class _Section(BaseModel):
@@ -69,7 +50,7 @@ class DatabaseSettings(_Section):
             raise ValueError(
                 "is not a database URL (a password with special characters must be percent-encoded)"
             ) from None
-        if _ambiguous(v):
+        if ambiguous_url(v):
             raise ValueError("holds more than one '@': write an '@' in the user name or password as %40")
         del url
         return v
@@ -263,6 +244,44 @@ class TemplateProfile(_Section):
     _re = field_validator("url_pattern")(_check_regex)
 
 
+def _named_groups(*names: str) -> Callable[[str], str]:
+    """A validator: the value is a regular expression, with the named groups ``names`` when not empty."""
+
+    def check(value: str) -> str:
+        _check_regex(value)
+        missing = [n for n in names if value and n not in re.compile(value).groupindex]
+        if missing:
+            raise ValueError(f"needs the named group(s) {', '.join(missing)}")
+        return value
+
+    return check
+
+
+class UrlPatterns(_Section):
+    """The shapes of the site's URLs (``[urls]`` of the profile): regular expressions searched in the
+    URL path. Empty: the site has no such URLs (no page folded, no date read from a path)."""
+
+    #: a page of an article split over several: named groups ``id`` (the article) and ``page`` (the
+    #: page number, absent on page 1); page N is page 1 with the text from the end of ``id`` to the
+    #: end of ``page`` put in
+    article_page_pattern: str = ""
+    #: dates written in paths, tried in order: named groups ``y``, ``m`` and ``d``
+    date_path_patterns: tuple[str, ...] = ()
+    #: a further page of a list: named group ``page`` (the page number; the list's first page does not match)
+    list_page_pattern: str = ""
+
+    _page = field_validator("article_page_pattern")(_named_groups("id", "page"))
+    _list = field_validator("list_page_pattern")(_named_groups("page"))
+
+    @field_validator("date_path_patterns")
+    @classmethod
+    def _dates(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        check = _named_groups("y", "m", "d")
+        for pattern in v:
+            check(pattern)
+        return v
+
+
 class SiteProfile(_Section):
     """Everything the extractor knows about one site, as data."""
 
@@ -281,6 +300,7 @@ class SiteProfile(_Section):
     #: paper codes of the e-paper URLs and the papers' names
     paper_names: dict[str, str] = {}
     templates: tuple[TemplateProfile, ...] = ()
+    urls: UrlPatterns = UrlPatterns()
 
 
 class Settings(_Section):
@@ -312,143 +332,3 @@ class Settings(_Section):
             hosts.discard(epaper)
         hosts.discard("")
         return frozenset(hosts)
-
-
-# --- loading -----------------------------------------------------------------------------------
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with ``over`` merged in, table by table; ``over`` wins on leaves."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(what, f"file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(what, f"{path} is not valid TOML: {exc}") from exc
-
-
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``JINSHAN_SECTION__KEY=value`` pairs as a nested dict; values parsed as TOML when they can be."""
-    out: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        try:
-            value: Any = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return out
-
-
-def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown setting (check the spelling against config/default.toml)"
-    elif err["type"] == "missing":
-        msg = "required setting is missing"
-    return ConfigError(prefix + key, msg)
-
-
-def load_profile(path: Path) -> SiteProfile:
-    data = _read_toml(path, "site.profile")
-    try:
-        return SiteProfile.model_validate(data)
-    except ValidationError as exc:
-        raise _first_error(exc, prefix=f"{path.name}: ") from None
-
-
-def load_settings(
-    config_file: str | Path | None = None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> Settings:
-    """Defaults < ``config_file`` < environment < ``overrides``; validated and frozen.
-
-    Raises ``ConfigError`` naming the first bad key.
-    """
-    data = _read_toml(DEFAULT_FILE, "defaults")
-    files = [str(DEFAULT_FILE)]
-    if config_file is not None:
-        data = deep_merge(data, _read_toml(Path(config_file), "--config"))
-        files.append(str(config_file))
-    data = deep_merge(data, env_overrides(os.environ if environ is None else environ))
-    if overrides:
-        data = deep_merge(data, overrides)
-    for key in ("profile", "source_files"):
-        if key in data:
-            raise ConfigError(key, "is not a configuration section")
-    try:
-        settings = Settings.model_validate({**data, "source_files": tuple(files)})
-    except ValidationError as exc:
-        raise _first_error(exc) from None
-    profile_path = Path(settings.site.profile)
-    if not profile_path.is_absolute():
-        profile_path = CONFIG_DIR / profile_path
-    return settings.model_copy(update={"profile": load_profile(profile_path)})
-
-
-def redact_url(url: str) -> str:
-    """A database URL with its password replaced by ``***``: safe for logs, errors, metrics and
-    stats. Read from the parsed URL object (whatever the password holds: / @ : # ? or escapes); a
-    string that does not parse as a URL is not shown at all."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    if _ambiguous(url):  # an unescaped "@" in the password: no parser can tell where it ends
-        return url.split("://", 1)[0] + "://***@" + url.rsplit("@", 1)[1]
-    try:
-        parsed = make_url(url)
-    except (ArgumentError, ValueError):
-        return "(database URL not shown)"
-    return parsed.render_as_string(hide_password=True)
-
-
-def _ambiguous(url: str) -> bool:
-    return url.split("://", 1)[-1].count("@") > 1
-
-
-def url_secrets(url: str) -> tuple[str, ...]:
-    """The password of a database URL in every spelling a message may carry it (as written, decoded,
-    percent-encoded); () when it has none. ``redact_text`` masks them."""
-    from urllib.parse import quote, quote_plus
-
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    spellings: set[str] = set()
-    userinfo = url.split("://", 1)[-1].rsplit("@", 1)
-    if len(userinfo) == 2 and ":" in userinfo[0]:
-        spellings.add(userinfo[0].split(":", 1)[1])  # as written, up to the last "@"
-    try:
-        password = None if _ambiguous(url) else make_url(url).password
-    except (ArgumentError, ValueError):
-        password = None
-    if password:
-        spellings |= {str(password), quote(str(password), safe=""), quote_plus(str(password))}
-    return tuple(sorted((s for s in spellings if s), key=len, reverse=True))
-
-
-def redact_text(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every one of ``secrets`` replaced by ``***``."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text

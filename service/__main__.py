@@ -1,0 +1,5 @@
+"""``python -m service``: the ``jinshan`` command."""
+
+from service.app.cli import main
+
+main()

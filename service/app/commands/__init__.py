@@ -1,0 +1,1 @@
+"""One module per ``jinshan`` command: its options, its checks, what it prints, its exit code."""
