@@ -78,7 +78,8 @@ def run_in_process(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess
     import io
     import logging
 
-    from service import cli
+    from service.app import cli
+    from service.app.commands import common
 
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()
@@ -92,7 +93,7 @@ def run_in_process(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess
             del os.environ[key]
         os.chdir(cwd)
         sys.argv = ["jinshan", *args]
-        cli._SECRETS = ()  # a fresh process knows no password yet
+        common._SECRETS[0] = ()  # a fresh process knows no password yet
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 cli.main()
@@ -187,7 +188,7 @@ def due_times(database_url: str, urls: list[str]) -> dict[str, datetime | None]:
     """When the frontier will next fetch each of ``urls`` (``urls.due_at``), read from the database."""
     from sqlalchemy import select
 
-    from service.config import DatabaseSettings
+    from service.settings import DatabaseSettings
     from service.store.db import make_engine
     from service.store.schema import urls as table
 
@@ -205,7 +206,7 @@ def make_due(database_url: str, urls: list[str], at: datetime) -> None:
     for them (the daemon's clock is the machine's; the due times are data)."""
     from sqlalchemy import update
 
-    from service.config import DatabaseSettings
+    from service.settings import DatabaseSettings
     from service.store.db import make_engine
     from service.store.schema import urls as table
 

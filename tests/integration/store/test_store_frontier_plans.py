@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import ClauseElement, Engine, delete, func, select, update
 from sqlalchemy.engine import make_url
 
-from service.config import DatabaseSettings
+from service.settings import DatabaseSettings
 from service.store import db, frontier, stats
 from service.store.repo import NewUrl, Store
 from service.store.schema import state_is, urls
