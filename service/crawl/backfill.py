@@ -26,7 +26,6 @@ from service.store import Store
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class BackfillRange:
     since: date
