@@ -62,14 +62,14 @@ class Cycles:
         (it may have scrolled past articles we never saw). A cycle cut short (a stop, a database
         error) still closes its run: "interrupted" or "failed"."""
         store = self.context.store
-        run = self.context.run(store.start_run("cycle", {"start_urls": start_urls(self.settings)}))
-        assert run.run_id is not None
+        run_id = store.start_run("cycle", {"start_urls": start_urls(self.settings)})
+        run = self.context.run(run_id)
         try:
-            return await self._run(run, run.run_id, full=full)
+            return await self._run(run, run_id, full=full)
         except BaseException as exc:  # CancelledError too: the run must not stay "running"
             stopped = self.stop.is_set() or isinstance(exc, asyncio.CancelledError)
             with contextlib.suppress(StoreError):  # the database may be the reason
-                store.finish_run(run.run_id, status="interrupted" if stopped else "failed",
+                store.finish_run(run_id, status="interrupted" if stopped else "failed",
                                  counters=dict(run.stats.counts), error=None if stopped else repr(exc)[:500])  # fmt: skip
             raise
 

@@ -93,7 +93,7 @@ def run_in_process(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess
             del os.environ[key]
         os.chdir(cwd)
         sys.argv = ["jinshan", *args]
-        common._SECRETS[0] = ()  # a fresh process knows no password yet
+        common._SECRETS = ()  # a fresh process knows no password yet
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 cli.main()

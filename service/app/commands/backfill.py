@@ -165,8 +165,8 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
         found = resume_point(context.store, params) if span.discover else Discovery()
         if found.lists.pages or found.epaper_days:
             log.info("resuming the discovery of an interrupted backfill: %s", found.line())
-        run = context.run(context.store.start_run(kind, params), harvest=True)
-        assert run.run_id is not None
+        run_id = context.store.start_run(kind, params)
+        run = context.run(run_id, harvest=True)
         progress = ProgressLine("backfill", elapsed=True) if span.discover else None
 
         def report(run: CrawlRun, found: Discovery) -> None:
@@ -186,11 +186,11 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
                 if helper.returncode is None:
                     helper.terminate()
             run.store.finish_run(
-                run.run_id, status="failed", counters=dict(run.stats.counts), error=repr(exc)[:500]
+                run_id, status="failed", counters=dict(run.stats.counts), error=repr(exc)[:500]
             )
             raise
         status = "interrupted" if stop.is_set() else "ok"
-        run.store.finish_run(run.run_id, status=status, counters=dict(run.stats.counts))
+        run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts))
         if span.discover:
             pending = run.store.frontier_counts()
             print(f"backfill {status}: {found.line()}; {summary(dict(run.stats.counts))}; frontier: "

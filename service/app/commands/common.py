@@ -16,7 +16,7 @@ from service.errors import ConfigError, StoreError
 from service.settings import Settings, load_settings, redact_text, redact_url, url_secrets
 
 #: the database password in its spellings, masked in every message (set once settings are loaded)
-_SECRETS: list[tuple[str, ...]] = [()]
+_SECRETS: tuple[str, ...] = ()
 
 ConfigOpt = Annotated[
     Path | None,
@@ -30,7 +30,7 @@ LogFormatOpt = Annotated[
 def one_line(message: str) -> str:
     """The first line of ``message`` (a driver's error runs on with SQL and links), secrets masked."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return redact_text(lines[0] if lines else "", _SECRETS[0])
+    return redact_text(lines[0] if lines else "", _SECRETS)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -40,7 +40,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _loaded(settings: Settings) -> Settings:
-    _SECRETS[0] = url_secrets(settings.database.url)
+    global _SECRETS
+    _SECRETS = url_secrets(settings.database.url)
     return settings
 
 
@@ -61,7 +62,7 @@ def configure(config: Path | None, log_format: str | None) -> Settings:
         settings = _loaded(load_settings(config, overrides=overrides))
     except ConfigError as exc:
         fail(str(exc))
-    setup_logging(settings.log.format, settings.log.level, secrets=_SECRETS[0])
+    setup_logging(settings.log.format, settings.log.level, secrets=_SECRETS)
     return settings
 
 
