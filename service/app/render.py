@@ -11,15 +11,17 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
-
-from rich.console import Console, Group
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from service.store import SearchHit, render_marks
 from service.text.dates import CST
+
+# Rich is imported where it draws: a backfill or reparse off a terminal (a service, a benchmark)
+# logs its progress and never pays for it (~75 ms at every start)
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.progress import Progress
+    from rich.table import Table
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ PIPED_WIDTH = 10_000
 
 def stats_tables(stats: dict[str, Any]) -> Group:
     """The stats as a group of tables."""
+    from rich.console import Group
+    from rich.table import Table
 
     def pairs(title: str, items: dict[str, Any]) -> Table:
         table = Table(title=title, title_justify="left", show_header=False)
@@ -71,12 +75,16 @@ def stats_tables(stats: dict[str, Any]) -> Group:
 
 def print_stats(stats: dict[str, Any]) -> None:
     """The stats tables on stdout; piped or redirected, at their natural width (never cut)."""
+    from rich.console import Console
+
     Console(width=None if sys.stdout.isatty() else PIPED_WIDTH).print(stats_tables(stats))
 
 
 def search_hit_markup(hit: SearchHit) -> str:
     """Rich console markup of one search result: title, date, URL, then the snippet, the matches in
     bold yellow."""
+    from rich.markup import escape
+
     when = hit.published_at.astimezone(CST).strftime("%Y-%m-%d %H:%M") if hit.published_at else "—"
     title = render_marks(hit.title_marks, "[bold yellow]", "[/]", escape)
     return (
@@ -110,6 +118,15 @@ class ProgressLine:
     def update(self, done: int, total: int | None, line: str) -> None:
         if self.tty:
             if self.bar is None:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+
                 columns = [TextColumn(f"[bold]{self.what}"), BarColumn(), TextColumn("{task.fields[done]}"),
                            TextColumn("{task.fields[counts]}")]  # fmt: skip
                 columns += [TimeElapsedColumn()] if self.elapsed else []

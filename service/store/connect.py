@@ -82,9 +82,10 @@ def _ensure_schema(engine: Engine, settings: Settings, *, upgrade: bool) -> None
     where = redact_url(settings.database.url)
     try:
         if upgrade:
-            db.upgrade(engine)
+            if not db.at_head(engine):  # the common start: one SELECT, Alembic not even imported
+                db.upgrade(engine)
             return
-        current, head = db.current_revision(engine), db.head_revision()
+        current, head = db.current_revision(engine), db.HEAD_REVISION
     except SQLAlchemyError as exc:
         raise StoreError(f"database {where} unreachable: {first_line(exc)}") from exc
     if current is None:

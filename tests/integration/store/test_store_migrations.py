@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, select
 from sqlalchemy import text as sql
 
-from service.settings import DatabaseSettings, DedupSettings
-from service.store import db, search
+from service.settings import DatabaseSettings, DedupSettings, load_settings
+from service.store import db, open_store, search
 from service.store.dedup import nearest
 from service.store.repo import Store
 from service.store.schema import article_versions, articles, metadata, simhash_index
@@ -26,11 +28,26 @@ def test_empty_database_to_head_matches_the_schema(db_url: str) -> None:
         assert db.current_revision(engine) is None
         db.upgrade(engine)
         db.upgrade(engine)  # idempotent
-        assert db.current_revision(engine) == db.head_revision() == "0010"
+        # the constant every start checks against without Alembic is Alembic's own head
+        assert db.current_revision(engine) == db.head_revision() == db.HEAD_REVISION == "0010"
+        assert db.at_head(engine)
         with engine.connect() as conn:
             # search_documents (0003) is dialect-specific (FTS5 / pg_trgm) and kept out of metadata
             skip = {"include_name": lambda n, t, _: not (t == "table" and n.startswith("search_documents"))}
             assert compare_metadata(MigrationContext.configure(conn, opts=skip), metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_database_behind_head_is_upgraded_at_open(db_url: str, tmp_path: Path) -> None:
+    """The fast start (one SELECT when at head) still migrates a database that is behind."""
+    engine = fresh(db_url)
+    try:
+        db.upgrade(engine, "0009")
+        assert not db.at_head(engine)
+        overrides = {"database": {"url": db_url}, "archive": {"path": str(tmp_path)}}
+        open_store(load_settings(environ={}, overrides=overrides)).close()
+        assert db.current_revision(engine) == db.HEAD_REVISION
     finally:
         engine.dispose()
 
