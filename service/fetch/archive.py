@@ -164,6 +164,7 @@ class WarcArchive:
         self.fsync = fsync
         self._lock = threading.Lock()
         self._name = ""
+        self._file: IO[bytes] | None = None
         self._size = 0
         self._seq = 0
         self._serializer = _RecordSerializer()
@@ -203,21 +204,28 @@ class WarcArchive:
             if not self._name or self._size >= self.rotate_bytes:
                 self._start_file()
             offset = self._size + len(req_bytes)
-            # Opened per write (a few microseconds): nothing stays open to leak or to tear on exit.
-            with (self.directory / self._name).open("ab") as fh:
-                fh.write(req_bytes + resp_bytes)
-                if self.fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+            fh = self._file
+            assert fh is not None  # _start_file opened it
+            fh.write(req_bytes + resp_bytes)
+            # handed to the OS at once: a killed process loses no record it returned a place for
+            fh.flush()
+            if self.fsync:
+                os.fsync(fh.fileno())
             self._size += len(req_bytes) + len(resp_bytes)
             return WarcRef(self._name, offset, len(resp_bytes), revisit, digest)
 
     def close(self) -> None:
         """Finish the current file; the next write starts a new one."""
         with self._lock:
-            self._name = ""
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._name, self._file = "", None
 
     def _start_file(self) -> None:
+        self._close_file()
         self.directory.mkdir(parents=True, exist_ok=True)
         self._seq += 1
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
@@ -226,9 +234,11 @@ class WarcArchive:
             name, {"software": "jinshan-archiver", "format": "WARC File Format 1.0"}
         )
         data = _gzip_member(self._serializer.to_bytes(info), self.gzip_level)
-        with (self.directory / name).open("xb") as fh:
-            fh.write(data)
-        self._name, self._size = name, len(data)
+        # kept open for the appends that follow (opening it per record cost more than its write)
+        fh = (self.directory / name).open("xb")
+        fh.write(data)
+        fh.flush()
+        self._name, self._file, self._size = name, fh, len(data)
 
     def _response_record(self, ex: Exchange, digest: str, *, revisit: bool) -> Any:
         headers = [(k, v) for k, v in ex.response_headers if k.lower() not in _DROPPED_HEADERS]
