@@ -12,6 +12,8 @@ and ``url`` for a date or id read from the URL path. Pure: bytes and strings in,
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -170,19 +172,23 @@ def _marker(tree: LexborHTMLParser, page_text: str, profile: SiteProfile) -> tup
 
 def _may_contain(raw: bytes, markers: tuple[str, ...]) -> bool:
     """A cheap byte search before any parsing: most pages carry none of the markers in any encoding."""
+    return any(encoded in raw for encoded in _encoded(markers))
+
+
+@functools.cache
+def _encoded(markers: tuple[str, ...]) -> tuple[bytes, ...]:
+    """``markers`` in every encoding a page of the site may use, once per profile."""
+    out: dict[bytes, None] = {}
     for marker in markers:
         for encoding in ("utf-8", "gb18030"):
-            try:
-                if marker.encode(encoding) in raw:
-                    return True
-            except UnicodeEncodeError:
-                continue
-    return False
+            with contextlib.suppress(UnicodeEncodeError):
+                out.setdefault(marker.encode(encoding), None)
+    return tuple(out)
 
 
 def block_marker(raw: bytes, content_type: str | None, profile: SiteProfile) -> str | None:
     """The block/captcha marker a page carries, if it is a block page (for the fetcher's check)."""
-    if not raw.strip() or not _may_contain(raw, profile.block_markers):
+    if not raw or raw.isspace() or not _may_contain(raw, profile.block_markers):
         return None
     tree = LexborHTMLParser(decode_html(raw, content_type).text)
     page_text = tree.body.text(separator="\n") if tree.body is not None else ""

@@ -174,7 +174,8 @@ class WarcArchive:
         """The archive ``[archive]`` describes, or None when archiving is disabled."""
         if not settings.archive.enabled:
             return None
-        return cls(settings.archive.path, rotate_bytes=settings.archive.rotate_bytes)
+        cfg = settings.archive
+        return cls(cfg.path, rotate_bytes=cfg.rotate_bytes, gzip_level=cfg.gzip_level)
 
     def path_of(self, ref: WarcRef) -> Path:
         """The file ``ref`` points into, for ``read_response(archive.path_of(ref), ref.offset)``."""

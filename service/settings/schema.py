@@ -179,6 +179,7 @@ class ArchiveSettings(_Section):
     enabled: bool = True
     path: str = "data/warc"
     rotate_bytes: int = Field(1_000_000_000, ge=1024)
+    gzip_level: int = Field(6, ge=1, le=9)
 
 
 class DedupSettings(_Section):

@@ -171,3 +171,33 @@ def test_from_settings_and_path_of(tmp_path: Path) -> None:
     archive = WarcArchive(tmp_path)
     ref = archive.write(exchange())
     assert read_response(archive.path_of(ref), ref.offset).status == 200
+
+
+def test_gzip_level_comes_from_the_settings_and_trades_size(tmp_path: Path) -> None:
+    from service.settings import load_settings
+
+    body = "".join(f"<p>第{i}段：镇江新闻{random.Random(i).random():.6f}</p>" for i in range(400)).encode()
+    sizes = {}
+    for level in (1, 9):
+        settings = load_settings(
+            environ={}, overrides={"archive": {"path": str(tmp_path / str(level)), "gzip_level": level}}
+        )
+        archive = WarcArchive.from_settings(settings)
+        assert archive is not None and archive.gzip_level == level
+        ref = archive.write(exchange(body=body))
+        archive.close()
+        assert read_response(archive.path_of(ref), ref.offset).body == body  # either level reads back
+        sizes[level] = ref.length
+    assert sizes[9] < sizes[1]
+
+
+def test_the_open_file_holds_every_returned_record_and_rotation_closes_it(tmp_path: Path) -> None:
+    """The file is kept open between writes: each record is in the file once ``write`` returns (a
+    kill after that loses nothing), and a rotation starts a new file."""
+    archive = WarcArchive(tmp_path, rotate_bytes=4096)
+    refs = [archive.write(exchange(body=random.Random(i).randbytes(3000))) for i in range(4)]
+    for ref in refs:  # read through another handle, the writer's still open
+        assert len(read_response(tmp_path / ref.filename, ref.offset).body) == 3000
+    assert len({r.filename for r in refs}) >= 2
+    archive.close()
+    assert archive.write(exchange()).filename not in {r.filename for r in refs}
