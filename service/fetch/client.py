@@ -30,7 +30,7 @@ from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
 from service.fetch.politeness import HostGate, SharedBudget, backoff_delay, parse_retry_after
 from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
-from service.fetch.transport import AsyncioTransport
+from service.fetch.transport import H11Transport
 from service.settings import Settings
 
 #: Content types handed on as pages; anything else is reported as ``not_html``. A missing
@@ -138,7 +138,9 @@ class Fetcher:
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
         # with trust_env, httpx's own transport: it reads proxies from the environment
         if transport is None and not cfg.trust_env:
-            transport = AsyncioTransport(limits=limits)
+            transport = H11Transport(
+                max_connections_per_host=cfg.concurrency, keepalive_expiry=limits.keepalive_expiry
+            )
         return httpx.AsyncClient(
             transport=transport,
             timeout=timeout,
