@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -141,7 +142,7 @@ class Fetcher:
             transport = H11Transport(
                 max_connections_per_host=cfg.concurrency, keepalive_expiry=limits.keepalive_expiry
             )
-        return httpx.AsyncClient(
+        return _Client(
             transport=transport,
             timeout=timeout,
             limits=limits,
@@ -420,6 +421,31 @@ class Fetcher:
                 return hop.status, hop.body
             chain.append(current)
             current = self._next_hop(robots_url, current, location, chain)
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, which looks at a response only when it sets a cookie: building the
+    jar's urllib view of every request and response cost more than the rest of the client."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.AsyncClient):
+    """``httpx.AsyncClient`` with ``_Cookies`` for a jar (same cookies kept and sent)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = None
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:  # httpx.Cookies, a dict, a list of pairs or None
+        self._jar = _Cookies(cookies)
 
 
 def _about(url: str, exc: FetchError) -> FetchError:

@@ -46,7 +46,8 @@ HAPPY_EYEBALLS_DELAY_S = 0.25
 MAX_HEAD_BYTES = 100 * 1024
 #: received bytes held before the socket is paused (the reader is behind)
 _HIGH_WATER = 1024 * 1024
-_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
 Origin = tuple[bytes, bytes, int]
@@ -270,7 +271,7 @@ class _Body(httpx.AsyncByteStream):
             while True:
                 event = await conn.next_event()
                 if type(event) is h11.Data:
-                    yield bytes(event.data)  # type: ignore[union-attr]
+                    yield bytes(event.data)
                 elif type(event) is h11.EndOfMessage or event is h11.PAUSED:
                     break
         except _Stale as exc:  # cannot be stale once the head arrived; keep the type honest
@@ -322,7 +323,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         await self._acquire(pool, timeouts.get("pool"))
         conn: _Connection | None = None
         try:
-            head = await self._head_bytes(request)
+            head = await self._request_events(request)
             conn = self._idle(pool)
             for _ in range(2):
                 if conn is None:
@@ -364,13 +365,16 @@ class H11Transport(httpx.AsyncBaseTransport):
             raise httpx.PoolTimeout("timed out waiting for a connection") from None
 
     @staticmethod
-    async def _head_bytes(request: httpx.Request) -> list[h11.Event]:
-        events: list[h11.Event] = []
+    async def _request_events(request: httpx.Request) -> list[h11.Event]:
+        """The request as h11 events (the body read once, so a retry can send it again)."""
+        headers = request.headers.raw
         try:
-            events.append(h11.Request(method=request.method, target=request.url.raw_path, headers=request.headers.raw))
+            events: list[h11.Event] = [
+                h11.Request(method=request.method, target=request.url.raw_path, headers=headers)
+            ]
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc)) from exc
-        if "content-length" in request.headers or "transfer-encoding" in request.headers:
+        if any(k.lower() in _BODY_HEADERS for k, _ in headers):
             async for chunk in request.stream:  # type: ignore[union-attr]
                 if chunk:
                     events.append(h11.Data(data=chunk))
@@ -410,7 +414,7 @@ class H11Transport(httpx.AsyncBaseTransport):
         while True:
             event = await conn.next_event()
             if type(event) is h11.Response:
-                return event  # type: ignore[return-value]
+                return event
             if type(event) is not h11.InformationalResponse:  # pragma: no cover - h11 orders events
                 raise httpx.RemoteProtocolError(f"unexpected {type(event).__name__} before the response")
 
