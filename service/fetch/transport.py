@@ -47,6 +47,8 @@ MAX_HEAD_BYTES = 100 * 1024
 #: received bytes held before the socket is paused (the reader is behind)
 _HIGH_WATER = 1024 * 1024
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+#: distinct request header sets whose h11 validation is remembered
+_HEADER_SETS = 256
 _BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
@@ -301,6 +303,9 @@ class H11Transport(httpx.AsyncBaseTransport):
         self._expiry = keepalive_expiry
         self._ssl_context = ssl_context
         self._pools: dict[Origin, _OriginPool] = {}
+        # h11 validates every header of every request; the same header set (the client's, the
+        # host's) comes again and again, so its validated form is kept and handed back to h11
+        self._headers: dict[tuple[tuple[bytes, bytes], ...], h11._headers.Headers] = {}
         self._closed = False
 
     def _ssl(self) -> ssl.SSLContext:
@@ -364,16 +369,20 @@ class H11Transport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.PoolTimeout("timed out waiting for a connection") from None
 
-    @staticmethod
-    async def _request_events(request: httpx.Request) -> list[h11.Event]:
+    async def _request_events(self, request: httpx.Request) -> list[h11.Event]:
         """The request as h11 events (the body read once, so a retry can send it again)."""
         headers = request.headers.raw
+        key = tuple(headers)
+        checked = self._headers.get(key)
         try:
-            events: list[h11.Event] = [
-                h11.Request(method=request.method, target=request.url.raw_path, headers=headers)
-            ]
+            head = h11.Request(method=request.method, target=request.url.raw_path, headers=checked or headers)
         except h11.LocalProtocolError as exc:
             raise httpx.LocalProtocolError(str(exc)) from exc
+        if checked is None:
+            if len(self._headers) >= _HEADER_SETS:
+                self._headers.clear()
+            self._headers[key] = head.headers
+        events: list[h11.Event] = [head]
         if any(k.lower() in _BODY_HEADERS for k, _ in headers):
             async for chunk in request.stream:  # type: ignore[union-attr]
                 if chunk:
