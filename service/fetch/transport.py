@@ -243,7 +243,12 @@ class _Connection(asyncio.Protocol):
         """End the exchange: True when the connection may carry the next request."""
         self._cancel_timer()
         conn = self.h11
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE and not self._error:
+        if (
+            conn.our_state is h11.DONE
+            and conn.their_state is h11.DONE
+            and not self._error
+            and not conn.trailing_data[0]  # bytes after the response: out of step, not reused
+        ):
             conn.start_next_cycle()
             self.idle_since = self.loop.time()
             return self.transport is not None and not self.transport.is_closing()
@@ -328,24 +333,18 @@ class H11Transport(httpx.AsyncBaseTransport):
         await self._acquire(pool, timeouts.get("pool"))
         conn: _Connection | None = None
         try:
-            head = await self._request_events(request)
-            conn = self._idle(pool)
-            for _ in range(2):
-                if conn is None:
-                    conn = await self._connect(origin, pool, timeouts.get("connect"))
-                try:
-                    event = await self._exchange(conn, head, timeouts)
-                    break
-                except _Stale:
-                    conn.abort()
-                    pool.live.discard(conn)
-                    if request.method not in _IDEMPOTENT:
-                        raise httpx.RemoteProtocolError(
-                            "Server disconnected without sending a response."
-                        ) from None
-                    conn = None  # once, on a connection of its own
-            else:  # pragma: no cover - a fresh connection is never stale
-                raise AssertionError("unreachable")
+            events = await self._request_events(request)
+            conn = self._idle(pool) or await self._connect(origin, pool, timeouts.get("connect"))
+            try:
+                event = await self._exchange(conn, events, timeouts)
+            except _Stale:  # only a reused connection is stale: again, once, on a new one
+                stale, conn = conn, None
+                stale.abort()
+                pool.live.discard(stale)
+                if request.method not in _IDEMPOTENT:
+                    raise httpx.RemoteProtocolError("Server disconnected without sending a response.") from None
+                conn = await self._connect(origin, pool, timeouts.get("connect"))
+                event = await self._exchange(conn, events, timeouts)
         except BaseException:
             if conn is not None:
                 conn.abort()

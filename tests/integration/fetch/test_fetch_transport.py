@@ -255,12 +255,14 @@ def test_a_reused_connection_that_dies_is_retried_once_on_a_new_one() -> None:
         asyncio.run(fresh())
 
 
-def test_connection_close_and_http_1_0_are_not_reused() -> None:
+def test_connection_close_http_1_0_and_bytes_past_the_body_are_not_reused() -> None:
     def closing(srv: Server) -> Serve:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             head = await srv.head(reader)
             if b"/old" in head:
                 writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            elif b"/junk" in head:  # more than Content-Length said, in the same packet
+                writer.write(ok() + b"HTTP/1.1 200 OK\r\n")
             else:
                 writer.write(ok(extra=b"Connection: close\r\n"))
             await writer.drain()
@@ -271,10 +273,11 @@ def test_connection_close_and_http_1_0_are_not_reused() -> None:
     async def main() -> tuple[list[bytes], int, list[object]]:
         transport = H11Transport()
         async with serving(closing) as srv, client(transport) as c:
-            got = [(await c.get(srv.url(p))).content for p in ("/new", "/new", "/old", "/old")]
+            paths = ("/new", "/new", "/old", "/old", "/junk", "/junk")
+            got = [(await c.get(srv.url(p))).content for p in paths]
             return got, srv.accepted, transport.connections()
 
-    assert asyncio.run(main()) == ([b"ok"] * 4, 4, [])
+    assert asyncio.run(main()) == ([b"ok"] * 6, 6, [])
 
 
 def test_chunked_large_and_streamed_bodies() -> None:
