@@ -112,7 +112,11 @@ async def run(
     archive = WarcArchive(archive_dir) if archive_dir else None
     rows: list[Row] = []
     done = errors = 0
-    pool = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=concurrency)) if transport == "httpx" else None
+    pool = (
+        httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=concurrency))
+        if transport == "httpx"
+        else None
+    )
     async with Fetcher(settings, archive=archive, transport=pool) as fetcher:
         queue: asyncio.Queue[int] = asyncio.Queue()
 
@@ -153,7 +157,9 @@ def main() -> None:
         "--concurrency", default="8", help="requests in flight; a comma list runs one pass per value"
     )
     parser.add_argument("--no-archive", action="store_true")
-    parser.add_argument("--transport", default="h11", help="h11 (ours), httpx (httpcore's pool); a comma list")
+    parser.add_argument(
+        "--transport", default="h11", help="h11 (ours), httpx (httpcore's pool); a comma list"
+    )
     args = parser.parse_args()
     checkpoints = sorted(int(x) for x in args.checkpoints.split(","))
     if checkpoints[-1] > 200_000:

@@ -159,7 +159,11 @@ def test_the_request_on_the_wire_is_httpxs() -> None:
     """Same client settings, same request: the bytes match those of httpx's own transport."""
 
     async def main() -> list[bytes]:
-        headers = {"User-Agent": "jinshan-test/1", "Accept-Encoding": "gzip, deflate", "If-None-Match": '"v1"'}
+        headers = {
+            "User-Agent": "jinshan-test/1",
+            "Accept-Encoding": "gzip, deflate",
+            "If-None-Match": '"v1"',
+        }
         async with serving(keep_alive) as srv:
             for transport in (H11Transport(), httpx.AsyncHTTPTransport()):
                 async with httpx.AsyncClient(transport=transport, headers=headers) as c:
@@ -177,7 +181,11 @@ def test_connections_are_reused_and_limited_per_host() -> None:
         transport = H11Transport(max_connections_per_host=2)
         async with serving(keep_alive) as srv, client(transport) as c:
             got = await asyncio.gather(*(c.get(srv.url(f"/{i}")) for i in range(10)))
-            return [r.content for r in got], srv.accepted, sorted(x["requests"] for x in transport.connections())
+            return (
+                [r.content for r in got],
+                srv.accepted,
+                sorted(x["requests"] for x in transport.connections()),
+            )
 
     bodies, accepted, per_connection = asyncio.run(main())
     assert bodies == [f"/{i}".encode() for i in range(10)]
@@ -186,9 +194,13 @@ def test_connections_are_reused_and_limited_per_host() -> None:
 
 def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout() -> None:
     async def main() -> None:
-        async with serving(keep_alive) as srv, client(H11Transport(max_connections_per_host=1), pool=0.2) as c:
-            async with c.stream("GET", srv.url("/held")):  # holds the only connection
-                await c.get(srv.url("/second"))
+        transport = H11Transport(max_connections_per_host=1)
+        async with (
+            serving(keep_alive) as srv,
+            client(transport, pool=0.2) as c,
+            c.stream("GET", srv.url("/held")),  # holds the only connection
+        ):
+            await c.get(srv.url("/second"))
 
     with pytest.raises(httpx.PoolTimeout):
         asyncio.run(main())
@@ -293,7 +305,7 @@ def test_chunked_large_and_streamed_bodies() -> None:
                         writer.write(b"%x\r\n%s\r\n" % (len(part), part))
                     writer.write(b"0\r\n\r\n")
                 elif b"/empty" in head:
-                    writer.write(b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n")
+                    writer.write(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n')
                 else:
                     writer.write(ok(big))
                 await writer.drain()
