@@ -145,15 +145,16 @@ class _Connection(asyncio.Protocol):
     def reusable(self, now: float, expiry: float | None) -> bool:
         """Idle and, as far as the event loop has seen, still open: nothing received since the last
         response ended (a server only sends, unasked, to say it is closing) and not expired."""
-        transport = self.transport
         return (
-            transport is not None
-            and not transport.is_closing()
-            and not self._eof
+            not self.closed
             and not self._chunks
             and (expiry is None or now - self.idle_since < expiry)
             and self.h11.our_state is h11.IDLE
         )
+
+    @property
+    def closed(self) -> bool:
+        return self.transport is None or self.transport.is_closing() or self._eof
 
     def close(self) -> None:
         self._cancel_timer()
@@ -485,9 +486,10 @@ class H11Transport(httpx.AsyncBaseTransport):
         await asyncio.sleep(0)  # let the transports drop their sockets before the loop may end
 
     def connections(self) -> list[dict[str, Any]]:
-        """Open connections, for tests and diagnostics: origin, requests served, idle or not."""
+        """Pooled connections, for tests and diagnostics: origin, requests served, idle or not, and
+        whether the event loop has seen it closed (it is dropped when next taken from the pool)."""
         return [
-            {"origin": origin, "requests": conn.requests, "idle": conn in pool.idle}
+            {"origin": origin, "requests": conn.requests, "idle": conn in pool.idle, "closed": conn.closed}
             for origin, pool in self._pools.items()
             for conn in pool.live
         ]

@@ -192,6 +192,47 @@ def test_connections_are_reused_and_limited_per_host() -> None:
     assert accepted == 2 and per_connection == [5, 5]
 
 
+def test_an_idle_connection_past_keepalive_expiry_is_not_reused() -> None:
+    async def main(expiry: float) -> int:
+        async with serving(keep_alive) as srv, client(H11Transport(keepalive_expiry=expiry)) as c:
+            for i in range(3):
+                await c.get(srv.url(f"/{i}"))
+            return srv.accepted
+
+    assert asyncio.run(main(0.0)) == 3
+    assert asyncio.run(main(60.0)) == 1
+
+
+def test_a_request_cancelled_while_waiting_for_its_answer_gives_its_place_back() -> None:
+    """The Fetcher's whole-exchange timeout cancels a request waiting for the server: the half-used
+    connection is dropped and the only place in the pool is free for the next request."""
+
+    def slow_first(srv: Server) -> Serve:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while True:
+                head = await srv.head(reader)
+                if b"/slow" in head:
+                    await reader.read()  # no answer; ends when the client drops the connection
+                    return
+                writer.write(ok())
+                await writer.drain()
+
+        return serve
+
+    async def main() -> tuple[bool, int, int]:
+        transport = H11Transport(max_connections_per_host=1)
+        async with serving(slow_first) as srv, client(transport, pool=5.0) as c:
+            task = asyncio.create_task(c.get(srv.url("/slow")))
+            while not srv.heads:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            after = await c.get(srv.url("/next"))
+            return after.status_code == 200, srv.accepted, len(transport.connections())
+
+    assert asyncio.run(main()) == (True, 2, 1)
+
+
 def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout() -> None:
     async def main() -> None:
         transport = H11Transport(max_connections_per_host=1)
@@ -220,12 +261,13 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
         return serve
 
     async def main(settle: bool) -> tuple[list[int], int]:
-        async with serving(answer_once) as srv, client() as c:
+        transport = H11Transport()
+        async with serving(answer_once) as srv, client(transport) as c:
             statuses = []
             for _ in range(3):
                 statuses.append((await c.request("POST" if settle else "GET", srv.url())).status_code)
-                if settle:
-                    await asyncio.sleep(0.05)  # the FIN reaches the client's loop before the reuse
+                while settle and not all(x["closed"] for x in transport.connections()):
+                    await asyncio.sleep(0.01)  # until the client's loop has seen the server's FIN
             return statuses, srv.accepted
 
     for settle in (False, True):
