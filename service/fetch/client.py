@@ -8,10 +8,10 @@ not help, ``TransientFetchError`` with ``retry_at`` when it may.
 One shared ``httpx.AsyncClient`` (keep-alive, gzip/deflate, our User-Agent, no automatic redirects,
 no proxies from the environment) over ``transport.H11Transport`` (HTTP/1.1 with h11 on asyncio, a
 keep-alive pool per origin; with ``fetch.trust_env`` httpx's own transport, which reads proxies).
-Its cookie jar is httpx's, consulted only for responses that set a cookie. Each request passes, in order: the host and scheme check, robots.txt
-(``robots.RobotsCache``), the per-host gate (``politeness.HostGate``), a streamed and capped body read
-(``body.read_body``), then the archive (``archive.WarcArchive``). Redirects are followed here, hop by
-hop, so every hop gets the same checks. Retries of timeouts, resets and 5xx happen inside ``fetch``
+Its cookie jar is httpx's, consulted only for responses that set a cookie. Each request passes, in
+order: the host and scheme check, robots.txt (``robots.RobotsCache``), the per-host gate
+(``politeness.HostGate``), a streamed and capped body read (``body.read_body``), then the archive
+(``archive.WarcArchive``). Redirects are followed here, hop by hop, so every hop gets the same checks. Retries of timeouts, resets and 5xx happen inside ``fetch``
 with exponential backoff; what is still failing is handed back with ``retry_at``.
 """
 
