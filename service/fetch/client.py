@@ -6,10 +6,12 @@ usable 2xx or 304 is raised from ``service.errors``: ``PermanentFetchError`` whe
 not help, ``TransientFetchError`` with ``retry_at`` when it may.
 
 One shared ``httpx.AsyncClient`` (keep-alive, gzip/deflate, our User-Agent, no automatic redirects,
-no proxies from the environment). Each request passes, in order: the host and scheme check, robots.txt
-(``robots.RobotsCache``), the per-host gate (``politeness.HostGate``), a streamed and capped body read
-(``body.read_body``), then the archive (``archive.WarcArchive``). Redirects are followed here, hop by
-hop, so every hop gets the same checks. Retries of timeouts, resets and 5xx happen inside ``fetch``
+no proxies from the environment) over ``transport.H11Transport`` (HTTP/1.1 with h11 on asyncio, a
+keep-alive pool per origin; with ``fetch.trust_env`` httpx's own transport, which reads proxies).
+Its cookie jar is httpx's, consulted only for responses that set a cookie. Each request passes, in
+order: the host and scheme check, robots.txt (``robots.RobotsCache``), the per-host gate
+(``politeness.HostGate``), a streamed and capped body read (``body.read_body``), then the archive
+(``archive.WarcArchive``). Redirects are followed here, hop by hop, so every hop gets the same checks. Retries of timeouts, resets and 5xx happen inside ``fetch``
 with exponential backoff; what is still failing is handed back with ``retry_at``.
 """
 
@@ -21,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -30,7 +33,7 @@ from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
 from service.fetch.politeness import HostGate, SharedBudget, backoff_delay, parse_retry_after
 from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
-from service.fetch.transport import AsyncioTransport
+from service.fetch.transport import H11Transport
 from service.settings import Settings
 
 #: Content types handed on as pages; anything else is reported as ``not_html``. A missing
@@ -138,8 +141,10 @@ class Fetcher:
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
         # with trust_env, httpx's own transport: it reads proxies from the environment
         if transport is None and not cfg.trust_env:
-            transport = AsyncioTransport(limits=limits)
-        return httpx.AsyncClient(
+            transport = H11Transport(
+                max_connections_per_host=cfg.concurrency, keepalive_expiry=limits.keepalive_expiry
+            )
+        return _Client(
             transport=transport,
             timeout=timeout,
             limits=limits,
@@ -418,6 +423,31 @@ class Fetcher:
                 return hop.status, hop.body
             chain.append(current)
             current = self._next_hop(robots_url, current, location, chain)
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, which looks at a response only when it sets a cookie: building the
+    jar's urllib view of every request and response cost more than the rest of the client."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class _Client(httpx.AsyncClient):
+    """``httpx.AsyncClient`` with ``_Cookies`` for a jar (same cookies kept and sent)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = None
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:  # httpx.Cookies, a dict, a list of pairs or None
+        self._jar = _Cookies(cookies)
 
 
 def _about(url: str, exc: FetchError) -> FetchError:

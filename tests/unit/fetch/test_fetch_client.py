@@ -63,6 +63,24 @@ def page_calls(router: respx.Router) -> list[httpx.Request]:
 # --- the request we send ----------------------------------------------------------------------
 
 
+def test_a_cookie_the_site_sets_is_sent_back() -> None:
+    """The client keeps httpx's cookie jar (it only skips responses that set no cookie)."""
+    router = make_router()
+    other = SITE + "/2024/0101/2.shtml"
+    router.get(PAGE).mock(return_value=html(set_cookie="sid=abc; Path=/"))
+    router.get(other).mock(return_value=html())
+
+    async def two() -> None:
+        transport = httpx.MockTransport(router.async_handler)
+        async with Fetcher(fast_settings(), transport=transport) as f:
+            await f.fetch(PAGE)
+            await f.fetch(other)
+            await f.fetch(other)
+
+    run(two())
+    assert [c.headers.get("cookie") for c in page_calls(router)] == [None, "sid=abc", "sid=abc"]
+
+
 def test_identifies_itself_and_accepts_compression() -> None:
     router = make_router()
     router.get(PAGE).mock(return_value=html())
