@@ -149,13 +149,18 @@ class _Form:
         self.sql = sql
         self.placeholder = "?" if compiled.positional else "%s"
         # per parameter: its name in the SQL, the caller's key, the value in the statement, bind processor
-        self.slots: dict[str, tuple[str, Any, Any]] = {}
+        # as SQLAlchemy: the last parameter of a name gives its value, the last with a bind processor
+        # its processor (a name used twice, once without a type, is still converted)
+        given: dict[str, tuple[str, Any]] = {}
+        processors: dict[str, Any] = {}
         for param, name in compiled.bind_names.items():
             if param.callable is not None:
                 raise ValueError(f"a callable parameter cannot be prepared: {name}")
-            default = _REQUIRED if param.required else param.value
-            self.slots[name] = (param.key, default, param.type.dialect_impl(dialect).bind_processor(dialect))
-        self.ordered = [self.slots[name] for name in self.order]
+            given[name] = (param.key, _REQUIRED if param.required else param.value)
+            processor = param.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        self.ordered = [(*given[name], processors.get(name)) for name in self.order]
         self.columns = [entry[3] for entry in compiled._result_columns or ()]
         self.dialect = dialect
         #: result processors of the columns, once the first rows told their driver types
