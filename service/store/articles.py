@@ -86,7 +86,9 @@ def store(
     return outcome
 
 
-_LINK_URL = Prepared(update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id")))
+_LINK_URL = Prepared(
+    update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id"))
+)
 
 
 class _Ctx:
@@ -157,7 +159,9 @@ def _create_stmt(dialect: str) -> Prepared:
         next_id = select(func.coalesce(func.max(article_versions.c.id), 0) + 1).scalar_subquery()
         ins = sqlite.insert(articles)
     return Prepared(
-        ins.values({**{c: bindparam(c, type_=articles.c[c].type) for c in _CREATED}, "current_version_id": next_id})
+        ins.values(
+            {**{c: bindparam(c, type_=articles.c[c].type) for c in _CREATED}, "current_version_id": next_id}
+        )
         .on_conflict_do_nothing()
         .returning(articles.c.id, articles.c.current_version_id)
     )
@@ -337,7 +341,9 @@ def _people(
     if not todo:
         return ids
     rows = [{"name": n} for n in todo]
-    made = {str(name): int(pid) for pid, name in insert_ignore_rows(conn, people, rows, returning=("id", "name"))}
+    made = {
+        str(name): int(pid) for pid, name in insert_ignore_rows(conn, people, rows, returning=("id", "name"))
+    }
     if created is not None:
         created.update(made)
     ids.update(made)

@@ -128,24 +128,28 @@ def _rung(n: int, article_id: Any, reason: Any, condition: Any, fingerprint: Any
 # ``simhash_index`` sharing a key with the fingerprint (ten probes of its primary key, which also
 # holds the fingerprint and article id, so no table row is read; each returns about N / 2**25
 # unrelated rows, 0.03 at 1M fingerprints). Compiled once per database (``Prepared``).
-_RUNGS = Prepared(union_all(
-    _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
-    _rung(2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")),
-    _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
-    _rung(
-        4,
-        article_versions.c.article_id,
-        literal("content"),
-        article_versions.c.content_hash == bindparam("content_hash"),
-    ),
-    _rung(
-        _NEAR,
-        simhash_index.c.article_id,
-        literal("near"),
-        simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS]),
-        simhash_index.c.fingerprint,
-    ),
-))
+_RUNGS = Prepared(
+    union_all(
+        _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
+        _rung(
+            2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")
+        ),
+        _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
+        _rung(
+            4,
+            article_versions.c.article_id,
+            literal("content"),
+            article_versions.c.content_hash == bindparam("content_hash"),
+        ),
+        _rung(
+            _NEAR,
+            simhash_index.c.article_id,
+            literal("near"),
+            simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS]),
+            simhash_index.c.fingerprint,
+        ),
+    )
+)
 
 
 def has_content(conn: Connection, article_id: int, content_hash: str) -> bool:
@@ -155,7 +159,8 @@ def has_content(conn: Connection, article_id: int, content_hash: str) -> bool:
 
 _HAS_CONTENT = Prepared(
     select(article_versions.c.id).where(
-        article_versions.c.article_id == bindparam("_id"), article_versions.c.content_hash == bindparam("_hash")
+        article_versions.c.article_id == bindparam("_id"),
+        article_versions.c.content_hash == bindparam("_hash"),
     )
 )
 

@@ -143,7 +143,9 @@ def claim_due(
     lease = {"end": now + timedelta(seconds=lease_s), "worker": worker, "now": now}
     rows = _lease_stmt(len(ids)).all(conn, {**lease, **{f"i{n}": i for n, i in enumerate(ids)}})
     order = {i: n for n, i in enumerate(ids)}
-    return [ClaimedUrl(**dict(zip(_CLAIMED, r, strict=True))) for r in sorted(rows, key=lambda r: order[r[0]])]
+    return [
+        ClaimedUrl(**dict(zip(_CLAIMED, r, strict=True))) for r in sorted(rows, key=lambda r: order[r[0]])
+    ]
 
 
 # what a worker needs of a claimed URL
@@ -270,9 +272,13 @@ _NEWER_FETCH = case(
     ),
     else_=urls.c.last_fetched_at,
 )
-_LAST_FETCHED = Prepared(update(urls).where(urls.c.id == bindparam("_id")).values(last_fetched_at=_NEWER_FETCH))
+_LAST_FETCHED = Prepared(
+    update(urls).where(urls.c.id == bindparam("_id")).values(last_fetched_at=_NEWER_FETCH)
+)
 _FETCH_AT = Prepared(
-    select(fetches.c.id).where(fetches.c.url_id == bindparam("_id"), fetches.c.fetched_at == bindparam("_fetched_at"))
+    select(fetches.c.id).where(
+        fetches.c.url_id == bindparam("_id"), fetches.c.fetched_at == bindparam("_fetched_at")
+    )
 )
 
 

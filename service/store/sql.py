@@ -225,7 +225,9 @@ class _Form:
 
 
 @functools.cache
-def _insert_ignore_stmt(dialect: str, table: Table, columns: tuple[str, ...], returning: tuple[str, ...]) -> Prepared:
+def _insert_ignore_stmt(
+    dialect: str, table: Table, columns: tuple[str, ...], returning: tuple[str, ...]
+) -> Prepared:
     """``INSERT … ON CONFLICT DO NOTHING`` of ``columns`` (parameters named as the columns),
     returning ``returning``: one per shape, built once."""
     ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
