@@ -5,6 +5,7 @@ the statements stay visible to ``before_cursor_execute`` (what ``benchmarks/inst
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +22,7 @@ from service.store.repo import Store
 from service.store.schema import fetches, simhash_index
 from service.store.sql import Prepared, insert_ignore_rows
 from service.store.types import NewUrl
+from service.text.simhash import index_keys
 from tests.integration.store.builders import SEEN, make_article
 
 AT = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
@@ -74,7 +76,7 @@ def _cases(conn: Connection, url_id: int) -> list[tuple[Prepared, dict[str, Any]
                 "first": date(2026, 1, 1),
                 "last": date(2026, 12, 31),
             },
-        ),  # fmt: skip
+        ),
         (frontier._PARK_EXPIRED, {"now": AT, "max": 3, "error": "died"}),
         # ``_fetched_at`` twice, once without a type: still converted as a UtcDateTime
         (
@@ -88,16 +90,16 @@ def _cases(conn: Connection, url_id: int) -> list[tuple[Prepared, dict[str, Any]
                 "v_state": "done",
                 "v_updated_at": AT + timedelta(seconds=1),
             },
-        ),  # fmt: skip
+        ),
         (
             dedup._RUNGS,
             {
                 "key": "k",
                 "site_id": None,
                 "content_hash": "c",
-                **dict(zip(dedup._KEY_PARAMS, dedup.index_keys(fingerprint), strict=True)),
+                **dict(zip(dedup._KEY_PARAMS, index_keys(fingerprint), strict=True)),
             },
-        ),  # fmt: skip
+        ),
         (
             articles._create_stmt(name),
             {
@@ -116,7 +118,7 @@ def _cases(conn: Connection, url_id: int) -> list[tuple[Prepared, dict[str, Any]
                 "last_changed_at": AT,
                 "search_pending": True,
             },
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -126,22 +128,22 @@ def test_prepared_sends_what_sqlalchemy_sends(engine: Engine, store: Store) -> N
         cases = _cases(conn, url_id)
     for prepared, params in cases:
         rows = prepared not in (frontier._PARK_EXPIRED, cases[3][0])  # without rows: their count
-        ours, our_rows = _sent(
-            engine, lambda c, p=prepared, v=params: p.all(c, v) if rows else p.execute(c, v)
-        )  # type: ignore[misc]
-        theirs, their_rows = _sent(engine, lambda c, p=prepared, v=params: _theirs(c, p.statement, v))  # type: ignore[misc]
+        ours, our_rows = _sent(engine, functools.partial(_ours, prepared, params, rows=rows))
+        theirs, their_rows = _sent(engine, functools.partial(_theirs, prepared, params))
         assert ours == theirs, prepared.statement
-        if (
-            prepared is cases[-1][0] and engine.dialect.name == "postgresql"
-        ):  # ids from sequences: never reused
+        if prepared is cases[-1][0] and engine.dialect.name == "postgresql":  # ids of a sequence: not reused
             assert len(our_rows) == len(their_rows) == 1
         else:
             assert our_rows == their_rows, prepared.statement
         assert ours, "the statement is visible to before_cursor_execute"
 
 
-def _theirs(conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-    result = conn.execute(statement, params)
+def _ours(prepared: Prepared, params: dict[str, Any], conn: Connection, *, rows: bool) -> Any:
+    return prepared.all(conn, params) if rows else prepared.execute(conn, params)
+
+
+def _theirs(prepared: Prepared, params: dict[str, Any], conn: Connection) -> Any:
+    result = conn.execute(prepared.statement, params)  # type: ignore[call-overload]
     return [tuple(r) for r in result] if result.returns_rows else result.rowcount
 
 
@@ -185,9 +187,13 @@ def test_prepared_raises_sqlalchemys_errors_and_the_store_translates_them(
         _sent(engine, orphan)
     with pytest.raises(StoreError) as caught:
         store.store_fetched(
-            make_article(), url_id=987654, fetch={"status": 200, "fetched_at": AT, "warc_file": "secret-file.warc"},
-            next_due_at=None, etag=None, last_modified=None,
-        )  # fmt: skip
+            make_article(),
+            url_id=987654,
+            fetch={"status": 200, "fetched_at": AT, "warc_file": "secret-file.warc"},
+            next_due_at=None,
+            etag=None,
+            last_modified=None,
+        )
     assert "store_fetched" in str(caught.value)
 
 
@@ -203,8 +209,17 @@ def test_expanding_parameters_are_refused(engine: Engine) -> None:
 
 def test_last_fetched_at_is_stored_as_every_other_time(engine: Engine, store: Store) -> None:
     url_id = _url_id(store)
-    fetch = {"status": 200, "fetched_at": AT, "warc_file": None, "warc_offset": None, "warc_length": None,
-             "payload_digest": None, "error": None, "elapsed_s": None, "run_id": None}  # fmt: skip
+    fetch = {
+        "status": 200,
+        "fetched_at": AT,
+        "warc_file": None,
+        "warc_offset": None,
+        "warc_length": None,
+        "payload_digest": None,
+        "error": None,
+        "elapsed_s": None,
+        "run_id": None,
+    }
     store.store_fetched(
         make_article(), url_id=url_id, fetch=fetch, next_due_at=None, etag=None, last_modified=None
     )
