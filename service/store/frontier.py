@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, case, or_, select, union_all, update
+from sqlalchemy import Connection, Integer, bindparam, case, func, literal, or_, select, union_all, update
 
 from service.site.urls import url_key
 from service.store.schema import article_urls, fetches, state_is, url_state_counts, urls
@@ -246,7 +246,17 @@ def _park(dead: Any) -> Any:
     )  # fmt: skip
 
 
-_PARK_EXPIRED = Prepared(_park(urls.c.due_at <= bindparam("now", type_=urls.c.due_at.type)))
+#: after every lease: ``coalesce(due_at, _NEVER)`` is ``due_at``, and a NULL is never expired
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+# Before each claim. A bare ``due_at <= now`` let SQLite's planner (without statistics: nothing
+# ANALYZEs the frontier) scan the whole claim index, partial on ``due_at``, for the few leased URLs:
+# 0.3 ms per claim at 2,000 due URLs, 3 ms at 20,000. Wrapped, only ``ix_urls_fetching`` serves it.
+_PARK_EXPIRED = Prepared(
+    _park(
+        func.coalesce(urls.c.due_at, literal(_NEVER, urls.c.due_at.type))
+        <= bindparam("now", type_=urls.c.due_at.type)
+    )
+)
 
 
 def record_fetch(conn: Connection, url_id: int, values: dict[str, Any]) -> int:

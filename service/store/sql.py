@@ -324,10 +324,18 @@ def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str
     return prefix + compiler.process(element.statement, **kw)
 
 
-def explain(conn: Connection, statement: ClauseElement, params: Mapping[str, Any] | None = None) -> list[str]:
+def explain(
+    conn: Connection, statement: ClauseElement | Prepared, params: Mapping[str, Any] | None = None
+) -> list[str]:
     """The plan the database chooses for ``statement``, one line per step (``EXPLAIN QUERY PLAN``
-    on SQLite, ``EXPLAIN`` on PostgreSQL): what the plan tests and the frontier benchmark read."""
-    rows = conn.execute(_Explain(statement), dict(params or {})).all()
+    on SQLite, ``EXPLAIN`` on PostgreSQL): what the plan tests and the frontier benchmark read. A
+    ``Prepared`` statement is explained as it is sent (an UPDATE too)."""
+    if isinstance(statement, Prepared):
+        form = statement._form(conn.dialect)
+        prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
+        rows = conn.exec_driver_sql(prefix + form.sql, tuple(form.values(dict(params or {})))).all()
+    else:
+        rows = conn.execute(_Explain(statement), dict(params or {})).all()
     return [str(r[-1]) for r in rows]
 
 
