@@ -21,7 +21,7 @@ from service.model import Article
 from service.settings import DedupSettings
 from service.store.schema import article_urls, article_versions, articles, simhash_index
 from service.store.sql import Prepared, insert_ignore_many
-from service.text.simhash import PAIRS, index_keys, prepare, simhash, to_signed, to_unsigned
+from service.text.simhash import PAIRS, index_keys, prepare, simhash_prepared, to_signed, to_unsigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def _sha(*parts: str) -> str:
 def fingerprints(article: Article, settings: DedupSettings) -> Fingerprints:
     """The three fingerprints of ``article`` (falls back to ``body_text`` when not normalised)."""
     text = prepare(article.normalized_text or article.body_text)
-    fp = simhash(text, settings.shingle_size) if len(text) >= settings.min_chars else None
+    fp = simhash_prepared(text, settings.shingle_size) if len(text) >= settings.min_chars else None
     return Fingerprints(
         content_hash=_sha(text),
         version_hash=version_hash(article),
