@@ -1,5 +1,6 @@
 """Run ``jinshan`` with the crawl benchmark's instruments: SQL statements and commits counted by
-SQLAlchemy event listeners, and optionally a cProfile of the whole process.
+SQLAlchemy event listeners (the store's ``sql.Prepared`` statements, which bypass SQLAlchemy's
+execution, still dispatch ``before_cursor_execute``), and optionally a cProfile of the whole process.
 
     python benchmarks/instrument.py OUT.json [--profile OUT.prof] -- JINSHAN_ARGS...
 
@@ -38,6 +39,13 @@ def _statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
     _current.append(name)
 
 
+@event.listens_for(Engine, "begin")
+def _begin(_conn: Any) -> None:
+    if _current:  # statements run outside any transaction (a single read: ``sql.Prepared``)
+        shapes["(no transaction) " + " | ".join(_current)] += 1
+    _current.clear()
+
+
 @event.listens_for(Engine, "commit")
 def _commit(_conn: Any) -> None:
     global commits
@@ -62,6 +70,7 @@ def main() -> None:
     if rest[:1] == ["--"]:
         rest = rest[1:]
     sys.argv = ["jinshan", *rest]
+    from service.app.cli import app
     from service.store import sql
 
     real = sql.retrying
@@ -70,8 +79,10 @@ def main() -> None:
         transactions[what.split(" ")[0]] += 1
         return real(engine, work, what=what, snapshot=snapshot)
 
-    sql.retrying = retrying  # before the store modules import it
-    from service.app.cli import app
+    # every store module that imported it (``from service.store.sql import retrying``)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("service.store") and getattr(module, "retrying", None) is real:
+            module.retrying = retrying  # type: ignore[attr-defined]
 
     atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits,
                                                        "transactions": dict(transactions),

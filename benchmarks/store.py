@@ -5,14 +5,20 @@
    PostgreSQL (a throwaway local server started like the test fixture: fsync off, so this measures
    the store's work, not the disk). Texts are 800 random CJK characters, three credited people and
    an image per article, like a typical 金山网 article.
-2. Near-duplicate lookups (``dedup.nearest``: 10 key probes + Hamming) against 10k, 100k and 1M
+2. The crawl's path: per article, ``claim_due`` (batches of 8, as the backfill's worker claims) and
+   ``store_fetched`` (the fetch, the article, the URL's new state and, for one article in eight, a
+   few links of the page with their site ids) on a frontier of N article URLs: CPU milliseconds of
+   this process per article (``time.process_time``: the database's work on SQLite, only the
+   client's on PostgreSQL), and statements and commits per article (over the last tenth).
+3. Near-duplicate lookups (``dedup.nearest``: 10 key probes + Hamming) against 10k, 100k and 1M
    fingerprints bulk-inserted into ``simhash_index``; half the queries have a fingerprint exactly
    ``INDEX_DISTANCE`` (3) bits from one in the index. Mean time per lookup over Q queries, and the
    candidate rows a lookup reads. The peer, measured in the same run on the same table: the index
    of migration 0002 (four 16-bit bands), which the store used before 0005.
 
     .venv/bin/python benchmarks/store.py [--articles 20000] [--sizes 10000,100000,1000000]
-                                         [--queries 2000] [--no-postgres] [--no-sqlite]
+                                         [--queries 2000] [--crawl 4000] [--no-postgres]
+                                         [--no-sqlite] [--no-lookups]
 """
 
 from __future__ import annotations
@@ -30,12 +36,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 from service.model import Article, Credits, Image
 from service.settings import DatabaseSettings, DedupSettings
 from service.store import db, dedup
 from service.store.repo import Store
+from service.store.types import Discoveries, NewUrl
 from service.text.simhash import INDEX_DISTANCE, hamming, index_keys, to_signed
 from tests.support.postgres import PostgresServer, create_database, find_bindir
 
@@ -97,6 +104,54 @@ def bench_upserts(engine: Engine, items: list[tuple[str, Article]]) -> dict[str,
         "outcomes": dict(outcomes),
         "near_found": near_found,
     }
+
+
+#: URLs a worker claims at once (``service.crawl.drain.CLAIM_BATCH``)
+CLAIM_BATCH = 8
+
+
+def bench_crawl_path(engine: Engine, n: int) -> dict[str, float]:
+    """CPU ms per article of the crawl's store calls: ``claim_due`` in batches, then ``store_fetched``
+    per URL; then statements and commits per article over the last tenth of them (SQLAlchemy's
+    events, as ``instrument.py``: listeners cost CPU of their own, so the timed part runs without)."""
+    items = [a for kind, a in workload(n, seed=11) if kind == "new"]
+    store = Store(engine, DedupSettings())
+    store.add_urls(NewUrl(a.url, "article", None, T0) for a in items)
+    by_url = {a.url: a for a in items}
+    timed = len(items) - len(items) // 10
+    counts = {"statements": 0, "commits": 0}
+
+    def statement(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    def commit(*_args: Any) -> None:
+        counts["commits"] += 1
+
+    start, stored, cpu = time.process_time(), 0, 0.0
+    while batch := store.claim_due(limit=CLAIM_BATCH, now=T0 + timedelta(minutes=1), lease_s=120, worker="bench:1",
+                                   max_attempts=5):  # fmt: skip
+        for item in batch:
+            stored += 1
+            at = T0 + timedelta(minutes=1, milliseconds=stored)
+            fetch = {"status": 200, "fetched_at": at, "warc_file": "bench-00000.warc.gz", "warc_offset": 1000 * stored,
+                     "warc_length": 5000, "payload_digest": f"sha1:{stored:032d}", "error": None, "elapsed_s": None,
+                     "run_id": None}  # fmt: skip
+            found = None
+            if stored % 8 == 0:  # links of the page (related articles), as the crawl harvests them
+                links = tuple(NewUrl(f"https://www.jsw.com.cn/2026/0302/{3_000_000 + stored * 4 + k}.shtml",
+                                     "article", item.url, at) for k in range(4))  # fmt: skip
+                found = Discoveries(links, site_ids=tuple(str(3_000_000 + stored * 4 + k) for k in range(4)))
+            store.store_fetched(by_url[item.url], url_id=item.id, fetch=fetch, next_due_at=None, etag='"e"',
+                                last_modified=None, found=found)  # fmt: skip
+        if stored >= timed and not cpu:  # a batch boundary: the claims are counted with their articles
+            cpu, timed = time.process_time() - start, stored
+            event.listen(engine, "before_cursor_execute", statement)
+            event.listen(engine, "commit", commit)
+    event.remove(engine, "before_cursor_execute", statement)
+    event.remove(engine, "commit", commit)
+    counted = stored - timed
+    return {"articles": timed, "cpu_ms": cpu / timed * 1000, "statements": counts["statements"] / counted,
+            "commits": counts["commits"] / counted}  # fmt: skip
 
 
 #: index layout name -> (keys of a fingerprint, the largest distance it finds exactly)
@@ -237,7 +292,24 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--crawl", type=int, default=4000, help="articles of the crawl's path (0: skip)")
+    parser.add_argument("--upserts", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--lookups", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
+    if args.crawl:
+        print(
+            "| database | crawl's path: CPU ms per article | statements per article | commits per article |"
+        )
+        print("|---|---:|---:|---:|")
+        for name, engine in databases(not args.no_postgres, not args.no_sqlite):
+            r = bench_crawl_path(engine, args.crawl)
+            print(f"| {name} | {r['cpu_ms']:.3f} | {r['statements']:.2f} | {r['commits']:.2f} |", flush=True)
+        print()
+    if args.upserts or args.lookups:
+        upserts_and_lookups(args)
+
+
+def upserts_and_lookups(args: argparse.Namespace) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     items = workload(args.articles)
     planted = Counter(kind for kind, _ in items)
@@ -249,13 +321,16 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     lookups: list[str] = []
     for name, engine in databases(not args.no_postgres, not args.no_sqlite):
-        up = bench_upserts(engine, items)
-        o = up["outcomes"]
-        print(
-            f"| {name} | {up['rate']:,.0f} | {up['elapsed']:.1f} | {o.get('new', 0)} | {o.get('duplicate', 0)} | "
-            f"{o.get('unchanged', 0) + o.get('changed', 0)} | {up['near_found']}/{planted['near']} |",
-            flush=True,
-        )
+        if args.upserts:
+            up = bench_upserts(engine, items)
+            o = up["outcomes"]
+            print(
+                f"| {name} | {up['rate']:,.0f} | {up['elapsed']:.1f} | {o.get('new', 0)} | {o.get('duplicate', 0)} | "
+                f"{o.get('unchanged', 0) + o.get('changed', 0)} | {up['near_found']}/{planted['near']} |",
+                flush=True,
+            )
+        if not args.lookups:
+            continue
         for layout, (keys_of, distance) in LAYOUTS.items():
             with engine.begin() as conn:
                 conn.execute(text("DELETE FROM simhash_index"))
@@ -266,6 +341,8 @@ def main() -> None:
                 us, recall, rows = bench_lookups(engine, fps, args.queries, keys_of, distance)
                 cells.append(f"{us:.1f} µs, {rows:.1f} rows ({recall:.0%})")
             lookups.append(f"| {name} | {layout} | {len(keys_of(0))} | " + " | ".join(cells) + " |")
+    if not args.lookups:
+        return
     print()
     print(
         "| database | index | keys per fingerprint | "

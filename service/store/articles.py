@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, literal, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.model import CREDIT_ROLES, Article
@@ -24,7 +24,7 @@ from service.site.urls import url_key
 from service.store import canonical, dedup, search
 from service.store.dedup import Fingerprints, Match
 from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
-from service.store.sql import Conflict, insert_ignore, insert_ignore_many
+from service.store.sql import Conflict, Prepared, insert_ignore, insert_ignore_many, insert_ignore_rows
 from service.store.types import StoreOutcome
 from service.text.simhash import to_signed
 
@@ -82,11 +82,13 @@ def store(
     # every branch above wrote the row of ``outcome.article_id`` (``_create`` or ``_refresh_current``),
     # flagging its search document as maybe stale (``search.PENDING``)
     if url_id is not None and link_url:
-        conn.execute(_LINK_URL, {"_id": url_id, "_article_id": outcome.article_id})
+        _LINK_URL.execute(conn, {"_id": url_id, "_article_id": outcome.article_id})
     return outcome
 
 
-_LINK_URL = update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id"))
+_LINK_URL = Prepared(
+    update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id"))
+)
 
 
 class _Ctx:
@@ -115,8 +117,8 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
     published_on = a.published_at.date() if a.published_at else None
     # the row points at its first version from the start: the version's id is taken in the same
     # statement (``_create_stmt``), so no UPDATE of the new row follows
-    created = ctx.conn.execute(
-        _create_stmt(ctx.conn.dialect.name),
+    created = _create_stmt(ctx.conn.dialect.name).first(
+        ctx.conn,
         {
             "url_key": ctx.key,
             "url": ctx.canon,
@@ -133,11 +135,11 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
             "last_changed_at": ctx.seen_at,
             **search.PENDING,
         },
-    ).first()
+    )
     if created is None:
         raise Conflict(f"article {ctx.key} or site id {a.site_id} appeared meanwhile")
-    article_id = int(created.id)
-    _add_version(ctx, article_id, number=1, version_id=int(created.current_version_id))
+    article_id, version_id = int(created[0]), int(created[1])
+    _add_version(ctx, article_id, number=1, version_id=version_id)
     if duplicate_of is None:
         dedup.index_fingerprint(ctx.conn, article_id, ctx.fps.simhash)
         return StoreOutcome("new", article_id, 1)
@@ -145,7 +147,7 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
 
 
 @functools.cache
-def _create_stmt(dialect: str) -> Any:
+def _create_stmt(dialect: str) -> Prepared:
     """INSERT of a new article row (unless its URL key or site id is taken), which also takes the id
     of its first version: the next value of the versions' sequence (PostgreSQL), or the next rowid
     (SQLite: the transaction holds the write lock, so nothing else inserts a version before it);
@@ -156,11 +158,18 @@ def _create_stmt(dialect: str) -> Any:
     else:
         next_id = select(func.coalesce(func.max(article_versions.c.id), 0) + 1).scalar_subquery()
         ins = sqlite.insert(articles)
-    return (
-        ins.values(current_version_id=next_id)
+    return Prepared(
+        ins.values(
+            {**{c: bindparam(c, type_=articles.c[c].type) for c in _CREATED}, "current_version_id": next_id}
+        )
         .on_conflict_do_nothing()
         .returning(articles.c.id, articles.c.current_version_id)
     )
+
+
+#: the columns ``_create`` gives a new article row (``current_version_id`` is taken by the statement)
+_CREATED = ("url_key", "url", "site_id", "duplicate_of", "version", "content_hash", "simhash", "published_at",
+            "published_on", "channel", "first_seen_at", "last_seen_at", "last_changed_at", *search.PENDING)  # fmt: skip
 
 
 def _adopt(ctx: _Ctx, match: Match) -> bool:
@@ -331,9 +340,9 @@ def _people(
     todo = sorted(names - ids.keys())  # sorted: two writers of the same new names lock them in one order
     if not todo:
         return ids
+    rows = [{"name": n} for n in todo]
     made = {
-        str(name): int(pid)
-        for pid, name in conn.execute(_insert_people_stmt(conn.dialect.name), [{"name": n} for n in todo])
+        str(name): int(pid) for pid, name in insert_ignore_rows(conn, people, rows, returning=("id", "name"))
     }
     if created is not None:
         created.update(made)
@@ -349,14 +358,6 @@ def _people(
             known.remember(found)
         ids.update(found)
     return ids
-
-
-@functools.cache
-def _insert_people_stmt(dialect: str) -> Any:
-    """INSERT of people unless their name is taken, returning (id, name) of those it created: one
-    statement for all the rows (SQLAlchemy's "insertmanyvalues"). Built once per dialect."""
-    ins: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(people)
-    return ins.on_conflict_do_nothing().returning(people.c.id, people.c.name)
 
 
 #: built once (SQLAlchemy reuses its compiled form); the name list is expanded at execution
@@ -465,8 +466,16 @@ def _alias(ctx: _Ctx, match: Match) -> None:
 _BY_SITE_IDS = select(articles.c.site_id, articles.c.id, articles.c.url_key).where(
     articles.c.site_id.in_(bindparam("ids", expanding=True))
 )
-_OWN_KEY = select(articles.c.id).where(articles.c.url_key == bindparam("key"))
-_ALIAS_KEY = select(article_urls.c.article_id).where(article_urls.c.url_key == bindparam("key"))
+_OWN_KEY = Prepared(select(articles.c.id).where(articles.c.url_key == bindparam("key")))
+#: the article of a URL key: its own (rung 1), or the one it is an alias of (rung 2)
+_FOR_KEY = Prepared(
+    union_all(
+        select(literal(1).label("rung"), articles.c.id.label("article_id")).where(
+            articles.c.url_key == bindparam("key")
+        ),
+        select(literal(2), article_urls.c.article_id).where(article_urls.c.url_key == bindparam("key")),
+    )
+)
 
 
 def by_site_ids(conn: Connection, site_ids: list[str]) -> dict[str, tuple[int, str]]:
@@ -475,11 +484,9 @@ def by_site_ids(conn: Connection, site_ids: list[str]) -> dict[str, tuple[int, s
 
 
 def article_for_key(conn: Connection, key: str) -> int | None:
-    """The article whose own URL or alias has ``key``."""
-    found = conn.execute(_OWN_KEY, {"key": key}).scalar()
-    if found is None:
-        found = conn.execute(_ALIAS_KEY, {"key": key}).scalar()
-    return int(found) if found is not None else None
+    """The article whose own URL or alias has ``key`` (one statement: no transaction needed)."""
+    rows = _FOR_KEY.all(conn, {"key": key})
+    return int(min(rows)[1]) if rows else None
 
 
 def add_alias(
@@ -487,7 +494,7 @@ def add_alias(
 ) -> bool:
     """Record ``url`` as another address of ``article_id`` (e.g. one that redirects to it), unless it
     is the article's own URL or already known; True when added."""
-    own = conn.execute(_OWN_KEY, {"key": key}).scalar()
+    own = _OWN_KEY.scalar(conn, {"key": key})
     if own is not None:
         return False
     row = {

@@ -20,8 +20,8 @@ from sqlalchemy import BigInteger, Connection, Select, bindparam, cast, literal,
 from service.model import Article
 from service.settings import DedupSettings
 from service.store.schema import article_urls, article_versions, articles, simhash_index
-from service.store.sql import insert_ignore_many
-from service.text.simhash import PAIRS, index_keys, prepare, simhash, to_signed, to_unsigned
+from service.store.sql import Prepared, insert_ignore_many
+from service.text.simhash import PAIRS, index_keys, prepare, simhash_prepared, to_signed, to_unsigned
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ def _sha(*parts: str) -> str:
 def fingerprints(article: Article, settings: DedupSettings) -> Fingerprints:
     """The three fingerprints of ``article`` (falls back to ``body_text`` when not normalised)."""
     text = prepare(article.normalized_text or article.body_text)
-    fp = simhash(text, settings.shingle_size) if len(text) >= settings.min_chars else None
+    fp = simhash_prepared(text, settings.shingle_size) if len(text) >= settings.min_chars else None
     return Fingerprints(
         content_hash=_sha(text),
         version_hash=version_hash(article),
@@ -88,10 +88,10 @@ def find_match(
     # no fingerprint: NULL keys, which match nothing
     keys: Sequence[int | None] = index_keys(fps.simhash) if fps.simhash is not None else [None] * len(PAIRS)
     params.update(zip(_KEY_PARAMS, keys, strict=True))
-    rows = conn.execute(_RUNGS, params).all()
-    exact = [r for r in rows if r.rung < _NEAR and (by_url or r.rung > 2)]
+    rows = _RUNGS.all(conn, params)  # (rung, article_id, reason, fingerprint)
+    exact = [r for r in rows if r[0] < _NEAR and (by_url or r[0] > 2)]
     if exact:
-        rung, article_id, reason, _ = min(exact, key=lambda r: (r.rung, r.article_id))
+        rung, article_id, reason, _ = min(exact, key=lambda r: (r[0], r[1]))
         if rung == 1:
             return Match(int(article_id), "url")
         if rung == 2:
@@ -100,7 +100,7 @@ def find_match(
             return Match(int(article_id), "site_id")
         return Match(root_of(conn, int(article_id)), "content", holder=int(article_id))
     if fps.simhash is not None:
-        found = [(int(r.article_id), int(r.fingerprint)) for r in rows if r.rung == _NEAR]
+        found = [(int(r[1]), int(r[3])) for r in rows if r[0] == _NEAR]
         near = _nearest(found, fps.simhash, settings.simhash_max_distance)
         if near is not None:
             return Match(near[0], "near", near[1])
@@ -127,46 +127,58 @@ def _rung(n: int, article_id: Any, reason: Any, condition: Any, fingerprint: Any
 # version with the same normalised text, 5 the near-duplicate candidates: the rows of
 # ``simhash_index`` sharing a key with the fingerprint (ten probes of its primary key, which also
 # holds the fingerprint and article id, so no table row is read; each returns about N / 2**25
-# unrelated rows, 0.03 at 1M fingerprints). Built once, so SQLAlchemy reuses the compiled statement.
-_RUNGS = union_all(
-    _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
-    _rung(2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")),
-    _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
-    _rung(
-        4,
-        article_versions.c.article_id,
-        literal("content"),
-        article_versions.c.content_hash == bindparam("content_hash"),
-    ),
-    _rung(
-        _NEAR,
-        simhash_index.c.article_id,
-        literal("near"),
-        simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS]),
-        simhash_index.c.fingerprint,
-    ),
+# unrelated rows, 0.03 at 1M fingerprints). Compiled once per database (``Prepared``).
+_RUNGS = Prepared(
+    union_all(
+        _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
+        _rung(
+            2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")
+        ),
+        _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
+        _rung(
+            4,
+            article_versions.c.article_id,
+            literal("content"),
+            article_versions.c.content_hash == bindparam("content_hash"),
+        ),
+        _rung(
+            _NEAR,
+            simhash_index.c.article_id,
+            literal("near"),
+            simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS]),
+            simhash_index.c.fingerprint,
+        ),
+    )
 )
 
 
 def has_content(conn: Connection, article_id: int, content_hash: str) -> bool:
     """Whether some version of the article has this normalised text."""
-    row = conn.execute(
-        select(article_versions.c.id).where(
-            article_versions.c.article_id == article_id, article_versions.c.content_hash == content_hash
-        )
-    ).first()
-    return row is not None
+    return _HAS_CONTENT.first(conn, {"_id": article_id, "_hash": content_hash}) is not None
+
+
+_HAS_CONTENT = Prepared(
+    select(article_versions.c.id).where(
+        article_versions.c.article_id == bindparam("_id"),
+        article_versions.c.content_hash == bindparam("_hash"),
+    )
+)
 
 
 def root_of(conn: Connection, article_id: int) -> int:
     """The original of a near-duplicate row (itself when it is an original)."""
-    row = conn.execute(select(articles.c.duplicate_of).where(articles.c.id == article_id)).first()
-    return int(row[0]) if row and row[0] is not None else article_id
+    root = _DUPLICATE_OF.scalar(conn, {"_id": article_id})
+    return int(root) if root is not None else article_id
+
+
+_DUPLICATE_OF = Prepared(select(articles.c.duplicate_of).where(articles.c.id == bindparam("_id")))
 
 
 # the near rung alone (``nearest``, ``candidates``), with the keys as ten parameters of their own
-_CANDIDATES = select(simhash_index.c.article_id, simhash_index.c.fingerprint).where(
-    simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS])
+_CANDIDATES = Prepared(
+    select(simhash_index.c.article_id, simhash_index.c.fingerprint).where(
+        simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS])
+    )
 )
 
 
@@ -177,7 +189,7 @@ def candidates(conn: Connection, fp: int) -> list[tuple[int, int]]:
 
 def _candidate_rows(conn: Connection, fp: int) -> list[tuple[int, int]]:
     params = dict(zip(_KEY_PARAMS, index_keys(fp), strict=True))
-    return [(int(a), int(f)) for a, f in conn.execute(_CANDIDATES, params)]
+    return [(int(a), int(f)) for a, f in _CANDIDATES.all(conn, params)]
 
 
 def nearest(conn: Connection, fp: int, max_distance: int) -> tuple[int, int] | None:

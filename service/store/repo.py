@@ -26,10 +26,11 @@ from service.model import Article
 from service.settings import DedupSettings
 from service.site.urls import canonical_url, url_key
 from service.store import articles, browse, budget, dedup, export, frontier, leases, runs, search, stats
+from service.store.db import is_sqlite
 from service.store.leader import LeaderLock
 from service.store.schema import runs as runs_table
 from service.store.search import SearchHit, SearchQuery
-from service.store.sql import aware, retrying, translate_errors, utcnow
+from service.store.sql import KeptConnection, aware, retrying, translate_errors, utcnow
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
 
 __all__ = ["ClaimedUrl", "Discoveries", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
@@ -52,6 +53,8 @@ class Store:
         canonicalize: Callable[[str], str] = canonical_url,
     ) -> None:
         self.engine = engine
+        #: where the write transactions run: on SQLite one connection kept for them (``KeptConnection``)
+        self.writer: Engine | KeptConnection = KeptConnection(engine) if is_sqlite(engine) else engine
         self.dedup = dedup
         self.canonicalize = canonicalize
         #: person ids by name, read once per process and database (people recur from article to article)
@@ -59,6 +62,8 @@ class Store:
 
     def close(self) -> None:
         """Close the database connections (the store is not used after)."""
+        if isinstance(self.writer, KeptConnection):
+            self.writer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -190,7 +195,7 @@ class Store:
             "elapsed_s": elapsed_s,
             "run_id": run_id,
         }
-        return retrying(self.engine, lambda c: frontier.record_fetch(c, url_id, values), what="record_fetch")
+        return retrying(self.writer, lambda c: frontier.record_fetch(c, url_id, values), what="record_fetch")
 
     def finish_url(
         self,
@@ -229,7 +234,7 @@ class Store:
             frontier.finish_url(c, url_id, state=state, next_due_at=next_due_at, now=now,
                                 reset_attempts=reset_attempts, fields=dict(fields))  # fmt: skip
 
-        retrying(self.engine, work, what="finish_url")
+        retrying(self.writer, work, what="finish_url")
 
     def frontier_counts(self) -> dict[str, int]:
         """URLs per state, every state listed (zeros included)."""
@@ -272,7 +277,7 @@ class Store:
                                   fetch_id=fetch_id, seen_at=seen_at, fps=fps, people_known=self.people,
                                   people_created=created)  # fmt: skip
 
-        outcome = retrying(self.engine, work, what=f"store_article {article.url}", snapshot=True)
+        outcome = retrying(self.writer, work, what=f"store_article {article.url}", snapshot=True)
         self.people.remember(created)  # committed: the ids are the rows'
         return outcome
 
@@ -327,7 +332,7 @@ class Store:
                 return dataclasses.replace(outcome, new_urls=self._discoveries(c, found, seen_at, now))
             return outcome
 
-        outcome = retrying(self.engine, work, what="store_fetched", snapshot=True)
+        outcome = retrying(self.writer, work, what="store_fetched", snapshot=True)
         self.people.remember(created)  # committed: the ids are the rows'
         return outcome
 
@@ -335,7 +340,7 @@ class Store:
         """The page at ``url`` answered 404/410: flag its article gone (never deleted), and the URL
         "gone". True when an article was found."""
         key = self.key(url)
-        return retrying(self.engine, lambda c: articles.mark_gone(c, key, aware(at)), what="mark_gone")
+        return retrying(self.writer, lambda c: articles.mark_gone(c, key, aware(at)), what="mark_gone")
 
     def versions(self, article_id: int) -> list[dict[str, Any]]:
         """Every version of an article, oldest first (version, title, body_text, first/last seen)."""
@@ -353,27 +358,27 @@ class Store:
         self, host: str, *, interval: float, concurrency: int, holder: str, lease_s: float
     ) -> budget.Grant:
         """May a request to ``host`` start now? A ``Grant`` with its token, or how long to wait."""
-        return retrying(self.engine, lambda c: budget.reserve(c, host, clock=time.time, interval=interval,
+        return retrying(self.writer, lambda c: budget.reserve(c, host, clock=time.time, interval=interval,
                         concurrency=concurrency, holder=holder, lease_s=lease_s), what="reserve_request")  # fmt: skip
 
     def release_request(self, token: int) -> None:
         """The request of ``token`` ended: its place in flight is free."""
-        retrying(self.engine, lambda c: budget.release(c, token), what="release_request")
+        retrying(self.writer, lambda c: budget.release(c, token), what="release_request")
 
     def hold_host(self, host: str, *, until: float, reason: str) -> None:
         """No process sends ``host`` a request before ``until`` (epoch seconds)."""
-        retrying(self.engine, lambda c: budget.hold(c, host, until=until, reason=reason), what="hold_host")
+        retrying(self.writer, lambda c: budget.hold(c, host, until=until, reason=reason), what="hold_host")
 
     def set_crawl_delay(self, host: str, delay: float) -> None:
         """robots.txt's Crawl-delay of ``host``, for every process."""
-        retrying(self.engine, lambda c: budget.set_crawl_delay(c, host, delay), what="set_crawl_delay")
+        retrying(self.writer, lambda c: budget.set_crawl_delay(c, host, delay), what="set_crawl_delay")
 
     # --- runs ------------------------------------------------------------------------------------
 
     def start_run(self, kind: str, params: dict[str, Any]) -> int:
         """A new run in status "running"; its id."""
         now = utcnow()
-        return retrying(self.engine, lambda c: runs.start(c, kind, params, now), what="start_run")
+        return retrying(self.writer, lambda c: runs.start(c, kind, params, now), what="start_run")
 
     def update_run(
         self, run_id: int, counters: dict[str, int], *, params: dict[str, Any] | None = None
@@ -381,7 +386,7 @@ class Store:
         """Merge ``counters`` into the run's counters, and ``params`` into its parameters (keys
         given overwrite: a backfill keeps where its discovery stands there)."""
         now = utcnow()
-        retrying(self.engine, lambda c: runs.update_counters(c, run_id, counters, now, params=params),
+        retrying(self.writer, lambda c: runs.update_counters(c, run_id, counters, now, params=params),
                  what="update_run")  # fmt: skip
 
     def finish_run(
@@ -395,7 +400,7 @@ class Store:
         def work(c: Any) -> None:
             runs.update_counters(c, run_id, counters, now, status=status, error=error, finished_at=now)
 
-        retrying(self.engine, work, what="finish_run")
+        retrying(self.writer, work, what="finish_run")
 
     def last_runs(self, n: int = 5) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -417,7 +422,7 @@ class Store:
             )
             return int(result.rowcount)
 
-        return retrying(self.engine, work, what="interrupt_running")
+        return retrying(self.writer, work, what="interrupt_running")
 
     # --- reading ---------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ store's throughput fell below its target, so 3 it is.
 Each shingle is hashed with a polynomial rolling hash of its code points followed by the
 SplitMix64 finaliser: deterministic across processes and machines (Python's ``hash`` is salted per
 process, so it cannot be used), and computable in one vectorised pass. numpy is used when it is
-installed (about 50x faster on a long article); a pure-Python path gives bit-identical results.
+installed (about 100x faster on an 800-character article); a pure-Python path gives bit-identical results.
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ _P = 0x100000001B3
 _GOLDEN = 0x9E3779B97F4A7C15
 _MIX1 = 0xBF58476D1CE4E5B9
 _MIX2 = 0x94D049BB133111EB
+if np is not None:
+    #: bit i of each byte value, as a 256 x 8 matrix; the offset of byte position j in a count
+    _BYTE_BITS = np.array([[(v >> i) & 1 for i in range(8)] for v in range(256)], dtype=np.float64)
+    _BYTE_OFFSETS = np.arange(8, dtype=np.intp) * 256
 
 
 def prepare(text: str) -> str:
@@ -54,7 +58,11 @@ def simhash(text: str, shingle_size: int = 4) -> int:
 
     A text shorter than one shingle is one shingle; an empty text has fingerprint 0.
     """
-    text = prepare(text)
+    return simhash_prepared(prepare(text), shingle_size)
+
+
+def simhash_prepared(text: str, shingle_size: int = 4) -> int:
+    """``simhash`` of a text already in its hashing form (``prepare``): the work without the copy."""
     if not text:
         return 0
     k = max(1, min(shingle_size, len(text)))
@@ -66,17 +74,24 @@ def simhash(text: str, shingle_size: int = 4) -> int:
 def _simhash_numpy(text: str, k: int) -> int:
     codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
     m = len(codes) - k + 1
-    h = np.zeros(m, dtype=np.uint64)
+    h = codes[:m].copy()
     p = np.uint64(_P)
-    for j in range(k):  # uint64 arithmetic wraps modulo 2**64, like the masks of the pure path
-        h = h * p + codes[j : j + m]
-    h = h + np.uint64(_GOLDEN)
-    h = (h ^ (h >> np.uint64(30))) * np.uint64(_MIX1)
-    h = (h ^ (h >> np.uint64(27))) * np.uint64(_MIX2)
-    h = h ^ (h >> np.uint64(31))
-    bits = np.unpackbits(h.astype("<u8").view(np.uint8).reshape(m, 8), axis=1, bitorder="little")
-    counts = bits.sum(axis=0, dtype=np.int64)
-    return _majority([int(c) for c in counts], m)
+    for j in range(1, k):  # uint64 arithmetic wraps modulo 2**64, like the masks of the pure path
+        h *= p
+        h += codes[j : j + m]
+    h += np.uint64(_GOLDEN)
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(_MIX1)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(_MIX2)
+    h ^= h >> np.uint64(31)
+    # how many hashes set each bit: one count of the values of each byte (position j of 8, little
+    # endian) times the bits of each value; half the time of unpacking every bit and summing
+    octets = h.astype("<u8", copy=False).view(np.uint8).reshape(m, 8).astype(np.intp) + _BYTE_OFFSETS
+    per_value = np.bincount(octets.ravel(), minlength=8 * 256).reshape(8, 256).astype(np.float64)
+    counts = (per_value @ _BYTE_BITS).ravel()  # bit 8 * j + i; exact: whole numbers far below 2**53
+    majority = np.packbits(2 * counts > m, bitorder="little")  # as ``_majority``: ties unset
+    return int.from_bytes(majority.tobytes(), "little")
 
 
 def _simhash_pure(text: str, k: int) -> int:

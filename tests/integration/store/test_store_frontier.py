@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from service.store import frontier
 from service.store.repo import NewUrl, Store
+from service.store.sql import explain
 from tests.integration.store.builders import SEEN
 
 BASE = "https://www.jsw.com.cn/2026/03{:02d}/19{:05d}.shtml"
@@ -212,3 +214,18 @@ def test_leases_of_dead_workers_count_an_attempt_a_clean_hand_back_does_not(stor
     (b3,) = store.claim_due(limit=2, now=later + timedelta(days=1), lease_s=60, worker="alive")
     assert leases.release_leases(store.engine, ["alive"]) == 1  # a stop hands it back as it is
     assert b3.id == b.id and _state(store, b.id)[:2] == ("retry", 1)
+
+
+def test_the_check_for_dead_claims_reads_only_the_leased_urls(store: Store) -> None:
+    """Before each claim: the leased URLs whose lease ran out, through ``ix_urls_fetching``, on a
+    frontier shaped as the crawl leaves it (due URLs, a few leased) and never analysed. Its plan
+    once read the whole claim index on SQLite: a cost per claim that grew with the frontier."""
+    store.add_urls(
+        NewUrl(f"https://www.jsw.com.cn/2026/0301/{i}.shtml", "article", None, SEEN) for i in range(3000)
+    )
+    store.claim_due(limit=8, now=SEEN, lease_s=60, worker="w:1", max_attempts=3)
+    params = {"now": SEEN, "max": 3, "error": "died"}
+    with store.engine.connect() as conn:
+        text = "\n".join(explain(conn, frontier._PARK_EXPIRED, params))
+    assert "ix_urls_fetching" in text, text
+    assert "ix_urls_claim" not in text and "Seq Scan" not in text, text

@@ -43,6 +43,24 @@ def test_numpy_and_pure_paths_agree(text: str, k: int) -> None:
         sh.np = saved
 
 
+@pytest.mark.parametrize("n", [1, 4, 5, 199, 800, 2500])
+def test_numpy_and_pure_paths_agree_on_long_articles(n: int) -> None:
+    """Articles are hundreds to thousands of characters: every bit of the count is exercised."""
+    if sh.np is None:
+        pytest.skip("numpy is not installed: only the pure path exists")
+    for seed in range(3):
+        text = cjk(100 * n + seed, n)
+        for k in (1, min(4, n)):
+            assert sh._simhash_numpy(text, k) == sh._simhash_pure(text, k)
+
+
+def test_fingerprints_are_frozen() -> None:
+    """Stored fingerprints and index keys must never change: values pinned from the first release."""
+    text = cjk(5, 1000)
+    assert sh.simhash(text) == 0xEAAAE3C57ACDA155
+    assert sh.simhash(text, 2) == 0xB959E7477923C1E6
+
+
 def test_small_edits_move_few_bits_unrelated_texts_many() -> None:
     text = cjk(2, 2000)
     edited = text[:900] + "的" + text[901:]
