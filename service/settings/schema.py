@@ -33,7 +33,7 @@ class DatabaseSettings(_Section):
     url: str = "sqlite:///data/jinshan.db"
     busy_timeout_s: float = Field(30, gt=0)
     pool_size: int = Field(5, ge=1)
-    sqlite_cache_mb: int = Field(32, ge=1)
+    sqlite_cache_mb: int = Field(64, ge=1)
     auto_upgrade: bool = True
 
     @field_validator("url")
