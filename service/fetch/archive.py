@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import logging
@@ -202,16 +203,21 @@ class WarcArchive:
         req_bytes = _gzip_member(self._serializer.to_bytes(request), self.gzip_level)
         resp_bytes = _gzip_member(self._serializer.to_bytes(response), self.gzip_level)
         with self._lock:
-            if not self._name or self._size >= self.rotate_bytes:
-                self._start_file()
-            offset = self._size + len(req_bytes)
             fh = self._file
-            assert fh is not None  # _start_file opened it
-            fh.write(req_bytes + resp_bytes)
-            # handed to the OS at once: a killed process loses no record it returned a place for
-            fh.flush()
-            if self.fsync:
-                os.fsync(fh.fileno())
+            if fh is None or self._size >= self.rotate_bytes:
+                fh = self._start_file()
+            offset = self._size + len(req_bytes)
+            try:
+                fh.write(req_bytes + resp_bytes)
+                # handed to the OS at once: a killed process loses no record it returned a place for
+                fh.flush()
+                if self.fsync:
+                    os.fsync(fh.fileno())
+            except OSError:
+                # part of the record may be in the file: the next goes to a new file, where its
+                # offset is right
+                self._close_file()
+                raise
             self._size += len(req_bytes) + len(resp_bytes)
             return WarcRef(self._name, offset, len(resp_bytes), revisit, digest)
 
@@ -221,11 +227,12 @@ class WarcArchive:
             self._close_file()
 
     def _close_file(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        self._name, self._file = "", None
+        fh, self._file, self._name = self._file, None, ""
+        if fh is not None:
+            with contextlib.suppress(OSError):  # a full disk refuses the buffer's rest: it is torn anyway
+                fh.close()
 
-    def _start_file(self) -> None:
+    def _start_file(self) -> IO[bytes]:
         self._close_file()
         self.directory.mkdir(parents=True, exist_ok=True)
         self._seq += 1
@@ -240,6 +247,7 @@ class WarcArchive:
         fh.write(data)
         fh.flush()
         self._name, self._file, self._size = name, fh, len(data)
+        return fh
 
     def _response_record(self, ex: Exchange, digest: str, *, revisit: bool) -> Any:
         headers = [(k, v) for k, v in ex.response_headers if k.lower() not in _DROPPED_HEADERS]
