@@ -23,6 +23,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from service.settings import redacted
+
 log = logging.getLogger(__name__)
 
 #: a health check that takes longer than this answers 503 (a client's probe must not hang)
@@ -39,7 +41,7 @@ def health_routes(health: Health, metrics: Callable[[], bytes]) -> list[Route]:
             ok, reason = await asyncio.wait_for(asyncio.to_thread(health), HEALTH_TIMEOUT_S)
         except TimeoutError:
             ok, reason = False, "unhealthy: the database did not answer the health check in time"
-        return PlainTextResponse(reason + "\n", status_code=200 if ok else 503)
+        return PlainTextResponse(redacted(reason) + "\n", status_code=200 if ok else 503)
 
     def metrics_page(_: Request) -> Response:
         return Response(metrics(), media_type=CONTENT_TYPE_LATEST)
