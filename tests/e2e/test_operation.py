@@ -78,7 +78,11 @@ def test_daemon_rides_out_a_postgresql_restart(
 ) -> None:
     db_url = create_database(own_postgres.url)
     port = free_port()
-    config = write_config(tmp_path, server.base_url, db_url, web={"listen": f"127.0.0.1:{port}"},
+    # a password as a query key (the server trusts any): never shown, in /healthz during the outage
+    # (which anyone may read) nor in the log
+    password = "hunter2-in-the-query"
+    config = write_config(tmp_path, server.base_url, f"{db_url}?password={password}",
+                          web={"listen": f"127.0.0.1:{port}"},
                           schedule={"poll_minutes": 0.05, "drain_seconds": 1.0})  # fmt: skip
     archiver = Archiver(config, tmp_path)
     daemon = archiver.start("run")
@@ -88,6 +92,7 @@ def test_daemon_rides_out_a_postgresql_restart(
         own_postgres.pause()
         # the daemon notices the outage and says so, and keeps running
         assert wait_for(lambda: "database unreachable" in health(port)[1], timeout=30), health(port)
+        assert password not in health(port)[1]
         assert daemon.poll() is None
         own_postgres.resume()
         # it takes the scheduler lock again on a new session, and archives what appears from now on
@@ -106,6 +111,7 @@ def test_daemon_rides_out_a_postgresql_restart(
         print(err)  # shown when the test fails
     assert code == 0, err
     assert "database unreachable" in err and "Traceback" not in err
+    assert password not in err
 
 
 def _said(process: subprocess.Popen[str], word: str) -> bool:

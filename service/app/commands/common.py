@@ -38,6 +38,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def _loaded(settings: Settings) -> Settings:
     register_secrets(settings.database.url)
+    for name in settings.ignored_environment:
+        typer.echo(f"jinshan: warning: {name} is ignored: no such section of settings", err=True)
     return settings
 
 

@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from service.settings import redacted
+from service.settings.schema import listen_address
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +51,14 @@ def health_routes(health: Health, metrics: Callable[[], bytes]) -> list[Route]:
 
 
 def bind(listen: str) -> socket.socket:
-    """A listening TCP socket on ``HOST:PORT`` (port 0: any free one); ``OSError`` when taken."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
+    """A listening TCP socket on ``HOST:PORT`` (port 0: any free one); ``OSError`` when taken,
+    ``ValueError`` (saying why) when ``listen`` is not an address."""
+    host, port = listen_address(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, int(port)))
+        sock.bind((host, port))
         sock.listen(128)
     except OSError:
         sock.close()
