@@ -4,13 +4,14 @@ the right exit code, and nothing half-written left behind."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Archiver, write_config
+from tests.e2e.conftest import Archiver, stop, wait_for, write_config
 from tests.e2e.replica import ReplicaServer
 from tests.e2e.test_failures import one_line_failure
 from tests.support.fulldisk import full_disk
@@ -91,3 +92,19 @@ def test_a_database_of_a_newer_release_says_so_and_db_upgrade_does_not_pretend(
         assert "run `jinshan db upgrade`" not in done.stderr
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == ("0099_from_the_future",)
+
+
+def test_sighup_stops_a_backfill_cleanly(tmp_path: Path, server: ReplicaServer) -> None:
+    """A closed terminal sends SIGHUP: the backfill stops as on Ctrl-C (exit 130, a summary, no URL
+    left leased, the run interrupted), and a re-run resumes."""
+    server.fault(pattern=r"/\d{4}/\d{4}/\d+\.shtml$", kind="slow", delay=1.0)
+    db_path = tmp_path / "a.db"
+    archiver = Archiver(write_config(tmp_path, server.base_url, f"sqlite:///{db_path}"), tmp_path)
+    process = archiver.start("backfill", "--since", "2026-10-20")
+    assert wait_for(lambda: sum(r.fault == "slow" for r in server.requests) >= 2, timeout=60)
+    code, _, err = stop(process, signal.SIGHUP)
+    assert code == 130, err
+    assert "Traceback" not in err and "interrupted" in err, err
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM urls WHERE state = 'fetching'").fetchone() == (0,)
+        assert ("interrupted",) in conn.execute("SELECT status FROM runs").fetchall()
