@@ -27,6 +27,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from service.app.signals import STOP_SIGNALS
 from service.app.web import WebServer
 from service.app.web.app import archive_app
 from service.app.wiring import open_crawl
@@ -370,7 +371,7 @@ class Daemon:
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, self._on_signal, sig)
         for sig in self.early_signals:
             self._on_signal(sig)

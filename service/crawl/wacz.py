@@ -12,15 +12,18 @@ Orchestration only: the database through ``Reader``, the records through ``fetch
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from service.atomic import atomic_path
 from service.errors import JinshanError
 from service.fetch.archive import ArchiveError, record_bytes
 from service.settings import Settings
@@ -64,24 +67,46 @@ def export_wacz(
     until: date | None,
     title: str = "金山网 archive",
 ) -> WaczResult:
-    """Write the WACZ of the articles published in ``since``..``until`` to ``output``."""
-    from wacz.main import main as wacz_main
-
+    """Write the WACZ of the articles published in ``since``..``until`` to ``output``: whole, or not
+    at all (written under a temporary name, renamed when complete). Raises ``WaczError``."""
     with tempfile.TemporaryDirectory(prefix="jinshan-wacz-") as tmp:
         warc, pages = Path(tmp) / "jinshan.warc.gz", Path(tmp) / "pages.jsonl"
-        result = _collect(reader, archive_dir, warc, pages, since=since, until=until)
+        try:
+            result = _collect(reader, archive_dir, warc, pages, since=since, until=until)
+        except OSError as exc:
+            raise WaczError(f"cannot stage the WACZ's records in {tmp}: {exc.strerror or exc}") from exc
         if result.records == 0:
             raise WaczError("no archived pages in that range: nothing to export")
-        args = ["create", "-o", str(output), "-p", str(pages), "--title", title, str(warc)]
-        said = io.StringIO()  # py-wacz prints its progress: keep stdout clean, show it on failure
         try:
-            with contextlib.redirect_stdout(said):
-                code = wacz_main(args)
-        except SystemExit as exc:  # argparse
-            code = int(exc.code or 0)
-        if code not in (0, None):
-            raise WaczError(f"wacz create failed (exit {code}): {said.getvalue().strip()[-500:]}")
+            with atomic_path(output) as partial:
+                _pack(partial, warc, pages, title)
+        except OSError as exc:
+            raise WaczError(f"cannot write {output}: {exc.strerror or exc}") from exc
     return result
+
+
+def _pack(output: Path, warc: Path, pages: Path, title: str) -> None:
+    """``wacz create`` (py-wacz) in a child process: py-wacz has no library API (its ``main()``
+    parses a command line and may ``sys.exit``), and a child keeps its prints and its failures out of
+    ours. ``-o`` must end in ``.wacz``, so the child writes into a scratch folder."""
+    scratch = output.with_name(output.name + ".d")
+    scratch.mkdir(exist_ok=True)
+    packed = scratch / "out.wacz"
+    try:
+        args = [sys.executable, "-m", "wacz", "create", "-o", str(packed), "-p", str(pages),
+                "--title", title, str(warc)]  # fmt: skip
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not packed.is_file():
+            said = (done.stderr or done.stdout).strip().splitlines()
+            why = _disk_full(said) or (said[-1] if said else f"exit {done.returncode}")
+            raise WaczError(f"wacz create failed: {why}")
+        os.replace(packed, output)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _disk_full(lines: list[str]) -> str | None:
+    return next((line for line in reversed(lines) if "No space left" in line or "Errno 28" in line), None)
 
 
 def _collect(

@@ -10,7 +10,7 @@ from service.settings.load import (
     load_profile,
     load_settings,
 )
-from service.settings.redact import redact_text, redact_url, url_secrets
+from service.settings.redact import redact_text, redact_url, redacted, register_secrets, url_secrets
 from service.settings.schema import (
     AlarmSettings,
     ArchiveSettings,
@@ -52,5 +52,7 @@ __all__ = [
     "load_settings",
     "redact_text",
     "redact_url",
+    "redacted",
+    "register_secrets",
     "url_secrets",
 ]

@@ -71,6 +71,16 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _known_sections(env: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The environment's settings split into those of known sections and the names of the variables
+    for unknown ones. Another program's ``JINSHAN_SOMETHING__X`` (or one of a newer release) must
+    not stop every command, so a section this release does not have is ignored and named; a
+    misspelled key of a known section still stops with its name, like one in a file."""
+    known = set(Settings.model_fields) - {"profile", "source_files", "ignored_environment"}
+    ignored = tuple(sorted(f"{ENV_PREFIX}{section.upper()}__…" for section in env if section not in known))
+    return {k: v for k, v in env.items() if k in known}, ignored
+
+
 def _first_error(exc: ValidationError, prefix: str = "") -> ConfigError:
     err = exc.errors()[0]
     key = ".".join(str(p) for p in err["loc"])
@@ -105,14 +115,17 @@ def load_settings(
     if config_file is not None:
         data = deep_merge(data, _read_toml(Path(config_file), "--config"))
         files.append(str(config_file))
-    data = deep_merge(data, env_overrides(os.environ if environ is None else environ))
+    from_env, ignored = _known_sections(env_overrides(os.environ if environ is None else environ))
+    data = deep_merge(data, from_env)
     if overrides:
         data = deep_merge(data, overrides)
     for key in ("profile", "source_files"):
         if key in data:
             raise ConfigError(key, "is not a configuration section")
     try:
-        settings = Settings.model_validate({**data, "source_files": tuple(files)})
+        settings = Settings.model_validate(
+            {**data, "source_files": tuple(files), "ignored_environment": ignored}
+        )
     except ValidationError as exc:
         raise _first_error(exc) from None
     profile_path = Path(settings.site.profile)

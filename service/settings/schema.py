@@ -205,11 +205,21 @@ class WebSettings(_Section):
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        if v and not re.match(r"^[^:]*:\d{1,5}$", v):
-            raise ValueError("must be HOST:PORT, or empty to disable")
-        if v and not 0 <= int(v.rsplit(":", 1)[1]) <= 65535:
-            raise ValueError("the port must be between 0 (any free port) and 65535")
+        if v:
+            listen_address(v)
         return v
+
+
+def listen_address(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6; an empty host is 127.0.0.1) as (host, port); raises
+    ``ValueError`` saying what is wrong: the setting ``web.listen`` and ``serve --listen`` share it."""
+    m = re.fullmatch(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]*)):(?P<port>\d{1,5})", listen)
+    if m is None:
+        raise ValueError("must be HOST:PORT, or empty to disable")
+    port = int(m["port"])
+    if not 0 <= port <= 65535:
+        raise ValueError("the port must be between 0 (any free port) and 65535")
+    return (m["v6"] or m["host"] or "127.0.0.1"), port
 
 
 class LogSettings(_Section):
@@ -318,6 +328,8 @@ class Settings(_Section):
     profile: SiteProfile = SiteProfile()
     #: where the settings came from, for messages
     source_files: tuple[str, ...] = ()
+    #: ``JINSHAN_…`` variables of sections this release does not have: ignored, and said so
+    ignored_environment: tuple[str, ...] = ()
 
     @property
     def fetchable_hosts(self) -> frozenset[str]:

@@ -90,6 +90,8 @@ def _ensure_schema(engine: Engine, settings: Settings, *, upgrade: bool) -> None
         raise StoreError(f"database {where} unreachable: {first_line(exc)}") from exc
     if current is None:
         raise StoreError(f"the database {where} holds no archive yet: run `jinshan db upgrade`")
+    if db.newer_than_code(current):
+        raise db.newer_schema_error(current, where)
     if current != head:
         raise StoreError(
             f"the database schema is at {current}, this version needs {head}: run `jinshan db upgrade`"

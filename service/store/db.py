@@ -258,6 +258,29 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def newer_than_code(revision: str | None) -> bool:
+    """Whether ``revision`` is one this code does not ship: the database was migrated by a newer
+    release (Alembic cannot go from there, up or down). Reads the migration scripts: only asked when
+    the database is not at ``HEAD_REVISION``."""
+    if revision is None or revision == HEAD_REVISION:
+        return False
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is None
+    except CommandError:
+        return True
+
+
+def newer_schema_error(revision: str, where: str) -> StoreError:
+    return StoreError(
+        f"the database {where} was created by a newer release of jinshan (schema {revision}; this one"
+        f" knows up to {HEAD_REVISION}): run that release or a newer one; `jinshan db upgrade` cannot"
+        " take a schema back"
+    )
+
+
 def at_head(engine: Engine) -> bool:
     """Whether the database's schema is this code's (``HEAD_REVISION``): nothing to migrate."""
     return current_revision(engine) == HEAD_REVISION
@@ -270,6 +293,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """
     from alembic import command
 
+    current = current_revision(engine)
+    if newer_than_code(current):
+        raise newer_schema_error(str(current), redact_url(str(engine.url)))
     _migrate(engine, command.upgrade, revision, "upgrade")
 
 

@@ -122,15 +122,23 @@ def write_jsonl(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:
     return n
 
 
+#: a cell that starts with one of these is a formula to a spreadsheet (OWASP, "CSV Injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value: Any) -> str:
-    """Lists of names joined by '; ', other structures as JSON, None as ''."""
+    """Lists of names joined by '; ', other structures as JSON, None as ''. A cell that a
+    spreadsheet would run as a formula (a title such as ``=HYPERLINK(…)``) starts with ``'`` as OWASP
+    recommends: Excel and LibreOffice show the text, and the JSON lines export keeps it unchanged."""
     if value is None:
         return ""
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "; ".join(value)
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        text = "; ".join(value)
+    elif isinstance(value, list | dict):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: IO[str]) -> int:

@@ -79,12 +79,12 @@ def run_in_process(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess
     import logging
 
     from service.app import cli
-    from service.app.commands import common
+    from service.settings import register_secrets
 
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    signals = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     environ = {k: v for k, v in os.environ.items() if k.startswith("JINSHAN_")}
     argv, here = sys.argv, os.getcwd()
     code: int = 0
@@ -93,7 +93,7 @@ def run_in_process(args: list[str], *, cwd: Path) -> subprocess.CompletedProcess
             del os.environ[key]
         os.chdir(cwd)
         sys.argv = ["jinshan", *args]
-        common._SECRETS = ()  # a fresh process knows no password yet
+        register_secrets("")  # a fresh process knows no password yet
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 cli.main()

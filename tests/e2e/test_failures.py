@@ -22,6 +22,18 @@ pytestmark = pytest.mark.e2e
 #: passwords as an operator writes them in the URL (an "@" must be written %40, anything else may
 #: stand as it is), and what each one is
 PASSWORDS = ["pa/ss:wo#rd?x", "p%40ss/w%3Ard", "s3cr%2Fet#?"]
+#: every place SQLAlchemy and libpq take a password from: the user-info, and query keys (which
+#: SQLAlchemy passes to the driver as connection parameters)
+URL_FORMS = {
+    "userinfo": "postgresql+psycopg://jin:{written}@{host}:{port}/{db}",
+    "query": "postgresql+psycopg://jin@{host}:{port}/{db}?connect_timeout=5&password={escaped}",
+    "sslpassword": "postgresql+psycopg://jin@{host}:{port}/{db}?sslmode=disable&sslpassword={escaped}",
+}
+
+
+def db_url_with(form: str, password: str, host: str, port: int | None, db: str | None) -> str:
+    escaped = quote(make_url(f"postgresql://u:{password}@h/d").password or "", safe="")
+    return URL_FORMS[form].format(written=password, escaped=escaped, host=host, port=port, db=db)
 
 
 def one_line_failure(done: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -84,15 +96,16 @@ def test_an_unescaped_at_in_the_password_is_refused_without_showing_it(
     assert "p@ss" not in done.stderr and "w:rd" not in done.stderr and "ss/w" not in done.stderr
 
 
+@pytest.mark.parametrize("form", list(URL_FORMS))
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_the_password_never_shows_when_the_database_is_unreachable(
-    tmp_path: Path, server: ReplicaServer, password: str
+    tmp_path: Path, server: ReplicaServer, password: str, form: str
 ) -> None:
-    url = f"postgresql+psycopg://jin:{password}@127.0.0.1:{free_port()}/jinshan"
+    url = db_url_with(form, password, "127.0.0.1", free_port(), "jinshan")
     archiver = Archiver(write_config(tmp_path, server.base_url, url), tmp_path)
     # whatever reaches the file descriptors is checked with real processes for one spelling; the
     # masking of the others, by main() in this process
-    run = archiver.run if password == PASSWORDS[0] else archiver.run_here
+    run = archiver.run if password == PASSWORDS[0] and form == "userinfo" else archiver.run_here
     for command in (["db", "upgrade"], ["run", "--once"], ["stats"], ["backfill", "--since", "2026-10-01"]):
         done = run(*command)
         one_line_failure(done)
@@ -101,15 +114,16 @@ def test_the_password_never_shows_when_the_database_is_unreachable(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("form", list(URL_FORMS))
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_the_password_never_shows_while_working(
-    tmp_path: Path, server: ReplicaServer, postgres_url: str, password: str
+    tmp_path: Path, server: ReplicaServer, postgres_url: str, password: str, form: str
 ) -> None:
     # the throwaway server trusts every password: the daemon logs its start-up line, works, stops
     db = make_url(create_database(postgres_url))
-    url = f"postgresql+psycopg://{db.username}:{password}@{db.host}:{db.port}/{db.database}"
+    url = db_url_with(form, password, str(db.host), db.port, db.database).replace("//jin", f"//{db.username}", 1)
     archiver = Archiver(write_config(tmp_path, server.base_url, url), tmp_path)
-    run = archiver.run if password == PASSWORDS[0] else archiver.run_here  # as above
+    run = archiver.run if password == PASSWORDS[0] and form == "query" else archiver.run_here  # as above
     for command in (["db", "upgrade"], ["run", "--once"], ["stats"]):
         done = run(*command)
         assert done.returncode == 0, done.stderr

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from service.app.commands.common import ConfigOpt, LogFormatOpt, configure, database_failure, fail, parse_date
+from service.app.signals import STOP_SIGNALS
 from service.errors import StoreError
 from service.settings import Settings
 
@@ -149,7 +150,7 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     if not span.discover:
         die_with_parent()

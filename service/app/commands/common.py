@@ -13,10 +13,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from service.errors import ConfigError, StoreError
-from service.settings import Settings, load_settings, redact_text, redact_url, url_secrets
-
-#: the database password in its spellings, masked in every message (set once settings are loaded)
-_SECRETS: tuple[str, ...] = ()
+from service.settings import Settings, load_settings, redact_url, redacted, register_secrets
 
 ConfigOpt = Annotated[
     Path | None,
@@ -30,7 +27,7 @@ LogFormatOpt = Annotated[
 def one_line(message: str) -> str:
     """The first line of ``message`` (a driver's error runs on with SQL and links), secrets masked."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    return redact_text(lines[0] if lines else "", _SECRETS)
+    return redacted(lines[0] if lines else "")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -40,8 +37,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _loaded(settings: Settings) -> Settings:
-    global _SECRETS
-    _SECRETS = url_secrets(settings.database.url)
+    register_secrets(settings.database.url)
+    for name in settings.ignored_environment:
+        typer.echo(f"jinshan: warning: {name} is ignored: no such section of settings", err=True)
     return settings
 
 
@@ -62,7 +60,7 @@ def configure(config: Path | None, log_format: str | None) -> Settings:
         settings = _loaded(load_settings(config, overrides=overrides))
     except ConfigError as exc:
         fail(str(exc))
-    setup_logging(settings.log.format, settings.log.level, secrets=_SECRETS)
+    setup_logging(settings.log.format, settings.log.level, secrets=register_secrets(settings.database.url))
     return settings
 
 

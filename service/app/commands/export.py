@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from service.app.commands.common import ConfigOpt, fail, optional_date, settings_from
+from service.atomic import atomic_path
 from service.errors import StoreError
 from service.settings import Settings
 
@@ -75,7 +76,8 @@ def write_export(
                 sys.stdout.write("\ufeff")
             return writer(rows, sys.stdout)
         encoding = "utf-8-sig" if bom else "utf-8"
-        with output.open("w", encoding=encoding, newline="" if fmt == "csv" else None) as fh:
+        newline = "" if fmt == "csv" else None
+        with atomic_path(output) as partial, partial.open("w", encoding=encoding, newline=newline) as fh:
             return writer(rows, fh)
 
 

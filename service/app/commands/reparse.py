@@ -23,6 +23,7 @@ from service.app.commands.common import (
     fail,
     optional_date,
 )
+from service.app.signals import STOP_SIGNALS
 from service.errors import StoreError
 from service.settings import Settings
 
@@ -70,7 +71,7 @@ def run_reparse_command(
         nonlocal stopped
         stopped = True
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
 
     def report(progress: Any) -> None:
         line = " ".join(f"{k}={progress.counts.get(k, 0)}" for k in COUNTS if progress.counts.get(k))

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from service.app.commands.common import ConfigOpt, LogFormatOpt, configure, database_failure
+from service.app.signals import STOP_SIGNALS
 from service.errors import StoreError
 
 
@@ -24,7 +25,7 @@ def run(
     # A stop that comes during the start-up (imports and opening the store take seconds on a busy
     # host) is remembered and honoured once the daemon's own handlers are in, instead of killing it.
     early: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, lambda signum, _frame: early.append(signal.Signals(signum)))
 
     from service.app.daemon import Daemon

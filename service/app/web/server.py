@@ -23,6 +23,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
+from service.settings import redacted
+from service.settings.schema import listen_address
+
 log = logging.getLogger(__name__)
 
 #: a health check that takes longer than this answers 503 (a client's probe must not hang)
@@ -39,7 +42,7 @@ def health_routes(health: Health, metrics: Callable[[], bytes]) -> list[Route]:
             ok, reason = await asyncio.wait_for(asyncio.to_thread(health), HEALTH_TIMEOUT_S)
         except TimeoutError:
             ok, reason = False, "unhealthy: the database did not answer the health check in time"
-        return PlainTextResponse(reason + "\n", status_code=200 if ok else 503)
+        return PlainTextResponse(redacted(reason) + "\n", status_code=200 if ok else 503)
 
     def metrics_page(_: Request) -> Response:
         return Response(metrics(), media_type=CONTENT_TYPE_LATEST)
@@ -48,14 +51,14 @@ def health_routes(health: Health, metrics: Callable[[], bytes]) -> list[Route]:
 
 
 def bind(listen: str) -> socket.socket:
-    """A listening TCP socket on ``HOST:PORT`` (port 0: any free one); ``OSError`` when taken."""
-    host, _, port = listen.rpartition(":")
-    host = host.strip("[]") or "127.0.0.1"
+    """A listening TCP socket on ``HOST:PORT`` (port 0: any free one); ``OSError`` when taken,
+    ``ValueError`` (saying why) when ``listen`` is not an address."""
+    host, port = listen_address(listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, int(port)))
+        sock.bind((host, port))
         sock.listen(128)
     except OSError:
         sock.close()

@@ -47,6 +47,22 @@ def test_csv_cells() -> None:
     assert csv_cell([{"url": "u", "caption": "图"}]) == '[{"url": "u", "caption": "图"}]'
     assert csv_cell({"title": "structured"}) == '{"title": "structured"}'
     assert csv_cell(3) == "3"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['=HYPERLINK("http://evil.example/","点击")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
+     "\t=1+1", "\r=1+1"],
+)  # fmt: skip
+def test_csv_cells_never_start_a_spreadsheet_formula(text: str) -> None:
+    cell = csv_cell(text)
+    assert cell == "'" + text
+    assert csv_cell([text, "李四"]).startswith("'")
+
+
+def test_csv_cells_leave_ordinary_text_alone() -> None:
+    assert csv_cell("镇江市=文明城市") == "镇江市=文明城市"
+    assert csv_cell("2024-01-28") == "2024-01-28"
     storage = ("aliases", "duplicate_of", "version", "first_seen_at", "last_changed_at")
     assert set(storage) <= set(EXPORT_FIELDS) and EXPORT_FIELDS[0] == "url"
 
