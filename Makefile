@@ -1,10 +1,10 @@
-# The README's first two commands are `make run` and `make test`; both set up their own virtualenv.
+# The README's quick start is `make run`, `make test`, `make demo`; each sets up the virtualenv.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-fast lint typecheck bench clean
+.PHONY: run test test-fast demo lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ $(STAMP): pyproject.toml
 ## Run the daemon on the embedded default database (SQLite under data/).
 run: $(STAMP)
 	$(BIN)/jinshan run
+
+## See the archive on this machine without the site: a replica of it on 127.0.0.1, backfilled into a
+## throwaway archive, then the web view (tests/e2e/replica/demo.py). Ctrl-C stops it all.
+demo: $(STAMP)
+	$(BIN)/python -m tests.e2e.replica.demo
 
 ## Set up and run the whole test suite (unit, integration on SQLite and PostgreSQL, end to end).
 test: $(STAMP)

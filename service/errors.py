@@ -9,6 +9,7 @@
     ├── ContentError         a response arrived but is not something we store
     │   └── NotAnArticle     list page, block page, "not found" served with 200, empty body…
     └── StoreError           the database refused a write or cannot be reached
+        └── NoArchiveError   the configured database does not exist or was never filled
 
 Each error carries the URL, status or key it is about, so a log line or a ``last_error`` column can
 say what happened without a traceback. Third-party exceptions are wrapped at the boundary with
@@ -109,3 +110,15 @@ NOT_ARTICLE_REASONS = (
 
 class StoreError(JinshanError):
     """The database refused a write or could not be reached."""
+
+
+#: how an archive gets filled, for the messages of the commands that only read one
+FILL_ADVICE = (
+    "fill one with `jinshan backfill --since YYYY-MM-DD` or the daemon (`jinshan run`), which create"
+    " the tables and fetch the articles; in a source checkout, `make demo` shows a sample archive"
+)
+
+
+class NoArchiveError(StoreError):
+    """A command that only reads found no archive at the configured database: no file, or one that
+    was never migrated. The message says where it looked and how to fill one."""

@@ -1,7 +1,7 @@
 """The plain data that flows between the stages: frozen dataclasses, no I/O.
 
 ``Article`` is what ``extract`` returns and ``store`` consumes. ``Article.to_json`` is the public
-article JSON of ARCHITECTURE.md (the output of ``jinshan parse``; ``jinshan export`` adds the storage
+article JSON of docs/architecture.md (the output of ``jinshan parse``; ``jinshan export`` adds the storage
 fields ``aliases``, ``duplicate_of``, ``version``, ``first_seen_at``, ``last_changed_at``).
 """
 
@@ -89,7 +89,7 @@ class Article:
         return self.credits.source
 
     def to_json(self) -> dict[str, Any]:
-        """The public article JSON (field names are a contract; see ARCHITECTURE.md)."""
+        """The public article JSON (field names are a contract; see docs/architecture.md)."""
         out: dict[str, Any] = {
             "url": self.url,
             "site_id": self.site_id,

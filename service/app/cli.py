@@ -1,7 +1,7 @@
 """The ``jinshan`` command line: one Typer app over the commands of ``app.commands``, one module per
 command (what it takes, checks, prints and exits with lives there).
 
-The commands, their options and the JSON they print are public contracts (ARCHITECTURE.md).
+The commands, their options and the JSON they print are public contracts (docs/architecture.md).
 Exit codes: 0 all good; 1 some items failed (URLs parked as failed); 2 the command could not run
 (a bad setting or option, the database or the site unreachable, a folder it cannot write), said in
 one line on stderr, with the traceback only under ``--debug``; 3 ``parse`` met an input that is not

@@ -27,6 +27,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from service.app.failures import in_plain_words
 from service.app.signals import STOP_SIGNALS
 from service.app.web import WebServer
 from service.app.web.app import archive_app
@@ -74,8 +75,9 @@ class Daemon:
         self.last_success: datetime | None = None
         self.last_error: str | None = NO_CYCLE
         self.web: WebServer | None = None
-        #: ``time.monotonic()`` at which the next discovery cycle is due
+        #: ``time.monotonic()`` at which the next discovery cycle is due, and when that is (UTC)
         self.next_cycle_at = 0.0
+        self.next_try: datetime | None = None
         #: set while the database cannot be reached: the jobs pause, the lock check keeps trying
         self.database_down: str | None = None
         self._recorded: datetime | None = None
@@ -90,7 +92,9 @@ class Daemon:
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason) from the cycles recorded in the database (any daemon's, this one's since
-        it started); 200 "starting" during ``start_grace_minutes`` after the start."""
+        it started). Unhealthy, with the reason and the next try, as soon as this daemon tried and
+        failed with no recent success; 200 "starting" during ``start_grace_minutes`` after the start
+        only while it has not tried yet (a first cycle on an empty archive takes long)."""
         if self.database_down:
             return False, f"unhealthy: database unreachable: {self.database_down}"
         if self.role == "standby":
@@ -104,17 +108,15 @@ class Daemon:
         last = max((t for t in (recorded, self.last_success) if t is not None), default=None)
         if last is not None and now - last <= timedelta(minutes=sched.unhealthy_after_minutes):
             return True, f"ok: last cycle succeeded at {last.isoformat(timespec='seconds')}"
-        if now - self.started_at <= timedelta(minutes=sched.start_grace_minutes):
-            why = (
-                f" (last problem: {self.last_error})"
-                if self.last_error and self.last_error != NO_CYCLE
-                else ""
+        tried = self.last_error != NO_CYCLE
+        if not tried and now - self.started_at <= timedelta(minutes=sched.start_grace_minutes):
+            return True, (
+                "starting: the first cycle is under way, started at "
+                f"{self.started_at.isoformat(timespec='seconds')}"
             )
-            return (
-                True,
-                f"starting: no successful cycle recently, started at {self.started_at.isoformat(timespec='seconds')}{why}",
-            )
-        return False, f"unhealthy: {self.last_error or 'no successful cycle recently'}"
+        why = self.last_error or f"no cycle succeeded in the last {sched.unhealthy_after_minutes:g} minutes"
+        then = f"; next try at {self.next_try:%Y-%m-%d %H:%M} UTC" if self.next_try and tried else ""
+        return False, f"unhealthy: {why}{then}"
 
     def _recorded_success(self, now: datetime) -> datetime | None:
         """The last successful cycle the database records, read at most every ``HEALTH_READ_EVERY_S``
@@ -143,8 +145,8 @@ class Daemon:
         if outcome.answered:
             self.last_success, self.last_error = datetime.now(UTC), None
         else:
-            error = outcome.error
-            self.last_error = f"site unreachable or failing: {error}" if error else "no list page answered"
+            at = self.clock().strftime("%Y-%m-%d %H:%M")
+            self.last_error = f"the last cycle failed at {at} UTC: {in_plain_words(outcome.error)}"
         self.refresh_gauges(outcome.run.context)
         return outcome
 
@@ -165,7 +167,7 @@ class Daemon:
             finally:
                 self._hand_back(context)
             if not outcome.answered and not self.stop.is_set():
-                log.error("the cycle failed: %s", self.last_error)
+                log.error("%s", self.last_error)
                 return 2
             counts = outcome.run.stats.counts
             return 1 if counts["failed"] or counts["error"] else 0
@@ -310,9 +312,23 @@ class Daemon:
         again within a minute."""
         if time.monotonic() < self.next_cycle_at:
             return
-        self.next_cycle_at = time.monotonic() + min(cycles.poll_minutes * 60, RECONNECT_MAX_S)
-        await self.cycle(cycles)
-        self.next_cycle_at = time.monotonic() + cycles.poll_minutes * 60
+        self._next_cycle_in(min(cycles.poll_minutes * 60, RECONNECT_MAX_S))
+        outcome = await self.cycle(cycles)
+        self._next_cycle_in(cycles.poll_minutes * 60)
+        if not outcome.answered and outcome.run.run_id is not None and self.next_try is not None:
+            # the home page of the archive view (maybe another process) shows when the next try is
+            try:
+                cycles.context.store.update_run(
+                    outcome.run.run_id,
+                    {},
+                    params={"next_try_at": self.next_try.isoformat(timespec="seconds")},
+                )
+            except StoreError as exc:
+                log.warning("could not record the next try of the failed cycle: %s", exc)
+
+    def _next_cycle_in(self, seconds: float) -> None:
+        self.next_cycle_at = time.monotonic() + seconds
+        self.next_try = self.clock() + timedelta(seconds=seconds)
 
     async def _epaper(self, cycles: Cycles) -> None:
         """The hourly look at the e-paper between cycles, as a run of its own (no run record)."""

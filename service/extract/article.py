@@ -1,7 +1,7 @@
 """The extraction cascade: a page's bytes to an ``Article``, or ``NotAnArticle`` with a reason.
 
 Each field is filled by the first layer that yields a plausible value, and ``fields_from`` records
-which one (ARCHITECTURE.md, "Extraction in layers"):
+which one (docs/architecture.md, "Extraction in layers"):
 
 1. ``structured`` — the Founder enpproperty comment, JSON-LD, og:/article: meta (structured.py);
 2. ``profile:<template>`` — the site profile's selectors (profile.py, config/sites/jsw.toml);

@@ -1,7 +1,7 @@
 """From body blocks to the article's text: paragraphs, images with captions, credits, lead.
 
 Shared by every layer that finds a body node. Decisions here are text-pattern decisions (layer 4 of
-ARCHITECTURE.md): what is a caption, what is a credit line, where the related-article list starts.
+docs/architecture.md): what is a caption, what is a credit line, where the related-article list starts.
 """
 
 from __future__ import annotations

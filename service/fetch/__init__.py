@@ -1,4 +1,4 @@
-"""The fetch stage: all network I/O of the service (ARCHITECTURE.md, "fetch" and "archive").
+"""The fetch stage: all network I/O of the service (docs/architecture.md, "fetch" and "archive").
 
 Public surface: ``Fetcher`` and ``Response`` (client.py), ``WarcArchive``, ``WarcRef``,
 ``read_response``, ``iter_records``, ``iter_responses`` and ``ArchivedResponse`` (archive.py).

@@ -1,6 +1,6 @@
 """The WARC archive: every HTTP exchange as it arrived, for evidence and for ``jinshan reparse``.
 
-Part of the fetch stage (ARCHITECTURE.md: "fetch … ──> archive (WARC, raw bytes)"). The ``Fetcher``
+Part of the fetch stage (docs/architecture.md: "fetch … ──> archive (WARC, raw bytes)"). The ``Fetcher``
 hands each exchange to ``WarcArchive.write`` (through ``awrite``, which runs a large one in a worker
 thread so gzip never stalls the event loop for long; a small one is written at once, because the
 hop to a thread and back cost more CPU than compressing the record). Records are built with warcio, one gzip member per record, a

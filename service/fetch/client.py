@@ -1,6 +1,6 @@
 """The one way this service talks to the network: ``Fetcher.fetch(url) -> Response``.
 
-Place in the flow (ARCHITECTURE.md): the crawl hands a due URL to ``fetch``; the ``Response`` (raw
+Place in the flow (docs/architecture.md): the crawl hands a due URL to ``fetch``; the ``Response`` (raw
 bytes, headers, redirect chain, WARC reference) goes on to extraction. Everything that is not a
 usable 2xx or 304 is raised from ``service.errors``: ``PermanentFetchError`` when asking again will
 not help, ``TransientFetchError`` with ``retry_at`` when it may.

@@ -1,6 +1,6 @@
 """Politeness per host: request rate, requests in flight, hold-offs, backoff and Retry-After.
 
-Part of the fetch stage (ARCHITECTURE.md): every request the ``Fetcher`` sends passes through
+Part of the fetch stage (docs/architecture.md): every request the ``Fetcher`` sends passes through
 ``HostGate.slot`` first, robots.txt requests included, so the site sees at most
 ``requests_per_second`` starts and ``concurrency`` open requests per host whatever the crawl asks.
 All coordination is asyncio (no threads); the clock is injectable so tests need not sleep.

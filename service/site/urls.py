@@ -1,6 +1,6 @@
 """URL knowledge shared by every stage: canonical form, allowed hosts, dates and ids in paths.
 
-Pure functions. ``canonical_url`` is the first rung of deduplication (ARCHITECTURE.md): the same
+Pure functions. ``canonical_url`` is the first rung of deduplication (docs/architecture.md): the same
 article reached by http or https, through a host alias, with tracking parameters, a fragment or as
 page 2 of itself, has one canonical URL.
 """

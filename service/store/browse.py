@@ -608,10 +608,13 @@ class Reader:
         return self._read(lambda c: day_counts(c, first, last))
 
     def home(self) -> dict[str, Any]:
-        """Counts and frontier states (cached), the last runs (fresh)."""
+        """Counts and frontier states (cached); the last runs and the last daemon cycle (fresh, None
+        when no cycle ran: its status, error, and ``params.next_try_at`` after a failure)."""
         numbers = self._cached("counts", counts)
         frontier_states = self._cached("frontier", frontier.counts)
-        return {"counts": numbers, "frontier": frontier_states, "runs": self._read(last_runs)}
+        cycle = self._read(lambda c: runs.last(c, 1, kind="cycle"))
+        return {"counts": numbers, "frontier": frontier_states, "runs": self._read(last_runs),
+                "last_cycle": cycle[0] if cycle else None}  # fmt: skip
 
     def search(self, query: SearchQuery) -> list[SearchHit]:
         """The search of ``jinshan search`` on the index as it is (the daemon and the crawl keep it

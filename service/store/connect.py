@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.errors import StoreError
+from service.errors import FILL_ADVICE, NoArchiveError, StoreError
 from service.settings import Settings, redact_url
 from service.site.urls import canonical_url, shapes_of
 from service.store import db
@@ -34,7 +34,7 @@ def open_store(settings: Settings, *, read_only: bool = False, migrate: bool | N
     engine = db.make_engine(settings.database, read_only=read_only)
     try:
         upgrade = (settings.database.auto_upgrade if migrate is None else migrate) and not read_only
-        _ensure_schema(engine, settings, upgrade=upgrade)
+        _ensure_schema(engine, settings, upgrade=upgrade, reading=read_only)
     except BaseException:
         engine.dispose()
         raise
@@ -45,10 +45,11 @@ def open_store(settings: Settings, *, read_only: bool = False, migrate: bool | N
 @contextmanager
 def open_reader(settings: Settings) -> Iterator[Reader]:
     """The archive read-only for the web view (``jinshan serve``): never migrates; the schema must
-    be at head. The engine is disposed on exit."""
-    engine = db.make_engine(settings.database)
+    be at head; nothing is created (no SQLite file where there was none). The engine is disposed
+    on exit."""
+    engine = db.make_engine(settings.database, read_only=True)
     try:
-        _ensure_schema(engine, settings, upgrade=False)
+        _ensure_schema(engine, settings, upgrade=False, reading=True)
         yield Reader(engine, canonicalize=canonicalizer(settings))
     finally:
         engine.dispose()
@@ -78,7 +79,9 @@ def canonicalizer(settings: Settings) -> Callable[[str], str]:
     )
 
 
-def _ensure_schema(engine: Engine, settings: Settings, *, upgrade: bool) -> None:
+def _ensure_schema(engine: Engine, settings: Settings, *, upgrade: bool, reading: bool) -> None:
+    """Migrate (``upgrade``) or check the schema. An unmigrated database is ``NoArchiveError``: a
+    reader is told how to fill an archive, a writer with ``auto_upgrade`` off how to create it."""
     where = redact_url(settings.database.url)
     try:
         if upgrade:
@@ -89,7 +92,11 @@ def _ensure_schema(engine: Engine, settings: Settings, *, upgrade: bool) -> None
     except SQLAlchemyError as exc:
         raise StoreError(f"database {where} unreachable: {first_line(exc)}") from exc
     if current is None:
-        raise StoreError(f"the database {where} holds no archive yet: run `jinshan db upgrade`")
+        if reading:
+            raise NoArchiveError(f"the database {where} holds no archive yet: {FILL_ADVICE}")
+        raise NoArchiveError(
+            f"the database {where} has no tables and database.auto_upgrade is off: run `jinshan db upgrade`"
+        )
     if db.newer_than_code(current):
         raise db.newer_schema_error(current, where)
     if current != head:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_u
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
-from service.errors import StoreError
+from service.errors import FILL_ADVICE, NoArchiveError, StoreError
 from service.settings import DatabaseSettings, redact_url
 
 if TYPE_CHECKING:
@@ -121,9 +121,9 @@ def _sqlite_reader(url: URL, database: DatabaseSettings) -> Engine:
     file: nothing else writes there then)."""
     path = Path(url.database or "").expanduser().resolve()
     if not path.is_file():
-        raise StoreError(
+        raise NoArchiveError(
             f"no database at {path} (a relative [database] url is relative to the working directory):"
-            " run `jinshan db upgrade` or the daemon to create one"
+            f" {FILL_ADVICE}"
         )
     if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
         return _sqlite_engine(url, database, read_only=True)  # no WAL switch: a reader writes nothing

@@ -1,6 +1,6 @@
 """Deduplication: the ladder that decides which stored article, if any, an incoming text belongs to.
 
-Rungs, in order (ARCHITECTURE.md): the canonical URL (``url_key``, also as a recorded alias); the
+Rungs, in order (docs/architecture.md): the canonical URL (``url_key``, also as a recorded alias); the
 site's article id; the hash of the normalised text (any stored version); the SimHash near-duplicate,
 looked up through ``simhash_index`` by equal pairs of blocks and confirmed by Hamming distance. Nothing
 scans: every rung is an index probe, and all of them are one statement, run through the caller's

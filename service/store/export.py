@@ -1,4 +1,4 @@
-"""Reading articles out: the export rows of ARCHITECTURE.md, streamed in constant memory.
+"""Reading articles out: the export rows of docs/architecture.md, streamed in constant memory.
 
 Rows are read by keyset pagination (``id > last ORDER BY id LIMIT n``) rather than one long cursor:
 memory stays constant like a server-side cursor, and no transaction stays open for the whole export,

@@ -45,9 +45,11 @@ def update_counters(
     conn.execute(update(runs).where(runs.c.id == run_id).values(counters=merged, updated_at=now, **extra))
 
 
-def last(conn: Connection, n: int = 5) -> list[dict[str, Any]]:
-    """The ``n`` most recent runs, newest first, as plain dicts with ISO times."""
-    rows = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(n)).all()
+def last(conn: Connection, n: int = 5, *, kind: str | None = None) -> list[dict[str, Any]]:
+    """The ``n`` most recent runs (of ``kind`` when given), newest first, as plain dicts with ISO
+    times."""
+    q = select(runs).order_by(runs.c.id.desc()).limit(n)
+    rows = conn.execute(q if kind is None else q.where(runs.c.kind == kind)).all()
     out = []
     for r in rows:
         d = dict(r._mapping)

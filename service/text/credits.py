@@ -4,7 +4,7 @@ Pure functions over one line of text. A line counts as a credit line only when *
 labels, names and a few kinds of neutral words (dates, "报道", "整合", a place before "报道", an
 organisation's "供图"), so an ordinary sentence that mentions 记者 is never mistaken for a byline.
 
-Forms of this site (SITE.md): ``（记者 曾海蓉）``, ``（镇江报业全媒体记者陈洁 盛林娟）`` (group label glued to
+Forms of this site (docs/site.md): ``（记者 曾海蓉）``, ``（镇江报业全媒体记者陈洁 盛林娟）`` (group label glued to
 the first name), ``（记者 X 通讯员 Y）``, ``责任编辑：龚逍遥``, ``编辑:缪小兵 审核:杨佩佩``, ``马镇丹 谢道韫 摄``,
 ``李斌 朱叶 摄影报道``, ``图/X``, ``来源：镇江日报``. Forms of other Chinese news pages, which a changed
 template may bring: ``本报记者 王乐文 方 敏`` (a two-character name spaced to three), ``□ 本报记者 X``,

@@ -3,7 +3,7 @@
 Pure string functions, used by the extractor (display text) and by deduplication (``hash_text``).
 Mirror sites republish articles in Traditional characters with pinyin after them
 (``鎮(zhèn)江``); ``to_display`` and ``hash_text`` bring such text back to the original so that its
-credits parse and it deduplicates against the original (SITE.md, "Mirrors").
+credits parse and it deduplicates against the original (docs/site.md, "Mirrors").
 """
 
 from __future__ import annotations

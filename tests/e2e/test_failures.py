@@ -177,12 +177,12 @@ def test_read_commands_never_create_nor_migrate_a_database(tmp_path: Path, serve
     elsewhere.mkdir()
     archiver = Archiver(config, elsewhere)
     for command in (["stats"], ["export"], ["search", "镇江"]):
-        one_line_failure(archiver.run(*command), "no database at", "jinshan db upgrade")
+        one_line_failure(archiver.run(*command), "no database at", "jinshan backfill --since")
     assert list(elsewhere.iterdir()) == [], "a read command created files"
     (elsewhere / "data").mkdir()
     (elsewhere / "data" / "jinshan.db").write_bytes(b"")  # a file, but never migrated
     for command in (["stats"], ["export"], ["search", "镇江"]):
-        one_line_failure(archiver.run_here(*command), "jinshan db upgrade")
+        one_line_failure(archiver.run_here(*command), "holds no archive yet", "jinshan backfill --since")
     assert (elsewhere / "data" / "jinshan.db").stat().st_size == 0
 
 

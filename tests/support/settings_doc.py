@@ -1,6 +1,6 @@
-"""The README's settings table, generated from ``config/default.toml`` (the one source of every
-default and its comment), so the two cannot disagree. ``tests/unit/test_docs.py`` fails when the
-README's table is not what this renders; rewrite it with
+"""The settings table of ``docs/configuration.md``, generated from ``config/default.toml`` (the one
+source of every default and its comment), so the two cannot disagree. ``tests/unit/test_docs.py``
+fails when the table is not what this renders; rewrite it with
 
     .venv/bin/python -m tests.support.settings_doc
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = ROOT / "config" / "default.toml"
-README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
 HEADER = "| key | default | meaning |\n|---|---|---|\n"
 #: longer defaults are cut here in the table (default.toml has them whole)
 MAX_VALUE_CHARS = 48
@@ -70,15 +70,15 @@ def render_table() -> str:
     return HEADER + "".join(rows)
 
 
-def readme_table(text: str) -> str:
+def doc_table(text: str) -> str:
     start = text.index(HEADER)
-    end = text.index("\n\n", start)
-    return text[start : end + 1]
+    end = text.find("\n\n", start)
+    return text[start : end + 1] if end >= 0 else text[start:]
 
 
 def main() -> None:
-    text = README.read_text(encoding="utf-8")
-    README.write_text(text.replace(readme_table(text), render_table()), encoding="utf-8")
+    text = CONFIGURATION.read_text(encoding="utf-8")
+    CONFIGURATION.write_text(text.replace(doc_table(text), render_table()), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from service.app.commands.common import ConfigOpt, LogFormatOpt, configure, fail
-from service.errors import StoreError
+from service.errors import FILL_ADVICE, StoreError
 
 
 def serve(
@@ -18,10 +18,11 @@ def serve(
     log_format: LogFormatOpt = None,
 ) -> None:
     """The archive in a browser, read-only: days, channels, people, search, articles with their
-    versions and diffs, the pages as archived, a JSON API and Atom feeds."""
+    versions and diffs, the pages as archived, a JSON API and Atom feeds. With no archive at the
+    configured database it exits 2 saying how to fill one; on an empty one it says so and serves."""
     from service.app.web.app import archive_app
     from service.app.web.server import bind, serve_forever
-    from service.store import open_reader
+    from service.store import ListFilter, open_reader
 
     settings = configure(config, log_format)
     try:
@@ -32,6 +33,8 @@ def serve(
                 fail(f"cannot listen on {listen}: {exc}")
             host, port = sock.getsockname()[:2]
             typer.echo(f"jinshan: the archive is on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+            if not reader.page(ListFilter(), limit=1)[0]:
+                typer.echo(f"jinshan: the archive holds no article yet: {FILL_ADVICE}", err=True)
             serve_forever(archive_app(settings, reader), sock)
     except StoreError as exc:
         fail(str(exc))

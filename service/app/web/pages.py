@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from service.app.failures import in_plain_words
 from service.app.web.app import View, bad, cursor_param, date_param, int_param, path_id
 from service.app.web.diff import paragraphs, side_by_side
 from service.model import CREDIT_ROLES
@@ -25,13 +26,33 @@ MAX_SEARCH_PAGE = RANK_WINDOW // SEARCH_PER_PAGE
 SEARCH_ROLES = {"reporter": "reporters", "photographer": "photographers", "editor": "editors"}
 
 
+def last_failure(cycle: dict[str, Any] | None) -> dict[str, str] | None:
+    """The home page's notice when the daemon's last cycle failed: when (UTC), why in plain words,
+    and when the daemon tries again (recorded by the daemon; absent from older runs)."""
+    if cycle is None or cycle.get("status") != "failed":
+        return None
+    when = str(cycle.get("finished_at") or cycle.get("started_at") or "")
+    next_try = str((cycle.get("params") or {}).get("next_try_at") or "")
+    return {
+        "at": _utc_minute(when),
+        "reason": in_plain_words(cycle.get("error")),
+        "next_try": _utc_minute(next_try),
+    }
+
+
+def _utc_minute(iso: str) -> str:
+    """``2026-12-05T23:04:56.123+00:00`` → ``2026-12-05 23:04`` (the page says UTC)."""
+    return iso[:16].replace("T", " ")
+
+
 def routes(view: View) -> list[Route]:
     def home(request: Request) -> Response:
         newest, _ = view.reader.page(ListFilter(), limit=20)
         info = view.reader.home()
         alarms = sorted({k[6:] for r in info["runs"] for k, v in (r.get("counters") or {}).items()
                          if k.startswith("alarm_") and v})  # fmt: skip
-        return view.page(request, "home.html", newest=newest, alarms=alarms, **info)
+        return view.page(request, "home.html", newest=newest, alarms=alarms,
+                         failure=last_failure(info.pop("last_cycle")), **info)  # fmt: skip
 
     def days(request: Request) -> Response:
         first, last = view.reader.date_span()

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-#: the CSP of a replayed response (the brief of issue 14): nothing but our own images and styles
+#: the CSP of a replayed response: nothing but our own images and styles
 REPLAY_CSP = "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'"
 
 _DROP_TAGS = "script, noscript, base, object, embed, applet, meta[http-equiv], template"
