@@ -1,6 +1,6 @@
 """Storing an extracted ``Article``: the dedup decision, versions, aliases, credits and images.
 
-``store_article`` runs in one write transaction (rerun on a unique-key race, see ``sql.retrying``).
+``store_article`` runs in one write transaction (rerun on a unique-key race, see ``Store._write``).
 Rows are keyed by what the article *is* (URL key, site id, content and version hashes), never by
 arrival order, so replaying fetches any number of times in any order gives the same rows: a version
 seen again only widens its first/last seen times, version numbers follow ``first_seen_at``, and the

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import IntegrityError
 
-from service.errors import StoreError
+from service.errors import DatabaseUnavailable, StoreError
 from service.settings import DatabaseSettings, DedupSettings
 from service.store import db
 from service.store.repo import Store
@@ -86,6 +86,7 @@ def test_a_database_error_is_one_store_error(engine: Engine, store: Store) -> No
             last_modified=None,
         )
     assert "store_fetched" in str(caught.value) and "\n" not in str(caught.value)
+    assert "still conflicting" not in str(caught.value)  # a foreign key is refused at once, not rerun
     assert "secret-file" not in str(caught.value)  # the driver's message, not the statement's values
 
 
@@ -181,3 +182,15 @@ def test_a_connection_that_died_while_idle_is_replaced(postgres_db_url: str) -> 
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_a_database_that_cannot_be_reached_is_unavailable_not_a_failure_of_the_work() -> None:
+    pytest.importorskip("psycopg", reason="psycopg (a dependency) is needed to reach PostgreSQL")
+    # port 1 on the loopback: refused at once, no server needed
+    engine = db.make_engine(DatabaseSettings(url="postgresql://jinshan:secret@127.0.0.1:1/jinshan"))
+    with Store(engine, DedupSettings()) as store:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            store.frontier_counts()
+        with pytest.raises(DatabaseUnavailable):
+            store.add_urls([NewUrl("https://www.jsw.com.cn/2026/0301/1.shtml", "article", None, SEEN)])
+    assert "secret" not in str(caught.value) and "\n" not in str(caught.value)
