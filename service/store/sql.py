@@ -114,34 +114,29 @@ def explain(conn: Connection, statement: Executable, params: Mapping[str, Any] |
 
 # --- errors ---------------------------------------------------------------------------------------
 
-# SQLite's primary result codes (``sqlite3.Error.sqlite_errorcode``, low byte)
+# SQLite's result codes (``sqlite3.Error.sqlite_errorcode``: the primary code is its low byte)
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
 _SQLITE_UNAVAILABLE = frozenset({10, 13, 14})  # IOERR, FULL, CANTOPEN
-# PostgreSQL SQLSTATEs (``psycopg.Error.sqlstate``)
+_SQLITE_UNIQUE = frozenset({1555, 2067})  # extended: CONSTRAINT_PRIMARYKEY, CONSTRAINT_UNIQUE
+# PostgreSQL's SQLSTATEs (``psycopg.Error.sqlstate``)
+_PG_UNIQUE = "23505"  # unique_violation
 _PG_RERUN = frozenset({"40001", "40P01"})  # serialization failure, deadlock: rerun at once
 _PG_LOCKED = frozenset({"55P03", "57014"})  # lock_not_available, query_canceled (statement_timeout)
 _PG_READ_ONLY = frozenset({"25006"})  # read_only_sql_transaction
-_PG_UNAVAILABLE = frozenset(
-    {"57P01", "57P02", "57P03", "53300", "53100"}
-)  # shutdown, too many conns, disk full
-
-
-_SQLITE_UNIQUE = frozenset({1555, 2067})  # extended codes: CONSTRAINT_PRIMARYKEY, CONSTRAINT_UNIQUE
-_PG_UNIQUE = "23505"  # unique_violation
-
-
-def _codes(exc: SQLAlchemyError) -> tuple[int | None, str]:
-    """The driver's own code of ``exc``: SQLite's primary result code, PostgreSQL's SQLSTATE."""
-    code = _sqlite_code(exc)
-    return (code & 0xFF if code is not None else None), str(
-        getattr(exc.orig if isinstance(exc, DBAPIError) else None, "sqlstate", "") or ""
-    )
+# admin shutdown, crash shutdown, cannot connect now, too many connections, disk full
+_PG_UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300", "53100"})
 
 
 def _sqlite_code(exc: SQLAlchemyError) -> int | None:
-    """SQLite's extended result code of ``exc`` (``sqlite3.Error.sqlite_errorcode``), if any."""
+    """SQLite's extended result code of ``exc``, if SQLite raised it."""
     code = getattr(exc.orig if isinstance(exc, DBAPIError) else None, "sqlite_errorcode", None)
     return code if isinstance(code, int) else None
+
+
+def _sqlstate(exc: SQLAlchemyError) -> str:
+    """PostgreSQL's SQLSTATE of ``exc``, '' when there is none (not PostgreSQL, or a connection
+    that failed before the server answered)."""
+    return str(getattr(exc.orig if isinstance(exc, DBAPIError) else None, "sqlstate", "") or "")
 
 
 def rerun(exc: BaseException) -> bool:
@@ -151,8 +146,8 @@ def rerun(exc: BaseException) -> bool:
     if isinstance(exc, Conflict):
         return True
     if isinstance(exc, IntegrityError):  # a unique key only: a foreign key or NOT NULL stays refused
-        return _sqlite_code(exc) in _SQLITE_UNIQUE or _codes(exc)[1] == _PG_UNIQUE
-    return isinstance(exc, DBAPIError) and _codes(exc)[1] in _PG_RERUN
+        return _sqlite_code(exc) in _SQLITE_UNIQUE or _sqlstate(exc) == _PG_UNIQUE
+    return isinstance(exc, SQLAlchemyError) and _sqlstate(exc) in _PG_RERUN
 
 
 def store_error(exc: SQLAlchemyError, what: str) -> StoreError:
@@ -160,7 +155,8 @@ def store_error(exc: SQLAlchemyError, what: str) -> StoreError:
     ``DatabaseUnavailable`` (unreachable, disconnected, shutting down, out of disk),
     ``ReadOnlyDatabase``, else ``StoreError``; the message is ``what`` and the driver's first line."""
     message = f"{what}: {first_line(exc)}"
-    sqlite_code, sqlstate = _codes(exc)
+    code, sqlstate = _sqlite_code(exc), _sqlstate(exc)
+    sqlite_code = None if code is None else code & 0xFF
     if sqlite_code in (_SQLITE_BUSY, _SQLITE_LOCKED) or sqlstate in _PG_LOCKED:
         return DatabaseLocked(message)
     if sqlite_code == _SQLITE_READONLY or sqlstate in _PG_READ_ONLY:
