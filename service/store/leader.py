@@ -47,10 +47,10 @@ class LeaderLock:
         if self.held:
             return True
         if self.engine.dialect.name == "sqlite":
-            return self._acquire_file()
-        return self._acquire_advisory()
+            return self._flock()
+        return self._advisory()
 
-    def _acquire_file(self) -> bool:
+    def _flock(self) -> bool:
         path = self.lock_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("a+")
@@ -66,7 +66,7 @@ class LeaderLock:
         self._file = fh
         return True
 
-    def _acquire_advisory(self) -> bool:
+    def _advisory(self) -> bool:
         """Raises ``StoreError`` when the server cannot be reached."""
         try:
             conn = self.engine.connect()

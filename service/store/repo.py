@@ -145,7 +145,7 @@ class Store:
 
     def _discoveries(self, conn: Any, found: Discoveries, seen_at: datetime, now: datetime) -> int:
         if found.site_ids:
-            found = self._known_apart(conn, found)
+            found = self._apart(conn, found)
         for article_id, url in found.aliases:
             articles.add_alias(
                 conn, article_id, self.canonicalize(url), self.key(url), reason="site_id", seen_at=seen_at
@@ -162,7 +162,7 @@ class Store:
         known = self._read(lambda c: frontier.known_before(c, set(keys.values()), aware(at)))
         return {url for url, key in keys.items() if key in known}
 
-    def _known_apart(self, conn: Any, found: Discoveries) -> Discoveries:
+    def _apart(self, conn: Any, found: Discoveries) -> Discoveries:
         """URLs whose site id is a stored article's become its aliases (another address of it), the
         rest stay for the frontier: one read, in the caller's transaction."""
         ids = sorted({i for i in found.site_ids if i})
