@@ -84,6 +84,18 @@ def test_the_store_modules_import_each_other_one_way_only() -> None:
     assert "service.store.reparse" in graph["service.store.repo"]  # the scan sees imports at all
 
 
+def test_nothing_in_the_store_sleeps() -> None:
+    """Waiting for a lock is SQLite's busy handler's job (``busy_timeout``), and a lost race is rerun
+    at once: a ``time.sleep`` in the store would block whatever thread calls it, the event loop's
+    included."""
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and node.attr == "sleep":
+                raise AssertionError(f"{name}:{node.lineno} calls sleep")
+            if isinstance(node, ast.ImportFrom) and node.module == "time":
+                assert "sleep" not in {a.name for a in node.names}, f"{name}:{node.lineno} imports sleep"
+
+
 def test_the_cycle_finder_finds_one() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycle(graph) == ["a", "b", "c", "a"]
