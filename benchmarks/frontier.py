@@ -11,7 +11,7 @@ indexes of the migrated schema), shaped like a backfill under way (``tests/suppo
 - claim: ``Store.claim_due`` of 8 URLs (the crawl's batch: SELECT in index order, UPDATE of the
   lease, read of the rows, commit), p50 and p95 over ``--claims`` calls;
 - select: the claim's SELECT alone (``frontier.claim_query``), p50 and p95;
-- stats: ``jinshan stats`` (``stats.collect``), once; and the frontier counts alone;
+- stats: ``jinshan stats`` (``Store.stats``), once; and the frontier counts alone;
 - ``--old-plan``: the peer, the same SELECT as migration 0005 served it (the due rows sorted).
 
     .venv/bin/python benchmarks/frontier.py [--sizes 10000,100000,1000000,5000000] [--claims 300]
@@ -35,7 +35,7 @@ from sqlalchemy import Engine, text
 
 from benchmarks.store import databases
 from service.settings import DedupSettings
-from service.store import frontier, stats
+from service.store import frontier
 from service.store.repo import NewUrl, Store
 from tests.support.frontier import SHAPE
 
@@ -167,7 +167,7 @@ def measure(engine: Engine, size: int, claims: int, *, old: bool = False) -> dic
     # the sort grows with the due rows: 15 s a claim at 1M on SQLite, so it stops there
     old50 = old_plan(engine, runs=3) if old and size <= OLD_PLAN_MAX else float("nan")
     t0 = time.perf_counter()
-    stats.collect(engine)
+    store.stats()
     stats_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
     store.frontier_counts()

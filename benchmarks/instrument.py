@@ -1,13 +1,13 @@
 """Run ``jinshan`` with the crawl benchmark's instruments: SQL statements and commits counted by
-SQLAlchemy event listeners (the store's ``sql.Prepared`` statements, which bypass SQLAlchemy's
-execution, still dispatch ``before_cursor_execute``), and optionally a cProfile of the whole process.
+SQLAlchemy event listeners, and optionally a cProfile of the whole process.
 
     python benchmarks/instrument.py OUT.json [--profile OUT.prof] -- JINSHAN_ARGS...
 
 Writes ``{"statements": {first words: n}, "commits": n, "transactions": {what: n}, "shapes": {shape:
-n}}`` to OUT.json at exit (``transactions``: the store's write transactions by purpose; ``shapes``:
-the statements of each committed transaction, in order). An ``executemany`` counts once: one call
-into the driver, however many rows.
+n}}`` to OUT.json at exit (``transactions``: the store's write transactions by purpose, counted at
+``Store._write``; ``shapes``: the statements of each committed transaction, in order; SQLite's
+``BEGIN`` is not counted: it opens the transaction). An ``executemany`` counts once: one call into
+the driver, however many rows.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ _current: list[str] = []
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+    if sql.startswith("BEGIN"):  # SQLite's, sent through the connection by the "begin" event
+        return
     words = sql.split(None, 3)
     name = " ".join(words[: 3 if words and words[0] in ("INSERT", "DELETE") else 2])
     statements[name] += 1
@@ -41,7 +43,7 @@ def _statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
 
 @event.listens_for(Engine, "begin")
 def _begin(_conn: Any) -> None:
-    if _current:  # statements run outside any transaction (a single read: ``sql.Prepared``)
+    if _current:  # statements run outside any transaction
         shapes["(no transaction) " + " | ".join(_current)] += 1
     _current.clear()
 
@@ -71,18 +73,15 @@ def main() -> None:
         rest = rest[1:]
     sys.argv = ["jinshan", *rest]
     from service.app.cli import app
-    from service.store import sql
+    from service.store.repo import Store
 
-    real = sql.retrying
+    real = Store._write
 
-    def retrying(engine: Any, work: Any, *, what: str, snapshot: bool = False) -> Any:
+    def write(store: Store, work: Any, *, what: str, snapshot: bool = False) -> Any:
         transactions[what.split(" ")[0]] += 1
-        return real(engine, work, what=what, snapshot=snapshot)
+        return real(store, work, what=what, snapshot=snapshot)
 
-    # every store module that imported it (``from service.store.sql import retrying``)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("service.store") and getattr(module, "retrying", None) is real:
-            module.retrying = retrying  # type: ignore[attr-defined]
+    Store._write = write  # type: ignore[method-assign]  # the store's one write path
 
     atexit.register(lambda: out.write_text(json.dumps({"statements": dict(statements), "commits": commits,
                                                        "transactions": dict(transactions),

@@ -9,7 +9,10 @@
     ├── ContentError         a response arrived but is not something we store
     │   └── NotAnArticle     list page, block page, "not found" served with 200, empty body…
     └── StoreError           the database refused a write or cannot be reached
-        └── NoArchiveError   the configured database does not exist or was never filled
+        ├── NoArchiveError        the configured database does not exist or was never filled
+        ├── DatabaseUnavailable   the database's fault, not the data's: unreachable, gone away, busy
+        │   └── DatabaseLocked    another process held the lock (or the statement ran) past the timeout
+        └── ReadOnlyDatabase      a write on a database that only allows reading
 
 Each error carries the URL, status or key it is about, so a log line or a ``last_error`` column can
 say what happened without a traceback. Third-party exceptions are wrapped at the boundary with
@@ -122,3 +125,19 @@ FILL_ADVICE = (
 class NoArchiveError(StoreError):
     """A command that only reads found no archive at the configured database: no file, or one that
     was never migrated. The message says where it looked and how to fill one."""
+
+
+class DatabaseUnavailable(StoreError):
+    """The database cannot serve us now (unreachable, the connection dropped, the server shutting
+    down, a lock or statement timeout): nothing is wrong with what was asked, so a crawl must not
+    charge the URL for it; try again once the database is back."""
+
+
+class DatabaseLocked(DatabaseUnavailable):
+    """Another process held the write lock (SQLite) or a row lock, or the statement ran, past the
+    configured timeout: the database is busy, not away."""
+
+
+class ReadOnlyDatabase(StoreError):
+    """A write on a database that only allows reading (a read-only file or mount, a PostgreSQL hot
+    standby or ``default_transaction_read_only``)."""

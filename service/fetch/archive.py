@@ -359,69 +359,7 @@ def read_response(path: str | Path, offset: int) -> ArchivedResponse:
         raise ArchiveError(f"{path}: {exc.strerror or exc}") from exc
     if member is None:
         raise ArchiveError(f"{path}: no record at offset {offset}")
-    return _quick_response(member[0]) or _to_response(_parse_record(member[0]))
-
-
-def _quick_response(data: bytes) -> ArchivedResponse | None:
-    """``_to_response(_parse_record(data))`` for the plain records this archive writes, by slicing
-    the bytes: a quarter of warcio's cost, which a reparse pays once per article. None for anything
-    else (folded header lines, another record type, a block that is not HTTP): warcio reads those.
-    """
-    end = data.find(b"\r\n\r\n")
-    if not data.startswith(b"WARC/") or end < 0:
-        return None
-    warc = _header_lines(data[:end])
-    if warc is None:
-        return None
-    rh = {k.lower(): v for k, v in warc}
-    kind = rh.get("warc-type")
-    if kind not in ("response", "revisit") or not rh.get("content-type", "").startswith("application/http"):
-        return None
-    try:
-        block = data[end + 4 : end + 4 + int(rh.get("content-length", ""))]
-    except ValueError:
-        return None
-    split = block.find(b"\r\n\r\n")
-    head = _header_lines(block[:split] if split >= 0 else block.rstrip(b"\r\n"))
-    if head is None or not head or not head[0][0].upper().startswith("HTTP/"):
-        return None
-    protocol_status = head[0][0].split(" ", 1)
-    raw = block[split + 4 :] if split >= 0 and kind == "response" else b""
-    headers = head[1:]
-    encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
-    try:
-        body = decode_body(raw, encoding=encoding, max_bytes=_MAX_RECORD_BYTES)
-    except BadEncoding:
-        body = raw
-    date = rh.get("warc-date")
-    return ArchivedResponse(
-        url=rh.get("warc-target-uri", ""),
-        status=int(protocol_status[1].strip().split(" ", 1)[0] or 0) if len(protocol_status) > 1 else 0,
-        headers=tuple(headers),
-        body=body,
-        date=iso_date_to_datetime(date).replace(tzinfo=UTC) if date else datetime.fromtimestamp(0, UTC),
-        record_type=kind,
-        payload_digest=rh.get("warc-payload-digest"),
-        refers_to_uri=rh.get("warc-refers-to-target-uri"),
-        refers_to_date=rh.get("warc-refers-to-date"),
-    )
-
-
-def _header_lines(head: bytes) -> list[tuple[str, str]] | None:
-    """The first line as ``(line, "")``, then ``(name, value)`` per header line, decoded as warcio
-    does (UTF-8, else ISO-8859-1); None when a line is folded or has no colon."""
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = head.decode("iso-8859-1")
-    lines = text.split("\r\n")
-    out = [(lines[0].rstrip(), "")]
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or line[:1] in (" ", "\t"):
-            return None
-        out.append((name.rstrip(" \t"), value.strip()))
-    return out
+    return _to_response(_parse_record(member[0]))
 
 
 def record_bytes(path: str | Path, offset: int) -> bytes:

@@ -1,6 +1,6 @@
 """Storing an extracted ``Article``: the dedup decision, versions, aliases, credits and images.
 
-``store_article`` runs in one write transaction (rerun on a unique-key race, see ``sql.retrying``).
+``store_article`` runs in one write transaction (rerun on a unique-key race, see ``Store._write``).
 Rows are keyed by what the article *is* (URL key, site id, content and version hashes), never by
 arrival order, so replaying fetches any number of times in any order gives the same rows: a version
 seen again only widens its first/last seen times, version numbers follow ``first_seen_at``, and the
@@ -24,7 +24,7 @@ from service.site.urls import url_key
 from service.store import canonical, dedup, search
 from service.store.dedup import Fingerprints, Match
 from service.store.schema import article_urls, article_versions, articles, credits, images, people, urls
-from service.store.sql import Conflict, Prepared, insert_ignore, insert_ignore_many, insert_ignore_rows
+from service.store.sql import Conflict, insert_ignore, insert_ignore_many, insert_ignore_rows
 from service.store.types import StoreOutcome
 from service.text.simhash import to_signed
 
@@ -82,13 +82,11 @@ def store(
     # every branch above wrote the row of ``outcome.article_id`` (``_create`` or ``_refresh_current``),
     # flagging its search document as maybe stale (``search.PENDING``)
     if url_id is not None and link_url:
-        _LINK_URL.execute(conn, {"_id": url_id, "_article_id": outcome.article_id})
+        conn.execute(_LINK_URL, {"_id": url_id, "_article_id": outcome.article_id})
     return outcome
 
 
-_LINK_URL = Prepared(
-    update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id"))
-)
+_LINK_URL = update(urls).where(urls.c.id == bindparam("_id")).values(article_id=bindparam("_article_id"))
 
 
 class _Ctx:
@@ -117,8 +115,8 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
     published_on = a.published_at.date() if a.published_at else None
     # the row points at its first version from the start: the version's id is taken in the same
     # statement (``_create_stmt``), so no UPDATE of the new row follows
-    created = _create_stmt(ctx.conn.dialect.name).first(
-        ctx.conn,
+    created = ctx.conn.execute(
+        _create_stmt(ctx.conn.dialect.name),
         {
             "url_key": ctx.key,
             "url": ctx.canon,
@@ -135,7 +133,7 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
             "last_changed_at": ctx.seen_at,
             **search.PENDING,
         },
-    )
+    ).first()
     if created is None:
         raise Conflict(f"article {ctx.key} or site id {a.site_id} appeared meanwhile")
     article_id, version_id = int(created[0]), int(created[1])
@@ -147,7 +145,7 @@ def _create(ctx: _Ctx, *, duplicate_of: int | None) -> StoreOutcome:
 
 
 @functools.cache
-def _create_stmt(dialect: str) -> Prepared:
+def _create_stmt(dialect: str) -> Any:
     """INSERT of a new article row (unless its URL key or site id is taken), which also takes the id
     of its first version: the next value of the versions' sequence (PostgreSQL), or the next rowid
     (SQLite: the transaction holds the write lock, so nothing else inserts a version before it);
@@ -158,7 +156,7 @@ def _create_stmt(dialect: str) -> Prepared:
     else:
         next_id = select(func.coalesce(func.max(article_versions.c.id), 0) + 1).scalar_subquery()
         ins = sqlite.insert(articles)
-    return Prepared(
+    return (
         ins.values(
             {**{c: bindparam(c, type_=articles.c[c].type) for c in _CREATED}, "current_version_id": next_id}
         )
@@ -466,15 +464,13 @@ def _alias(ctx: _Ctx, match: Match) -> None:
 _BY_SITE_IDS = select(articles.c.site_id, articles.c.id, articles.c.url_key).where(
     articles.c.site_id.in_(bindparam("ids", expanding=True))
 )
-_OWN_KEY = Prepared(select(articles.c.id).where(articles.c.url_key == bindparam("key")))
+_OWN_KEY = select(articles.c.id).where(articles.c.url_key == bindparam("key"))
 #: the article of a URL key: its own (rung 1), or the one it is an alias of (rung 2)
-_FOR_KEY = Prepared(
-    union_all(
-        select(literal(1).label("rung"), articles.c.id.label("article_id")).where(
-            articles.c.url_key == bindparam("key")
-        ),
-        select(literal(2), article_urls.c.article_id).where(article_urls.c.url_key == bindparam("key")),
-    )
+_FOR_KEY = union_all(
+    select(literal(1).label("rung"), articles.c.id.label("article_id")).where(
+        articles.c.url_key == bindparam("key")
+    ),
+    select(literal(2), article_urls.c.article_id).where(article_urls.c.url_key == bindparam("key")),
 )
 
 
@@ -485,7 +481,7 @@ def by_site_ids(conn: Connection, site_ids: list[str]) -> dict[str, tuple[int, s
 
 def article_for_key(conn: Connection, key: str) -> int | None:
     """The article whose own URL or alias has ``key`` (one statement: no transaction needed)."""
-    rows = _FOR_KEY.all(conn, {"key": key})
+    rows = conn.execute(_FOR_KEY, {"key": key}).all()
     return int(min(rows)[1]) if rows else None
 
 
@@ -494,7 +490,7 @@ def add_alias(
 ) -> bool:
     """Record ``url`` as another address of ``article_id`` (e.g. one that redirects to it), unless it
     is the article's own URL or already known; True when added."""
-    own = _OWN_KEY.scalar(conn, {"key": key})
+    own = conn.execute(_OWN_KEY, {"key": key}).scalar()
     if own is not None:
         return False
     row = {

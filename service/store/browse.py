@@ -20,7 +20,6 @@ from sqlalchemy import Connection, Engine, Select, extract, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
-from service.errors import StoreError
 from service.model import CREDIT_ROLES
 from service.site.urls import canonical_url, url_key
 from service.store import articles as articles_mod
@@ -35,6 +34,7 @@ from service.store.schema import (
     urls,
 )
 from service.store.search import SearchHit, SearchQuery
+from service.store.sql import store_error
 
 T = TypeVar("T")
 
@@ -548,7 +548,7 @@ class Reader:
             with self.engine.connect() as conn:
                 return work(conn)
         except SQLAlchemyError as exc:
-            raise StoreError(f"archive view: {exc}") from exc
+            raise store_error(exc, "archive view") from exc
 
     def _cached(self, key: str, work: Callable[[Connection], T]) -> T:
         hit = self._cache.get(key)

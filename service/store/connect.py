@@ -23,7 +23,7 @@ from service.site.urls import canonical_url, shapes_of
 from service.store import db
 from service.store.browse import Reader
 from service.store.repo import Store
-from service.store.sql import first_line
+from service.store.sql import store_error
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def upgrade_database(settings: Settings) -> tuple[str | None, str | None]:
         db.upgrade(engine)
         return before, db.current_revision(engine)
     except SQLAlchemyError as exc:  # bad credentials, a server that is down, a read-only file
-        raise StoreError(f"database {redact_url(settings.database.url)}: {first_line(exc)}") from exc
+        raise store_error(exc, f"database {redact_url(settings.database.url)}") from exc
     finally:
         engine.dispose()
 
@@ -90,7 +90,7 @@ def _ensure_schema(engine: Engine, settings: Settings, *, upgrade: bool, reading
             return
         current, head = db.current_revision(engine), db.HEAD_REVISION
     except SQLAlchemyError as exc:
-        raise StoreError(f"database {where} unreachable: {first_line(exc)}") from exc
+        raise store_error(exc, f"database {where} unreachable") from exc
     if current is None:
         if reading:
             raise NoArchiveError(f"the database {where} holds no archive yet: {FILL_ADVICE}")

@@ -15,23 +15,25 @@ head and does nothing.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import random
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import FILL_ADVICE, NoArchiveError, StoreError
 from service.settings import DatabaseSettings, redact_url
+from service.store.sql import store_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: the newest revision under ``migrations/`` (a test holds it to Alembic's answer): every process
@@ -57,15 +59,14 @@ def _normalise_url(raw: str) -> URL:
     return url
 
 
-def make_engine(
-    database: DatabaseSettings, *, read_only: bool = False, clock: Callable[[], float] = time.monotonic
-) -> Engine:
+def make_engine(database: DatabaseSettings, *, read_only: bool = False) -> Engine:
     """An engine for ``database.url``; SQLite gets WAL, busy_timeout and foreign keys per connection.
 
     A relative SQLite path is relative to the working directory; its folder is created. With
     ``read_only`` (the read commands) nothing is created: a SQLite file that is not there is an
-    error, and an existing one is opened read-only (a copy on read-only media too). A PostgreSQL
-    connection idle for ``PING_AFTER_IDLE_S`` (by ``clock``) is pinged before it is used again.
+    error, and an existing one is opened read-only (a copy on read-only media too). A pooled
+    PostgreSQL connection is pinged before each use (``pool_pre_ping``): one that died while idle
+    (a restarted server, a dropped TCP connection) is replaced instead of failing the work.
     Raises ``StoreError`` (with the password redacted) when the URL cannot be used.
     """
     try:
@@ -74,44 +75,17 @@ def make_engine(
             if read_only and url.database and url.database != ":memory:":
                 return _sqlite_reader(url, database)
             return _sqlite_engine(url, database)
-        engine = create_engine(
+        return create_engine(
             url,
             pool_size=database.pool_size,
             max_overflow=database.pool_size,
+            pool_pre_ping=True,
             # an unreachable host fails in seconds, not after the kernel's TCP timeout
             connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
             json_serializer=_json,
         )
-        _ping_when_idle(engine, clock)
-        return engine
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot open database {redact_url(database.url)}: {exc}") from exc
-
-
-#: seconds a pooled PostgreSQL connection may rest before it is pinged on its next checkout
-PING_AFTER_IDLE_S = 1.0
-
-
-def _ping_when_idle(engine: Engine, clock: Callable[[], float]) -> None:
-    """``pool_pre_ping``, for connections that rested: one that died while idle (a restarted
-    server, a dropped TCP connection) is replaced before use, but one checked in a moment ago is
-    not pinged. The crawl checks a connection out per transaction, and the ping's round trip cost a
-    tenth of the client's CPU per article. A connection that fails in use raises, as it did."""
-
-    @event.listens_for(engine, "checkin")
-    def _rested(_dbapi_conn: Any, record: Any) -> None:
-        if record is not None:
-            record.info["checked_in_at"] = clock()
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        since = record.info.get("checked_in_at")
-        if since is None or clock() - since < PING_AFTER_IDLE_S:
-            return  # new (just connected), or in use a moment ago
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError(f"a pooled connection died while idle: {exc}") from exc
 
 
 def _sqlite_reader(url: URL, database: DatabaseSettings) -> Engine:
@@ -126,22 +100,28 @@ def _sqlite_reader(url: URL, database: DatabaseSettings) -> Engine:
             f" {FILL_ADVICE}"
         )
     if os.access(path, os.W_OK) and os.access(path.parent, os.W_OK):
-        return _sqlite_engine(url, database, read_only=True)  # no WAL switch: a reader writes nothing
+        return _sqlite_engine(url, database, reader=True)  # no WAL switch: a reader writes nothing
     for mode in ({"mode": "ro"}, {"mode": "ro", "immutable": "1"}):
         engine = _sqlite_engine(url.set(database=f"file:{path}", query={**mode, "uri": "true"}), database,
-                                read_only=True)  # fmt: skip
+                                reader=True, read_only=True)  # fmt: skip
         try:
             with engine.connect():
                 return engine
         except SQLAlchemyError as exc:
             engine.dispose()
             error = exc
-    raise StoreError(f"cannot open the database {path} read-only: {error}") from error
+    raise store_error(error, f"cannot open the database {path} read-only") from error
 
 
-def _sqlite_engine(url: URL, database: DatabaseSettings, *, read_only: bool = False) -> Engine:
-    if url.database and url.database != ":memory:" and not read_only:
+def _sqlite_engine(
+    url: URL, database: DatabaseSettings, *, reader: bool = False, read_only: bool = False
+) -> Engine:
+    """``reader``: the file exists and is left in its journal mode; ``read_only``: it is opened so
+    (``mode=ro``), and its connections say so (``PRAGMA query_only``)."""
+    if url.database and url.database != ":memory:" and not reader:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    # a URL that opens the file read-only itself (``?mode=ro`` or ``immutable``) says so too
+    read_only = read_only or url.query.get("mode") == "ro" or url.query.get("immutable") == "1"
     engine = create_engine(
         url,
         connect_args={"timeout": database.busy_timeout_s, "check_same_thread": False},
@@ -151,12 +131,15 @@ def _sqlite_engine(url: URL, database: DatabaseSettings, *, read_only: bool = Fa
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # the driver's own transaction handling would BEGIN (deferred) behind our back
+        # SQLAlchemy's recipe for SQLite transactions: the driver's own handling would BEGIN
+        # (deferred) behind our back; the "begin" event below emits the BEGIN instead
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-        if not read_only:
-            _enable_wal(cur, database.busy_timeout_s)
+        if read_only:  # the database then answers ``PRAGMA query_only`` truthfully (``is_read_only``)
+            cur.execute("PRAGMA query_only=ON")
+        if not reader:
+            _enable_wal(cur)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, much faster
         # negative: KiB. The hot index pages of a large archive stay in memory (database.sqlite_cache_mb)
@@ -168,60 +151,47 @@ def _sqlite_engine(url: URL, database: DatabaseSettings, *, read_only: bool = Fa
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if conn.get_execution_options().get(IMMEDIATE, False):
-            _begin_immediate(conn.connection.driver_connection, busy_ms)
-        else:
-            conn.exec_driver_sql("BEGIN")
+        # a writer takes the write lock at BEGIN, waiting for it up to the busy timeout (SQLite's
+        # busy handler); a reader's deferred BEGIN takes no lock
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
 
-#: the first and the longest pause between two tries for the write lock, in seconds
-_LOCK_PAUSE = (0.00005, 0.002)
+#: tries to switch a new file to WAL (each waits up to the busy timeout)
+_WAL_TRIES = 3
 
 
-def _begin_immediate(dbapi_conn: Any, busy_ms: int) -> None:
-    """``BEGIN IMMEDIATE``, waiting for the write lock in short pauses of our own.
-
-    SQLite's busy handler sleeps 1, 2, 5, 10, … ms between tries: when two processes write in turns
-    (the backfill's workers, the daemon beside a backfill) a writer kept sleeping milliseconds after
-    the lock was free, a quarter of each worker's time. Here the handler is off for the BEGIN alone
-    and the pauses start at 50 µs, doubling up to 2 ms, with jitter so two waiters do not retry in
-    step; the busy timeout still bounds the whole wait.
-    """
-    cur = dbapi_conn.cursor()
-    try:
-        cur.execute("PRAGMA busy_timeout=0")
-        deadline = time.monotonic() + busy_ms / 1000
-        pause = _LOCK_PAUSE[0]
-        while True:
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 2, _LOCK_PAUSE[1])
-    finally:
-        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
-        cur.close()
-
-
-def _enable_wal(cur: Any, timeout_s: float) -> None:
-    """Switch the file to WAL once (the mode is persistent). Switching needs an exclusive lock and
-    SQLite may refuse it at once, without the busy handler, while another process holds the file
-    (two processes creating the database together): so retry until the busy timeout."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+def _enable_wal(cur: Any) -> None:
+    """Switch the file to WAL once (the mode is persistent). The switch needs an exclusive lock:
+    SQLite waits for it up to the busy timeout, but may refuse at once (without waiting) when two
+    processes create the database together, so it is tried again a few times. Should every try be
+    refused, the file stays in its mode for this connection: the other process is switching it,
+    and the next connection finds WAL."""
+    for attempt in range(1, _WAL_TRIES + 1):
         try:
             if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 cur.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if exc.sqlite_errorcode & 0xFF not in (_SQLITE_BUSY, _SQLITE_LOCKED):
                 raise
-            time.sleep(0.05)
+            if attempt == _WAL_TRIES:
+                log.warning("SQLite: could not switch the file to WAL yet (%s); a later connection will", exc)
+
+
+#: SQLite's primary result codes for "another connection holds the lock"
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
+def is_read_only(conn: Connection) -> bool:
+    """Whether the database only allows reading, as the database says: ``PRAGMA query_only`` on
+    SQLite (set on the connections of a file opened read-only), ``transaction_read_only`` on
+    PostgreSQL (a hot standby, ``default_transaction_read_only``)."""
+    if is_sqlite(conn):
+        return bool(conn.exec_driver_sql("PRAGMA query_only").scalar())
+    return str(conn.exec_driver_sql("SHOW transaction_read_only").scalar()).lower() == "on"
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:
@@ -317,4 +287,4 @@ def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str,
                 cfg.attributes["connection"] = conn
                 step(cfg, revision)
     except SQLAlchemyError as exc:
-        raise StoreError(f"database {what} failed on {redact_url(str(engine.url))}: {exc}") from exc
+        raise store_error(exc, f"database {what} failed on {redact_url(str(engine.url))}") from exc

@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, Connection, Select, bindparam, cast, literal,
 from service.model import Article
 from service.settings import DedupSettings
 from service.store.schema import article_urls, article_versions, articles, simhash_index
-from service.store.sql import Prepared, insert_ignore_many
+from service.store.sql import insert_ignore_many
 from service.text.simhash import PAIRS, index_keys, prepare, simhash_prepared, to_signed, to_unsigned
 
 
@@ -88,7 +88,7 @@ def find_match(
     # no fingerprint: NULL keys, which match nothing
     keys: Sequence[int | None] = index_keys(fps.simhash) if fps.simhash is not None else [None] * len(PAIRS)
     params.update(zip(_KEY_PARAMS, keys, strict=True))
-    rows = _RUNGS.all(conn, params)  # (rung, article_id, reason, fingerprint)
+    rows = conn.execute(_RUNGS, params).all()  # (rung, article_id, reason, fingerprint)
     exact = [r for r in rows if r[0] < _NEAR and (by_url or r[0] > 2)]
     if exact:
         rung, article_id, reason, _ = min(exact, key=lambda r: (r[0], r[1]))
@@ -127,58 +127,50 @@ def _rung(n: int, article_id: Any, reason: Any, condition: Any, fingerprint: Any
 # version with the same normalised text, 5 the near-duplicate candidates: the rows of
 # ``simhash_index`` sharing a key with the fingerprint (ten probes of its primary key, which also
 # holds the fingerprint and article id, so no table row is read; each returns about N / 2**25
-# unrelated rows, 0.03 at 1M fingerprints). Compiled once per database (``Prepared``).
-_RUNGS = Prepared(
-    union_all(
-        _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
-        _rung(
-            2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")
-        ),
-        _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
-        _rung(
-            4,
-            article_versions.c.article_id,
-            literal("content"),
-            article_versions.c.content_hash == bindparam("content_hash"),
-        ),
-        _rung(
-            _NEAR,
-            simhash_index.c.article_id,
-            literal("near"),
-            simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS]),
-            simhash_index.c.fingerprint,
-        ),
-    )
+# unrelated rows, 0.03 at 1M fingerprints). Built once (SQLAlchemy compiles it once per engine).
+_RUNGS = union_all(
+    _rung(1, articles.c.id, literal("url"), articles.c.url_key == bindparam("key")),
+    _rung(2, article_urls.c.article_id, article_urls.c.reason, article_urls.c.url_key == bindparam("key")),
+    _rung(3, articles.c.id, literal("site_id"), articles.c.site_id == bindparam("site_id")),
+    _rung(
+        4,
+        article_versions.c.article_id,
+        literal("content"),
+        article_versions.c.content_hash == bindparam("content_hash"),
+    ),
+    _rung(
+        _NEAR,
+        simhash_index.c.article_id,
+        literal("near"),
+        simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS]),
+        simhash_index.c.fingerprint,
+    ),
 )
 
 
 def has_content(conn: Connection, article_id: int, content_hash: str) -> bool:
     """Whether some version of the article has this normalised text."""
-    return _HAS_CONTENT.first(conn, {"_id": article_id, "_hash": content_hash}) is not None
+    return conn.execute(_HAS_CONTENT, {"_id": article_id, "_hash": content_hash}).first() is not None
 
 
-_HAS_CONTENT = Prepared(
-    select(article_versions.c.id).where(
-        article_versions.c.article_id == bindparam("_id"),
-        article_versions.c.content_hash == bindparam("_hash"),
-    )
+_HAS_CONTENT = select(article_versions.c.id).where(
+    article_versions.c.article_id == bindparam("_id"),
+    article_versions.c.content_hash == bindparam("_hash"),
 )
 
 
 def root_of(conn: Connection, article_id: int) -> int:
     """The original of a near-duplicate row (itself when it is an original)."""
-    root = _DUPLICATE_OF.scalar(conn, {"_id": article_id})
+    root = conn.execute(_DUPLICATE_OF, {"_id": article_id}).scalar()
     return int(root) if root is not None else article_id
 
 
-_DUPLICATE_OF = Prepared(select(articles.c.duplicate_of).where(articles.c.id == bindparam("_id")))
+_DUPLICATE_OF = select(articles.c.duplicate_of).where(articles.c.id == bindparam("_id"))
 
 
 # the near rung alone (``nearest``, ``candidates``), with the keys as ten parameters of their own
-_CANDIDATES = Prepared(
-    select(simhash_index.c.article_id, simhash_index.c.fingerprint).where(
-        simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS])
-    )
+_CANDIDATES = select(simhash_index.c.article_id, simhash_index.c.fingerprint).where(
+    simhash_index.c.key.in_([bindparam(k, type_=BigInteger) for k in _KEY_PARAMS])
 )
 
 
@@ -189,7 +181,7 @@ def candidates(conn: Connection, fp: int) -> list[tuple[int, int]]:
 
 def _candidate_rows(conn: Connection, fp: int) -> list[tuple[int, int]]:
     params = dict(zip(_KEY_PARAMS, index_keys(fp), strict=True))
-    return [(int(a), int(f)) for a, f in _CANDIDATES.all(conn, params)]
+    return [(int(a), int(f)) for a, f in conn.execute(_CANDIDATES, params)]
 
 
 def nearest(conn: Connection, fp: int, max_distance: int) -> tuple[int, int] | None:

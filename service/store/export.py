@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date
 from typing import IO, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import aliased
 
 from service.model import CREDIT_ROLES
@@ -44,20 +44,15 @@ EXPORT_FIELDS = (
 PAGE = 500
 
 
-def iter_export(
-    engine: Engine, *, since: date | None, until: date | None, page: int = PAGE
-) -> Iterator[dict[str, Any]]:
-    """Every article (published between ``since`` and ``until``, inclusive, when given), by id."""
-    last_id = 0
-    while True:
-        with engine.connect() as conn:
-            rows = conn.execute(page_query(since, until, last_id, page)).all()
-            known = aliases(conn, [r.id for r in rows])
-        for r in rows:
-            yield row(r, known.get(r.id, []))
-        if len(rows) < page:
-            return
-        last_id = rows[-1].id
+def read_page(
+    conn: Connection, *, since: date | None, until: date | None, after: int, page: int = PAGE
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The export rows of the next ``page`` articles by id after ``after`` (published between
+    ``since`` and ``until``, inclusive, when given), and the id to continue after (None: no more).
+    ``Store.iter_export`` reads page after page, each on a connection of its own."""
+    rows = conn.execute(page_query(since, until, after, page)).all()
+    known = aliases(conn, [r.id for r in rows])
+    return [row(r, known.get(r.id, [])) for r in rows], (rows[-1].id if len(rows) == page else None)
 
 
 def page_query(since: date | None, until: date | None, last_id: int, page: int) -> Any:

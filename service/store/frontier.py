@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Integer, bindparam, case, func, literal, or_,
 
 from service.site.urls import url_key
 from service.store.schema import article_urls, fetches, state_is, url_state_counts, urls
-from service.store.sql import Prepared, aware, insert_ignore, insert_ignore_many
+from service.store.sql import aware, insert_ignore, insert_ignore_many
 from service.store.types import URL_KINDS, URL_STATES, ClaimedUrl, NewUrl
 
 _CHUNK = 500
@@ -133,15 +133,15 @@ def claim_due(
     if max_attempts is not None:
         park_dead_claims(conn, now=now, max_attempts=max_attempts)
     # the statements are built once and executed with their parameters: no copy to derive a cache
-    # key from, no list expanded into the SQL on each call (half of a claim's CPU was SQLAlchemy's)
+    # key from on each call (half of a claim's CPU was SQLAlchemy's building them anew)
     params = _claim_params(now=now, limit=limit, kinds=kinds, published_between=published_between)
     if kinds is not None and not kinds:
         return []
-    ids = [r[0] for r in _claim_prepared(_kinds(kinds), published_between is not None).all(conn, params)]
+    ids = [r[0] for r in conn.execute(_claim_stmt(_kinds(kinds), published_between is not None), params)]
     if not ids:
         return []
-    lease = {"end": now + timedelta(seconds=lease_s), "worker": worker, "now": now}
-    rows = _lease_stmt(len(ids)).all(conn, {**lease, **{f"i{n}": i for n, i in enumerate(ids)}})
+    lease = {"end": now + timedelta(seconds=lease_s), "worker": worker, "now": now, "ids": ids}
+    rows = conn.execute(_LEASE, lease).all()
     order = {i: n for n, i in enumerate(ids)}
     return [
         ClaimedUrl(**dict(zip(_CLAIMED, r, strict=True))) for r in sorted(rows, key=lambda r: order[r[0]])
@@ -157,14 +157,14 @@ _LEASE_VALUES = {"state": "fetching", "due_at": bindparam("end"), "lease_until":
                  "attempts": urls.c.attempts + case((urls.c.state == "fetching", 1), else_=0)}  # fmt: skip
 
 
-@functools.cache
-def _lease_stmt(n: int) -> Prepared:
-    """The lease of ``n`` URLs (ids ``i0`` … ``i{n-1}``) and the read of the leased rows in one
-    statement (two round trips a claim, not three); one per batch size, built once."""
-    ids = [bindparam(f"i{k}", type_=urls.c.id.type) for k in range(n)]
-    return Prepared(
-        update(urls).where(urls.c.id.in_(ids)).values(_LEASE_VALUES).returning(*(urls.c[c] for c in _CLAIMED))
-    )
+#: the lease of the claimed URLs and the read of the leased rows in one statement (two round trips
+#: a claim, not three)
+_LEASE = (
+    update(urls)
+    .where(urls.c.id.in_(bindparam("ids", expanding=True)))
+    .values(_LEASE_VALUES)
+    .returning(*(urls.c[c] for c in _CLAIMED))
+)
 
 
 def claim_query(
@@ -209,11 +209,6 @@ def _claim_stmt(kinds: int | None, by_date: bool) -> Any:
     return q.with_for_update(skip_locked=True)
 
 
-@functools.cache
-def _claim_prepared(kinds: int | None, by_date: bool) -> Prepared:
-    return Prepared(_claim_stmt(kinds, by_date))
-
-
 def lease_values(
     state: str, *, due_at: datetime | None, leased_by: str | None, now: datetime, attempts_added: Any
 ) -> dict[str, Any]:
@@ -232,8 +227,8 @@ def park_dead_claims(
     """Park as "failed" the URLs whose lease ran out (or whose worker is among ``workers``, known
     dead) and whose dead claim was their last allowed attempt; how many."""
     params = {"now": aware(now), "max": max_attempts, "error": DIED_ERROR.format(n=max_attempts)}
-    if not workers:  # the claim's own check, before each claim: prepared
-        return _PARK_EXPIRED.execute(conn, params)
+    if not workers:  # the claim's own check, before each claim: built once
+        return int(conn.execute(_PARK_EXPIRED, params).rowcount)
     return int(conn.execute(_park(urls.c.leased_by.in_(list(workers))), params).rowcount)
 
 
@@ -251,18 +246,16 @@ _NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 # Before each claim. A bare ``due_at <= now`` let SQLite's planner (without statistics: nothing
 # ANALYZEs the frontier) scan the whole claim index, partial on ``due_at``, for the few leased URLs:
 # 0.3 ms per claim at 2,000 due URLs, 3 ms at 20,000. Wrapped, only ``ix_urls_fetching`` serves it.
-_PARK_EXPIRED = Prepared(
-    _park(
-        func.coalesce(urls.c.due_at, literal(_NEVER, urls.c.due_at.type))
-        <= bindparam("now", type_=urls.c.due_at.type)
-    )
+_PARK_EXPIRED = _park(
+    func.coalesce(urls.c.due_at, literal(_NEVER, urls.c.due_at.type))
+    <= bindparam("now", type_=urls.c.due_at.type)
 )
 
 
 def record_fetch(conn: Connection, url_id: int, values: dict[str, Any]) -> int:
     """Insert one exchange (once per URL and instant) and move the URL's ``last_fetched_at``; its id."""
     fetch_id = insert_fetch(conn, url_id, values)
-    _LAST_FETCHED.execute(conn, {"_id": url_id, "_fetched_at": values["fetched_at"]})
+    conn.execute(_LAST_FETCHED, {"_id": url_id, "_fetched_at": values["fetched_at"]})
     return fetch_id
 
 
@@ -270,8 +263,8 @@ def insert_fetch(conn: Connection, url_id: int, values: dict[str, Any]) -> int:
     """Insert one exchange (once per URL and instant); its id."""
     fetch_id = insert_ignore(conn, fetches, {"url_id": url_id, **values})
     if fetch_id is None:
-        fetch_id = _FETCH_AT.scalar(conn, {"_id": url_id, "_fetched_at": values["fetched_at"]})
-    return int(fetch_id)
+        return int(conn.execute(_FETCH_AT, {"_id": url_id, "_fetched_at": values["fetched_at"]}).scalar_one())
+    return fetch_id
 
 
 # the newest exchange wins, whatever order fetches are replayed in
@@ -282,13 +275,9 @@ _NEWER_FETCH = case(
     ),
     else_=urls.c.last_fetched_at,
 )
-_LAST_FETCHED = Prepared(
-    update(urls).where(urls.c.id == bindparam("_id")).values(last_fetched_at=_NEWER_FETCH)
-)
-_FETCH_AT = Prepared(
-    select(fetches.c.id).where(
-        fetches.c.url_id == bindparam("_id"), fetches.c.fetched_at == bindparam("_fetched_at")
-    )
+_LAST_FETCHED = update(urls).where(urls.c.id == bindparam("_id")).values(last_fetched_at=_NEWER_FETCH)
+_FETCH_AT = select(fetches.c.id).where(
+    fetches.c.url_id == bindparam("_id"), fetches.c.fetched_at == bindparam("_fetched_at")
 )
 
 
@@ -325,12 +314,12 @@ def finish_url(
     stmt = _finish_stmt(tuple(sorted(values)), attempts, fetched_at is not None)
     # bind names differ from the column names: SQLAlchemy reserves those for its own SET binds
     params = {f"v_{k}": v for k, v in values.items()}
-    if stmt.execute(conn, {"_id": url_id, "_fetched_at": fetched_at, **params}) == 0:
+    if conn.execute(stmt, {"_id": url_id, "_fetched_at": fetched_at, **params}).rowcount == 0:
         raise KeyError(f"no URL with id {url_id}")
 
 
 @functools.cache
-def _finish_stmt(columns: tuple[str, ...], attempts: str, fetched: bool) -> Prepared:
+def _finish_stmt(columns: tuple[str, ...], attempts: str, fetched: bool) -> Any:
     """The UPDATE of ``finish_url`` for one set of columns, built once: SQLAlchemy then skips
     rebuilding and re-keying the statement on every call of the crawl's hottest write."""
     values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in columns}
@@ -340,7 +329,7 @@ def _finish_stmt(columns: tuple[str, ...], attempts: str, fetched: bool) -> Prep
         values["attempts"] = 0
     elif attempts == "count":
         values["attempts"] = urls.c.attempts + 1
-    return Prepared(update(urls).where(urls.c.id == bindparam("_id")).values(values))
+    return update(urls).where(urls.c.id == bindparam("_id")).values(values)
 
 
 def counts(conn: Connection) -> dict[str, int]:

@@ -18,8 +18,8 @@ from typing import IO, Any
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.errors import StoreError
 from service.settings import redact_url
+from service.store.sql import store_error
 
 #: the advisory lock key of the scheduler on PostgreSQL ("jinshan" in ASCII, as a bigint)
 ADVISORY_KEY = 0x6A696E7368616E
@@ -47,10 +47,10 @@ class LeaderLock:
         if self.held:
             return True
         if self.engine.dialect.name == "sqlite":
-            return self._acquire_file()
-        return self._acquire_advisory()
+            return self._flock()
+        return self._advisory()
 
-    def _acquire_file(self) -> bool:
+    def _flock(self) -> bool:
         path = self.lock_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("a+")
@@ -66,20 +66,18 @@ class LeaderLock:
         self._file = fh
         return True
 
-    def _acquire_advisory(self) -> bool:
+    def _advisory(self) -> bool:
         """Raises ``StoreError`` when the server cannot be reached."""
         try:
             conn = self.engine.connect()
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"database {redact_url(str(self.engine.url))} unreachable: {_first_line(exc)}"
-            ) from exc
+            raise store_error(exc, f"database {redact_url(str(self.engine.url))} unreachable") from exc
         try:
             got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar())
             conn.commit()
         except SQLAlchemyError as exc:
             conn.close()
-            raise StoreError(f"scheduler lock: {_first_line(exc)}") from exc
+            raise store_error(exc, "scheduler lock") from exc
         if not got:
             conn.close()
             return False
@@ -115,8 +113,3 @@ class LeaderLock:
                 with contextlib.suppress(SQLAlchemyError):
                     self._conn.close()
                 self._conn = None
-
-
-def _first_line(exc: Exception) -> str:
-    text_ = str(getattr(exc, "orig", None) or exc).strip()
-    return text_.splitlines()[0] if text_ else type(exc).__name__

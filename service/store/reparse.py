@@ -9,7 +9,7 @@ one transaction, so a reparse costs one commit per batch instead of one per arti
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from service.model import Article
+from service.settings import DedupSettings
+from service.site.urls import url_key
 from service.store import articles as stored
 from service.store import frontier
 from service.store.dedup import Fingerprints
-from service.store.repo import Store
 from service.store.schema import article_versions, articles, fetches, state_is, urls
-from service.store.sql import retrying, utcnow
 from service.store.types import StoreOutcome
 
 PAGE = 200
@@ -75,7 +75,7 @@ class Reparsed:
     alias: str | None = None
 
 
-def count(store: Store, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+def count(conn: Connection, *, since: date | None, until: date | None, after_id: int = 0) -> int:
     """Articles (not near-duplicate copies) published in the range, after ``after_id``."""
     q = (
         select(func.count())
@@ -83,16 +83,14 @@ def count(store: Store, *, since: date | None, until: date | None, after_id: int
         .where(articles.c.id > after_id, articles.c.duplicate_of.is_(None))
     )
     q = _dated(q, articles.c.published_on, since, until)
-    with store.engine.connect() as conn:
-        return int(conn.execute(q).scalar() or 0)
+    return int(conn.execute(q).scalar() or 0)
 
 
-def count_refused(store: Store, *, since: date | None, until: date | None, after_id: int = 0) -> int:
+def count_refused(conn: Connection, *, since: date | None, until: date | None, after_id: int = 0) -> int:
     """URLs refused as not articles, dated in the range by their path, after ``after_id``."""
     q = select(func.count()).select_from(urls).where(urls.c.id > after_id, state_is(REFUSED_STATE))
     q = _dated(q, urls.c.published_on, since, until)
-    with store.engine.connect() as conn:
-        return int(conn.execute(q).scalar() or 0)
+    return int(conn.execute(q).scalar() or 0)
 
 
 def _dated(q: Any, column: Any, since: date | None, until: date | None) -> Any:
@@ -103,46 +101,42 @@ def _dated(q: Any, column: Any, since: date | None, until: date | None) -> Any:
     return q
 
 
-def sources(
-    store: Store, *, since: date | None, until: date | None, after_id: int = 0
-) -> Iterator[ReparseSource]:
-    """Articles (not near-duplicate copies) published in the range, by id, after ``after_id``."""
+#: a page of sources and the id to read on after (None: the last page)
+Page = tuple[list[ReparseSource], int | None]
+
+
+def sources_page(conn: Connection, *, since: date | None, until: date | None, after: int) -> Page:
+    """The next ``PAGE`` articles (not near-duplicate copies) published in the range, by id, after
+    ``after`` (keyset: ``Store.reparse_sources`` reads page after page, each on its own connection)."""
     q = _dated(
         select(articles.c.id, articles.c.url, article_versions.c.version_hash, article_versions.c.last_seen_at)
         .outerjoin(article_versions, article_versions.c.id == articles.c.current_version_id)
         .where(articles.c.duplicate_of.is_(None)),
         articles.c.published_on, since, until,
     )  # fmt: skip
-    for r, found in _pages(store, q, articles.c.id, urls.c.article_id, after_id):
-        yield ReparseSource(r.id, r.url, found, False, r.version_hash, r.last_seen_at)
+    rows, found, last = _page(conn, q, articles.c.id, urls.c.article_id, after)
+    return [
+        ReparseSource(r.id, r.url, found.get(r.id, ()), False, r.version_hash, r.last_seen_at) for r in rows
+    ], last
 
 
-def refused(
-    store: Store, *, since: date | None, until: date | None, after_id: int = 0
-) -> Iterator[ReparseSource]:
-    """URLs refused as not articles, dated in the range by their path, by id, after ``after_id``."""
+def refused_page(conn: Connection, *, since: date | None, until: date | None, after: int) -> Page:
+    """The next ``PAGE`` URLs refused as not articles, dated in the range by their path, by id,
+    after ``after``."""
     q = _dated(
         select(urls.c.id, urls.c.url).where(state_is(REFUSED_STATE)), urls.c.published_on, since, until
     )
-    for r, found in _pages(store, q, urls.c.id, urls.c.id, after_id):
-        yield ReparseSource(r.id, r.url, found, True)
+    rows, found, last = _page(conn, q, urls.c.id, urls.c.id, after)
+    return [ReparseSource(r.id, r.url, found.get(r.id, ()), True) for r in rows], last
 
 
-def _pages(
-    store: Store, q: Any, key: Any, owner: Any, after_id: int
-) -> Iterator[tuple[Any, tuple[ArchivedFetch, ...]]]:
-    """The rows of ``q`` by ``key`` after ``after_id``, a page at a time (keyset), each with the
-    archived fetches of the URLs whose ``owner`` column holds its id."""
-    last = after_id
-    while True:
-        with store.engine.connect() as conn:
-            rows = conn.execute(q.where(key > last).order_by(key).limit(PAGE)).all()
-            found = _fetches(conn, owner, [r.id for r in rows])
-        for r in rows:
-            yield r, found.get(r.id, ())
-        if len(rows) < PAGE:
-            return
-        last = rows[-1].id
+def _page(
+    conn: Connection, q: Any, key: Any, owner: Any, after: int
+) -> tuple[Sequence[Any], dict[int, tuple[ArchivedFetch, ...]], int | None]:
+    """The rows of ``q`` by ``key`` after ``after``, one page; the archived fetches of the URLs
+    whose ``owner`` column holds a row's id; the id to read on after (None: the last page)."""
+    rows = conn.execute(q.where(key > after).order_by(key).limit(PAGE)).all()
+    return rows, _fetches(conn, owner, [r.id for r in rows]), (rows[-1].id if len(rows) == PAGE else None)
 
 
 def _fetches(conn: Connection, owner: Any, ids: list[int]) -> dict[int, tuple[ArchivedFetch, ...]]:
@@ -165,26 +159,37 @@ def _fetches(conn: Connection, owner: Any, ids: list[int]) -> dict[int, tuple[Ar
     return {k: tuple(v) for k, v in found.items()}
 
 
-def write(store: Store, items: Sequence[Reparsed]) -> list[StoreOutcome]:
-    """Store re-extracted articles in one transaction (rerun whole on a race; every step is an
-    idempotent upsert); their outcomes in order. Raises ``StoreError``."""
-    if not items:
-        return []
-    now = utcnow()
-    return retrying(store.engine, lambda c: [_write_one(c, store, i, now) for i in items],
-                    what=f"reparse write of {len(items)} articles", snapshot=True)  # fmt: skip
+def write(
+    conn: Connection,
+    items: Sequence[Reparsed],
+    *,
+    canonicalize: Callable[[str], str],
+    settings: DedupSettings,
+    now: datetime,
+) -> list[StoreOutcome]:
+    """Store re-extracted articles in the caller's write transaction (``Store.write_reparsed``
+    reruns it whole on a race; every step is an idempotent upsert); their outcomes in order."""
+    return [_write_one(conn, item, canonicalize, settings, now) for item in items]
 
 
-def _write_one(conn: Connection, store: Store, item: Reparsed, now: datetime) -> StoreOutcome:
-    outcome = stored.store(conn, item.article, canonicalize=store.canonicalize, settings=store.dedup,
+def _write_one(
+    conn: Connection,
+    item: Reparsed,
+    canonicalize: Callable[[str], str],
+    settings: DedupSettings,
+    now: datetime,
+) -> StoreOutcome:
+    outcome = stored.store(conn, item.article, canonicalize=canonicalize, settings=settings,
                            url_id=item.url_id, fetch_id=item.fetch_id, seen_at=item.seen_at,
                            link_url=not item.recover, fps=item.fps)  # fmt: skip
     if item.recover:  # as the crawl ends a stored URL: "done", attempts reset, linked to its article
         frontier.finish_url(conn, item.url_id, state="done", next_due_at=item.next_due_at, now=now,
                             reset_attempts=True, fields={"error": None, "article_id": outcome.article_id})  # fmt: skip
     if item.alias is not None:
-        stored.add_alias(conn, outcome.article_id, store.canonicalize(item.alias), store.key(item.alias),
-                         reason="redirect", seen_at=item.seen_at)  # fmt: skip
+        alias = canonicalize(item.alias)
+        stored.add_alias(
+            conn, outcome.article_id, alias, url_key(alias), reason="redirect", seen_at=item.seen_at
+        )
     return outcome
 
 
@@ -196,11 +201,9 @@ _REQUEUE = (
 )  # fmt: skip
 
 
-def requeue(store: Store, items: Sequence[tuple[int, str]]) -> None:
-    """Put refused URLs back in the frontier, due now, to be fetched again: (URL id, why) each; the
-    reason is kept as the URL's last error. A URL no longer refused is left as it is."""
-    if not items:
-        return
-    now = utcnow()
-    params = [{"_id": i, "_due": now, "_error": f"requeued by reparse: {why}"[:500]} for i, why in items]
-    retrying(store.engine, lambda c: c.execute(_REQUEUE, params), what="reparse requeue")
+def requeue(conn: Connection, items: Sequence[tuple[int, str]], *, now: datetime) -> None:
+    """Put refused URLs back in the frontier, due at ``now``, to be fetched again: (URL id, why)
+    each; the reason is kept as the URL's last error. A URL no longer refused is left as it is."""
+    if items:
+        params = [{"_id": i, "_due": now, "_error": f"requeued by reparse: {why}"[:500]} for i, why in items]
+        conn.execute(_REQUEUE, params)

@@ -1,42 +1,59 @@
 """``Store``: the one object the crawl code holds to read and write the archive.
 
-A thin facade: each method opens one short transaction (writes rerun on a unique-key race, see
-``sql.retrying``) and delegates to the module that owns the rows: ``frontier`` (urls, fetches),
-``articles`` (dedup, versions, aliases, credits, images), ``search`` (full-text index), ``runs``,
-``export``, ``stats``.
+A thin facade and the store's one door: each method opens one short transaction and delegates to
+the module that owns the rows (``frontier``: urls, fetches; ``articles``: dedup, versions, aliases,
+credits, images; ``search``: full-text index; ``runs``, ``leases``, ``budget``, ``reparse``,
+``export``, ``stats``). Those modules take a ``Connection`` and never open one: every write goes
+through ``Store._write`` (a write transaction, rerun at once when another writer won a race), every
+read through ``Store._read``.
 Every write is an idempotent upsert, safe to replay and safe with several processes on the same
-database. Database errors surface as ``StoreError`` (``sql.translate_errors``: every public method, and the
-iterators they return); bad arguments as ``ValueError``. Nothing outside ``service.store`` touches
-the engine.
+database. Database errors surface as ``StoreError`` and its subclasses (``sql.store_error``: every
+public method, and the iterators they return); bad arguments as ``ValueError``. Nothing outside
+``service.store`` touches the engine.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Connection, Engine, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import StoreError
 from service.model import Article
 from service.settings import DedupSettings
 from service.site.urls import canonical_url, url_key
-from service.store import articles, browse, budget, dedup, export, frontier, leases, runs, search, stats
-from service.store.db import is_sqlite
+from service.store import (
+    articles,
+    browse,
+    budget,
+    dedup,
+    export,
+    frontier,
+    leases,
+    reparse,
+    runs,
+    search,
+    stats,
+)
+from service.store.db import is_read_only, write_options
 from service.store.leader import LeaderLock
+from service.store.reparse import Reparsed, ReparseSource
 from service.store.schema import runs as runs_table
-from service.store.search import SearchHit, SearchQuery
-from service.store.sql import KeptConnection, aware, retrying, translate_errors, utcnow
+from service.store.search import REINDEX_BATCH, SearchHit, SearchQuery
+from service.store.sql import aware, first_line, rerun, store_error, translate_errors, utcnow
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
 
 __all__ = ["ClaimedUrl", "Discoveries", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
 
-if TYPE_CHECKING:
-    from service.store.reparse import Reparsed, ReparseSource
+T = TypeVar("T")
+#: runs of a write transaction that keeps losing races before it gives up
+MAX_ATTEMPTS = 10
 
 
 @translate_errors
@@ -53,8 +70,6 @@ class Store:
         canonicalize: Callable[[str], str] = canonical_url,
     ) -> None:
         self.engine = engine
-        #: where the write transactions run: on SQLite one connection kept for them (``KeptConnection``)
-        self.writer: Engine | KeptConnection = KeptConnection(engine) if is_sqlite(engine) else engine
         self.dedup = dedup
         self.canonicalize = canonicalize
         #: person ids by name, read once per process and database (people recur from article to article)
@@ -62,8 +77,6 @@ class Store:
 
     def close(self) -> None:
         """Close the database connections (the store is not used after)."""
-        if isinstance(self.writer, KeptConnection):
-            self.writer.close()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -71,6 +84,41 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _write(self, work: Callable[[Connection], T], *, what: str, snapshot: bool = False) -> T:
+        """Run ``work`` in one write transaction; rerun it at once when another writer won a race
+        (a unique key taken meanwhile, ``Conflict``, a serialization failure or deadlock on
+        PostgreSQL): the rerun finds the other writer's rows. Every write of the store comes here.
+
+        SQLite takes its write lock at BEGIN (``BEGIN IMMEDIATE``), waiting up to the busy timeout.
+        ``snapshot``: on PostgreSQL run at REPEATABLE READ, so every read of ``work`` sees one
+        snapshot (under READ COMMITTED a lookup ladder can miss a row in one step and see it in the
+        next); a concurrent write then surfaces as a serialization failure and the work is rerun.
+        Raises ``StoreError`` (``sql.store_error``: ``DatabaseLocked`` after the busy timeout,
+        ``DatabaseUnavailable``…), also when it still conflicts after ``MAX_ATTEMPTS`` runs."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.engine.connect() as conn:
+                    conn.execution_options(**write_options())
+                    if snapshot and conn.dialect.name == "postgresql":
+                        conn.execution_options(isolation_level="REPEATABLE READ")
+                    with conn.begin():
+                        return work(conn)
+            except Exception as exc:
+                if not rerun(exc):
+                    if isinstance(exc, SQLAlchemyError):
+                        raise store_error(exc, what) from exc
+                    raise
+                if attempt == MAX_ATTEMPTS:
+                    detail = first_line(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+                    raise StoreError(f"{what}: still conflicting after {attempt} attempts: {detail}") from exc
+        raise AssertionError("unreachable")
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` on a connection of its own (no write lock; its reads may see other
+        transactions' commits between statements). Errors are translated by ``translate_errors``."""
+        with self.engine.connect() as conn:
+            return work(conn)
 
     def key(self, url: str) -> str:
         """The identity of ``url`` in the store (``url_key`` of its canonical form)."""
@@ -83,8 +131,7 @@ class Store:
         earlier ``due_at`` wins while it is pending (finished URLs, due_at NULL, stay finished)."""
         items = list(urls)
         now = utcnow()
-        return retrying(
-            self.engine,
+        return self._write(
             lambda c: frontier.add_urls(c, items, canonicalize=self.canonicalize, now=now),
             what="add_urls",
         )
@@ -94,13 +141,11 @@ class Store:
         if not found.urls and not found.aliases:
             return 0
         now = utcnow()
-        return retrying(
-            self.engine, lambda c: self._discoveries(c, found, aware(seen_at), now), what="add_discoveries"
-        )
+        return self._write(lambda c: self._discoveries(c, found, aware(seen_at), now), what="add_discoveries")
 
     def _discoveries(self, conn: Any, found: Discoveries, seen_at: datetime, now: datetime) -> int:
         if found.site_ids:
-            found = self._known_apart(conn, found)
+            found = self._apart(conn, found)
         for article_id, url in found.aliases:
             articles.add_alias(
                 conn, article_id, self.canonicalize(url), self.key(url), reason="site_id", seen_at=seen_at
@@ -114,14 +159,10 @@ class Store:
         stored article): what "already known" means to a discovery that began at ``at``. Raises
         ``StoreError``."""
         keys = {url: self.key(url) for url in urls}
-        try:
-            with self.engine.connect() as conn:
-                known = frontier.known_before(conn, set(keys.values()), aware(at))
-        except SQLAlchemyError as exc:  # the database went away: the caller's guard handles StoreError
-            raise StoreError(f"known_before: {exc}") from exc
+        known = self._read(lambda c: frontier.known_before(c, set(keys.values()), aware(at)))
         return {url for url, key in keys.items() if key in known}
 
-    def _known_apart(self, conn: Any, found: Discoveries) -> Discoveries:
+    def _apart(self, conn: Any, found: Discoveries) -> Discoveries:
         """URLs whose site id is a stored article's become its aliases (another address of it), the
         rest stay for the frontier: one read, in the caller's transaction."""
         ids = sorted({i for i in found.site_ids if i})
@@ -153,8 +194,7 @@ class Store:
         attempt, and with ``max_attempts`` a URL that has had them all is parked "failed". ``published_between`` keeps only
         URLs whose publication date (from the path) is known and within the range, inclusive.
         """
-        return retrying(
-            self.engine,
+        return self._write(
             lambda c: frontier.claim_due(
                 c,
                 limit=limit,
@@ -195,7 +235,7 @@ class Store:
             "elapsed_s": elapsed_s,
             "run_id": run_id,
         }
-        return retrying(self.writer, lambda c: frontier.record_fetch(c, url_id, values), what="record_fetch")
+        return self._write(lambda c: frontier.record_fetch(c, url_id, values), what="record_fetch")
 
     def finish_url(
         self,
@@ -234,12 +274,11 @@ class Store:
             frontier.finish_url(c, url_id, state=state, next_due_at=next_due_at, now=now,
                                 reset_attempts=reset_attempts, fields=dict(fields))  # fmt: skip
 
-        retrying(self.writer, work, what="finish_url")
+        self._write(work, what="finish_url")
 
     def frontier_counts(self) -> dict[str, int]:
         """URLs per state, every state listed (zeros included)."""
-        with self.engine.connect() as conn:
-            return frontier.counts(conn)
+        return self._read(frontier.counts)
 
     # --- articles ------------------------------------------------------------------------------
 
@@ -277,21 +316,19 @@ class Store:
                                   fetch_id=fetch_id, seen_at=seen_at, fps=fps, people_known=self.people,
                                   people_created=created)  # fmt: skip
 
-        outcome = retrying(self.writer, work, what=f"store_article {article.url}", snapshot=True)
+        outcome = self._write(work, what=f"store_article {article.url}", snapshot=True)
         self.people.remember(created)  # committed: the ids are the rows'
         return outcome
 
     def article_for_url(self, url: str) -> int | None:
         """The article stored under ``url``, as its own URL or as an alias; None when unknown."""
         key = self.key(url)
-        with self.engine.connect() as conn:
-            return articles.article_for_key(conn, key)
+        return self._read(lambda c: articles.article_for_key(c, key))
 
     def add_alias(self, article_id: int, url: str, *, reason: str, seen_at: datetime) -> bool:
         """``url`` is another address of the article (it redirected there); True when newly recorded."""
         canon, key = self.canonicalize(url), self.key(url)
-        return retrying(
-            self.engine,
+        return self._write(
             lambda c: articles.add_alias(c, article_id, canon, key, reason=reason, seen_at=aware(seen_at)),
             what="add_alias",
         )
@@ -332,7 +369,7 @@ class Store:
                 return dataclasses.replace(outcome, new_urls=self._discoveries(c, found, seen_at, now))
             return outcome
 
-        outcome = retrying(self.writer, work, what="store_fetched", snapshot=True)
+        outcome = self._write(work, what="store_fetched", snapshot=True)
         self.people.remember(created)  # committed: the ids are the rows'
         return outcome
 
@@ -340,17 +377,15 @@ class Store:
         """The page at ``url`` answered 404/410: flag its article gone (never deleted), and the URL
         "gone". True when an article was found."""
         key = self.key(url)
-        return retrying(self.writer, lambda c: articles.mark_gone(c, key, aware(at)), what="mark_gone")
+        return self._write(lambda c: articles.mark_gone(c, key, aware(at)), what="mark_gone")
 
     def versions(self, article_id: int) -> list[dict[str, Any]]:
         """Every version of an article, oldest first (version, title, body_text, first/last seen)."""
-        with self.engine.connect() as conn:
-            return articles.versions(conn, article_id)
+        return self._read(lambda c: articles.versions(c, article_id))
 
     def diff(self, article_id: int, old: int | None = None, new: int | None = None) -> str:
         """Unified diff between two versions (default: previous → current); '' for one version."""
-        with self.engine.connect() as conn:
-            return articles.diff(conn, article_id, old, new)
+        return self._read(lambda c: articles.diff(c, article_id, old, new))
 
     # --- politeness shared by every process (see ``budget``) ------------------------------------
 
@@ -358,27 +393,27 @@ class Store:
         self, host: str, *, interval: float, concurrency: int, holder: str, lease_s: float
     ) -> budget.Grant:
         """May a request to ``host`` start now? A ``Grant`` with its token, or how long to wait."""
-        return retrying(self.writer, lambda c: budget.reserve(c, host, clock=time.time, interval=interval,
+        return self._write(lambda c: budget.reserve(c, host, clock=time.time, interval=interval,
                         concurrency=concurrency, holder=holder, lease_s=lease_s), what="reserve_request")  # fmt: skip
 
     def release_request(self, token: int) -> None:
         """The request of ``token`` ended: its place in flight is free."""
-        retrying(self.writer, lambda c: budget.release(c, token), what="release_request")
+        self._write(lambda c: budget.release(c, token), what="release_request")
 
     def hold_host(self, host: str, *, until: float, reason: str) -> None:
         """No process sends ``host`` a request before ``until`` (epoch seconds)."""
-        retrying(self.writer, lambda c: budget.hold(c, host, until=until, reason=reason), what="hold_host")
+        self._write(lambda c: budget.hold(c, host, until=until, reason=reason), what="hold_host")
 
     def set_crawl_delay(self, host: str, delay: float) -> None:
         """robots.txt's Crawl-delay of ``host``, for every process."""
-        retrying(self.writer, lambda c: budget.set_crawl_delay(c, host, delay), what="set_crawl_delay")
+        self._write(lambda c: budget.set_crawl_delay(c, host, delay), what="set_crawl_delay")
 
     # --- runs ------------------------------------------------------------------------------------
 
     def start_run(self, kind: str, params: dict[str, Any]) -> int:
         """A new run in status "running"; its id."""
         now = utcnow()
-        return retrying(self.writer, lambda c: runs.start(c, kind, params, now), what="start_run")
+        return self._write(lambda c: runs.start(c, kind, params, now), what="start_run")
 
     def update_run(
         self, run_id: int, counters: dict[str, int], *, params: dict[str, Any] | None = None
@@ -386,7 +421,7 @@ class Store:
         """Merge ``counters`` into the run's counters, and ``params`` into its parameters (keys
         given overwrite: a backfill keeps where its discovery stands there)."""
         now = utcnow()
-        retrying(self.writer, lambda c: runs.update_counters(c, run_id, counters, now, params=params),
+        self._write(lambda c: runs.update_counters(c, run_id, counters, now, params=params),
                  what="update_run")  # fmt: skip
 
     def finish_run(
@@ -400,16 +435,14 @@ class Store:
         def work(c: Any) -> None:
             runs.update_counters(c, run_id, counters, now, status=status, error=error, finished_at=now)
 
-        retrying(self.writer, work, what="finish_run")
+        self._write(work, what="finish_run")
 
     def last_runs(self, n: int = 5) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return runs.last(conn, n)
+        return self._read(lambda c: runs.last(c, n))
 
     def last_success(self, kind: str) -> datetime | None:
         """When the last run of ``kind`` ("cycle", "backfill") that ended "ok" finished."""
-        with self.engine.connect() as conn:
-            return runs.last_success(conn, kind)
+        return self._read(lambda c: runs.last_success(c, kind))
 
     def interrupt_running(self) -> int:
         """Mark runs left "running" by a process that died as "interrupted"; how many."""
@@ -422,23 +455,41 @@ class Store:
             )
             return int(result.rowcount)
 
-        return retrying(self.writer, work, what="interrupt_running")
+        return self._write(work, what="interrupt_running")
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def iter_export(self, *, since: date | None, until: date | None) -> Iterator[dict[str, Any]]:
-        """Export rows (``export.EXPORT_FIELDS``), by article id, in constant memory. ``since`` /
-        ``until`` filter on the publication date (inclusive); undated articles only without them."""
-        return export.iter_export(self.engine, since=since, until=until)
+    def iter_export(
+        self, *, since: date | None, until: date | None, page: int = export.PAGE
+    ) -> Iterator[dict[str, Any]]:
+        """Export rows (``export.EXPORT_FIELDS``), by article id, in constant memory (``page``
+        articles per read). ``since`` / ``until`` filter on the publication date (inclusive);
+        undated articles only without them."""
+        return self._paged(
+            lambda c, after: export.read_page(c, since=since, until=until, after=after, page=page)
+        )
+
+    def _paged(self, read_page: Callable[..., tuple[list[T], int | None]], after: int = 0) -> Iterator[T]:
+        """The items of ``read_page`` page after page (keyset: each page read after the id the last
+        one ended at), each page on a connection of its own: no transaction stays open between
+        pages, so a long read never holds a PostgreSQL snapshot or blocks SQLite's checkpoints."""
+        next_after: int | None = after
+        while next_after is not None:
+            items, next_after = self._read(functools.partial(read_page, after=next_after))
+            yield from items
 
     def stats(self) -> dict[str, Any]:
         """Counts (articles, versions, duplicates, gone), field fill rates, frontier states, last
         runs, frequent errors; the database URL with its password redacted."""
-        return stats.collect(self.engine)
+        return self._read(stats.collect)
 
     def reader(self) -> browse.Reader:
         """The read-only queries of the archive view on the same database."""
         return browse.Reader(self.engine, canonicalize=self.canonicalize)
+
+    def read_only(self) -> bool:
+        """Whether the database only allows reading (``db.is_read_only``: asked of the database)."""
+        return self._read(is_read_only)
 
     # --- search ----------------------------------------------------------------------------------
 
@@ -455,43 +506,57 @@ class Store:
         (best match first, then newest), or, without a query, all articles matching the filters
         (newest first). ``credits`` maps a role of ``model.CREDIT_ROLES`` ("reporters",
         "photographers", "editors", …) to an exact name; ``since``/``until`` filter on the
-        publication date, inclusive. Raises ``ValueError`` for bad options (no query and no credit
-        filter, a reversed range, an unknown role, a limit out of 1..1000), ``StoreError``."""
+        publication date, inclusive. The index is brought up to date first, unless the database is
+        read-only (then what is indexed is searched). Raises ``ValueError`` for bad options (no
+        query and no credit filter, a reversed range, an unknown role, a limit out of 1..1000),
+        ``StoreError``."""
         q = SearchQuery.build(query, since=since, until=until, credits=credits, limit=limit)
-        try:
+        if not self.read_only():
             self.refresh_search()
-        except StoreError as exc:  # a read-only database: search what is indexed
-            if "readonly" not in str(exc) and "read-only" not in str(exc):
-                raise
-        try:
-            with self.engine.connect() as conn:
-                return search.search(conn, q)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"search: {exc}") from exc
+        return self._read(lambda c: search.search(c, q))
 
     def refresh_search(self) -> int:
         """Index the articles stored or changed since the last refresh (``store_article`` only notes
-        them, to keep the write path fast); how many documents were rewritten. Raises ``StoreError``."""
-        try:
-            return search.refresh_pending(self.engine)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"search index refresh: {exc}") from exc
+        them, to keep the write path fast), a batch per transaction; how many documents were
+        rewritten. Raises ``StoreError``."""
+        rewritten = 0
+        while True:
+            taken, done = self._write(search.refresh_batch, what="search refresh")
+            rewritten += done
+            if taken == 0:
+                return rewritten
 
-    def reindex(self) -> int:
-        """Rebuild the search index from the current versions, in batches (constant memory, the
-        daemon may keep writing); how many documents it holds. Raises ``StoreError``."""
-        return search.reindex(self.engine)
+    def reindex(self, *, batch: int = REINDEX_BATCH) -> int:
+        """Rebuild the search index from the current versions, ``batch`` articles per transaction
+        (constant memory, the daemon may keep writing); how many documents it holds. Raises
+        ``StoreError``."""
+        total, last = 0, 0
+        while True:
+            written, last_id = self._write(
+                functools.partial(search.reindex_batch, after=last, batch=batch), what="reindex"
+            )
+            if last_id is None:
+                break
+            total, last = total + written, last_id
+        self._write(functools.partial(search.finish_reindex, last=last), what="reindex")
+        return total
 
     # --- leases and the scheduler lock -----------------------------------------------------------
 
     def leased_workers(self) -> list[str]:
         """The workers (``host:pid``) that hold a lease on at least one URL."""
-        return leases.leased_workers(self.engine)
+        return self._read(leases.leased_workers)
 
     def release_leases(self, workers: Collection[str], *, max_attempts: int | None = None) -> int:
         """Make the URLs leased by ``workers`` due again; how many (see ``leases.release_leases``:
         with ``max_attempts`` the workers are dead and their claims count as attempts)."""
-        return leases.release_leases(self.engine, workers, max_attempts=max_attempts)
+        if not workers:
+            return 0
+        now = utcnow()
+        return self._write(
+            lambda c: leases.release_leases(c, workers, now=now, max_attempts=max_attempts),
+            what="release_leases",
+        )
 
     def leader_lock(self) -> LeaderLock:
         """The scheduler lock of this database (one daemon schedules; the others stand by)."""
@@ -501,40 +566,37 @@ class Store:
 
     def count_reparse_sources(self, *, since: date | None, until: date | None, after_id: int = 0) -> int:
         """Articles (not near-duplicate copies) published in the range, after ``after_id``."""
-        from service.store import reparse
-
-        return reparse.count(self, since=since, until=until, after_id=after_id)
+        return self._read(lambda c: reparse.count(c, since=since, until=until, after_id=after_id))
 
     def count_refused(self, *, since: date | None, until: date | None, after_id: int = 0) -> int:
         """URLs refused as not articles, dated in the range by their path, after ``after_id``."""
-        from service.store import reparse
-
-        return reparse.count_refused(self, since=since, until=until, after_id=after_id)
+        return self._read(lambda c: reparse.count_refused(c, since=since, until=until, after_id=after_id))
 
     def reparse_sources(
         self, *, since: date | None, until: date | None, after_id: int = 0
     ) -> Iterator[ReparseSource]:
         """Stored articles with their archived fetches, by id, after ``after_id``, streamed."""
-        from service.store import reparse
-
-        return reparse.sources(self, since=since, until=until, after_id=after_id)
+        return self._paged(functools.partial(reparse.sources_page, since=since, until=until), after_id)
 
     def refused_sources(
         self, *, since: date | None, until: date | None, after_id: int = 0
     ) -> Iterator[ReparseSource]:
         """URLs refused as not articles with their archived fetches, by id, after ``after_id``."""
-        from service.store import reparse
-
-        return reparse.refused(self, since=since, until=until, after_id=after_id)
+        return self._paged(functools.partial(reparse.refused_page, since=since, until=until), after_id)
 
     def write_reparsed(self, items: Sequence[Reparsed]) -> list[StoreOutcome]:
         """Re-extracted articles stored in one transaction; their outcomes in order."""
-        from service.store import reparse
-
-        return reparse.write(self, items)
+        if not items:
+            return []
+        now = utcnow()
+        return self._write(
+            lambda c: reparse.write(c, items, canonicalize=self.canonicalize, settings=self.dedup, now=now),
+            what=f"reparse write of {len(items)} articles",
+            snapshot=True,
+        )
 
     def requeue_refused(self, items: Sequence[tuple[int, str]]) -> None:
         """Refused URLs back in the frontier, due now: (URL id, why) each."""
-        from service.store import reparse
-
-        reparse.requeue(self, items)
+        if items:
+            now = utcnow()
+            self._write(lambda c: reparse.requeue(c, items, now=now), what="reparse requeue")

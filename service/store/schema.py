@@ -168,7 +168,7 @@ articles = Table(
         sqlite_where=text("duplicate_of IS NOT NULL"),
         postgresql_where=text("duplicate_of IS NOT NULL"),
     ),
-    #: only the flagged articles: ``search.refresh_pending`` reads them without a scan (0009)
+    #: only the flagged articles: ``search.refresh_batch`` reads them without a scan (0009)
     Index(
         "ix_articles_search_pending",
         "id",

@@ -63,7 +63,6 @@ from sqlalchemy.sql.elements import ColumnElement
 from service.errors import StoreError
 from service.model import CREDIT_ROLES
 from service.store.schema import article_versions, articles, credits, people
-from service.store.sql import retrying
 from service.text.dates import CST
 
 log = logging.getLogger(__name__)
@@ -113,7 +112,7 @@ def _docs(conn: Connection) -> Any:
 
 
 #: the flag a store sets on the article row it writes anyway (the INSERT of a new article, the
-#: UPDATE that moves the current version): its search document may be stale, ``refresh_pending``
+#: UPDATE that moves the current version): its search document may be stale, ``refresh_batch``
 #: brings it up to date. No statement of its own on the write path (0009).
 PENDING = {"search_pending": True}
 
@@ -129,25 +128,17 @@ def note_pending(conn: Connection, article_id: int) -> None:
     conn.execute(update(articles).where(articles.c.id == article_id).values(PENDING))
 
 
-def refresh_pending(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
-    """Index every flagged article (in batches, each its own short write transaction, so SQLite takes
-    the write lock up front); how many documents were rewritten. Safe from several processes."""
-
-    def one_batch(conn: Connection) -> tuple[int, int]:
-        ids = [int(i) for i in conn.execute(_PENDING_IDS, {"batch": batch}).scalars()]
-        if not ids:
-            return 0, 0
-        # the flags first: on PostgreSQL that locks the rows, so a store flagging one of them again
-        # meanwhile waits for this commit and its flag stays (cleared after, it would be lost)
-        conn.execute(_CLEAR_PENDING, {"ids": ids})
-        return len(ids), _index_stale(conn, ids)
-
-    rewritten = 0
-    while True:
-        taken, done = retrying(engine, one_batch, what="search refresh")
-        rewritten += done
-        if taken == 0:
-            return rewritten
+def refresh_batch(conn: Connection, *, batch: int = REINDEX_BATCH) -> tuple[int, int]:
+    """Index up to ``batch`` flagged articles, in the caller's write transaction (``Store``
+    commits each batch on its own, so SQLite's write lock is held briefly); (how many flags were
+    taken, how many documents were rewritten). Safe from several processes."""
+    ids = [int(i) for i in conn.execute(_PENDING_IDS, {"batch": batch}).scalars()]
+    if not ids:
+        return 0, 0
+    # the flags first: on PostgreSQL that locks the rows, so a store flagging one of them again
+    # meanwhile waits for this commit and its flag stays (cleared after, it would be lost)
+    conn.execute(_CLEAR_PENDING, {"ids": ids})
+    return len(ids), _index_stale(conn, ids)
 
 
 def index_current(conn: Connection, article_id: int) -> bool:
@@ -206,26 +197,16 @@ def _refill(conn: Connection, lo: int, hi: int) -> int:
     return int(conn.execute(text(_FILL.format(id=name)), {"lo": lo, "hi": hi}).rowcount)
 
 
-def reindex(engine: Engine, *, batch: int = REINDEX_BATCH) -> int:
-    """Rebuild the whole index from the current versions; how many documents it holds.
+def reindex_batch(conn: Connection, *, after: int, batch: int = REINDEX_BATCH) -> tuple[int, int | None]:
+    """One step of the rebuild of the whole index from the current versions (``Store.reindex``):
+    the documents of the next ``batch`` article ids after ``after`` rewritten; (how many, the last
+    id of the batch, None when there was none left).
 
-    Walks article ids in batches, each in its own short write transaction, so memory is constant,
-    the daemon can keep storing between batches (a concurrent store indexes its own article in its
-    own transaction, so no batch can leave a stale document), and an interrupted rebuild simply
-    leaves the batches not yet done as they were. Raises ``StoreError``.
+    ``Store`` runs each batch in its own short write transaction, so memory is constant, the daemon
+    can keep storing between batches (a concurrent store indexes its own article in its own
+    transaction, so no batch can leave a stale document), and an interrupted rebuild simply leaves
+    the batches not yet done as they were; ``finish_reindex`` ends it.
     """
-    total, last = 0, 0
-    while True:
-        step = functools.partial(_reindex_batch, after=last, batch=batch)
-        written, last_id = retrying(engine, step, what="reindex")
-        if last_id is None:
-            break
-        total, last = total + written, last_id
-    retrying(engine, functools.partial(_finish, last=last), what="reindex")
-    return total
-
-
-def _reindex_batch(conn: Connection, *, after: int, batch: int) -> tuple[int, int | None]:
     ids = (
         conn.execute(select(articles.c.id).where(articles.c.id > after).order_by(articles.c.id).limit(batch))
         .scalars()
@@ -237,7 +218,9 @@ def _reindex_batch(conn: Connection, *, after: int, batch: int) -> tuple[int, in
     return _refill(conn, after + 1, ids[-1]), ids[-1]
 
 
-def _finish(conn: Connection, *, last: int) -> None:
+def finish_reindex(conn: Connection, *, last: int) -> None:
+    """The end of a rebuild whose last batch ended at article id ``last``: the documents of later
+    ids go, and the index is compacted."""
     conn.execute(text(f"DELETE FROM {TABLE} WHERE {_id_name(conn)} > :last"), {"last": last})
     if _mode(conn) == "fts5":
         # merge the b-trees the rebuild left behind: later queries read one segment
@@ -555,9 +538,11 @@ def _hit(row: Any, score: float | None, pattern: re.Pattern[str] | None) -> Sear
 __all__ = [
     "SearchHit",
     "SearchQuery",
+    "finish_reindex",
     "index_current",
     "mark",
-    "reindex",
+    "refresh_batch",
+    "reindex_batch",
     "render",
     "search",
     "snippet",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from service.model import CREDIT_ROLES
 from service.settings import redact_url
@@ -20,17 +20,17 @@ FILL_SAMPLE = 5000
 FILL_FIELDS = ("site_id", "subtitle", "published_at", "channel", "source", "lead", "images", *CREDIT_ROLES)
 
 
-def collect(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        states = frontier.counts(conn)  # kept by triggers: the frontier is never counted
-        return {
-            "database": redact_url(engine.url.render_as_string(hide_password=False)),
-            "counts": _counts(conn, urls_total=sum(states.values())),
-            "fill_rates": _fill_rates(conn),
-            "frontier": states,
-            "last_runs": runs.last(conn),
-            "errors": _errors(conn),
-        }
+def collect(conn: Connection) -> dict[str, Any]:
+    """Everything ``jinshan stats`` shows, read on ``conn``."""
+    states = frontier.counts(conn)  # kept by triggers: the frontier is never counted
+    return {
+        "database": redact_url(conn.engine.url.render_as_string(hide_password=False)),
+        "counts": _counts(conn, urls_total=sum(states.values())),
+        "fill_rates": _fill_rates(conn),
+        "frontier": states,
+        "last_runs": runs.last(conn),
+        "errors": _errors(conn),
+    }
 
 
 def _count(conn: Connection, q: Any) -> int:

@@ -350,6 +350,9 @@ def test_a_new_article_is_one_commit_of_at_most_eight_statements(store: Store) -
         outcome = store.store_fetched(article, url_id=item.id, fetch=fetch_values(), next_due_at=None, etag=None,
                                       last_modified=None)  # fmt: skip
         assert outcome.kind == "new"
+    # SQLite's BEGIN IMMEDIATE is sent through the connection (the "begin" event), so it is seen;
+    # it opens the transaction, as psycopg's own BEGIN does unseen on PostgreSQL: not counted
+    statements = [s for s in statements if not s.startswith("BEGIN")]
     assert len(statements) <= 8 and len(commits) == 1, statements
     assert not any("people" in s for s in statements)  # known: no lookup
     with store.engine.connect() as conn:  # and the rows are all there

@@ -6,14 +6,13 @@ import pytest
 
 from service.store import budget
 from service.store.repo import Store
-from service.store.sql import retrying
 
 HOST = "www.jsw.com.cn"
 
 
 def reserve(store: Store, now: float, *, interval: float = 0.2, concurrency: int = 2) -> budget.Grant:
-    return retrying(store.engine, lambda c: budget.reserve(c, HOST, clock=lambda: now, interval=interval,
-                    concurrency=concurrency, holder="test", lease_s=60), what="reserve")  # fmt: skip
+    return store._write(lambda c: budget.reserve(c, HOST, clock=lambda: now, interval=interval,
+                        concurrency=concurrency, holder="test", lease_s=60), what="reserve")  # fmt: skip
 
 
 def test_starts_are_spaced_capped_in_flight_and_within_the_window(store: Store) -> None:

@@ -81,7 +81,7 @@ def test_export_streams_page_by_page(store: Store) -> None:
     fill(store, 25)
     statements: list[str] = []
     event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    rows = export.iter_export(store.engine, since=None, until=None, page=10)
+    rows = store.iter_export(since=None, until=None, page=10)
     first = next(rows)
     assert first["url"].endswith("1900000.shtml")
     assert len([s for s in statements if "FROM articles" in s]) == 1  # one page read so far, not all

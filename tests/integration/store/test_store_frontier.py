@@ -200,19 +200,17 @@ def test_a_claim_that_dies_counts_as_an_attempt_and_parks_the_url(store: Store) 
 
 
 def test_leases_of_dead_workers_count_an_attempt_a_clean_hand_back_does_not(store: Store) -> None:
-    from service.store import leases
-
     store.add_urls([new(1), new(2)])
     a, b = store.claim_due(limit=2, now=SEEN, lease_s=60, worker="dead")
-    assert leases.release_leases(store.engine, ["dead"], max_attempts=2) == 2
+    assert store.release_leases(["dead"], max_attempts=2) == 2
     assert _state(store, a.id)[:2] == ("retry", 1)
     later = datetime.now(UTC) + timedelta(days=1)  # released URLs are due at the real now
     (a2,) = store.claim_due(limit=1, now=later, lease_s=60, worker="dead")
     assert a2.id == a.id
-    assert leases.release_leases(store.engine, ["dead"], max_attempts=2) == 1
+    assert store.release_leases(["dead"], max_attempts=2) == 1
     assert _state(store, a.id)[:2] == ("failed", 2)
     (b3,) = store.claim_due(limit=2, now=later + timedelta(days=1), lease_s=60, worker="alive")
-    assert leases.release_leases(store.engine, ["alive"]) == 1  # a stop hands it back as it is
+    assert store.release_leases(["alive"]) == 1  # a stop hands it back as it is
     assert b3.id == b.id and _state(store, b.id)[:2] == ("retry", 1)
 
 

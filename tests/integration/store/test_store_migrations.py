@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy import text as sql
 
 from service.settings import DatabaseSettings, DedupSettings, load_settings
-from service.store import db, open_store, search
+from service.store import db, open_store
 from service.store.dedup import nearest
 from service.store.repo import Store
 from service.store.schema import article_versions, articles, metadata, simhash_index
@@ -162,7 +162,7 @@ def test_0009_moves_the_search_bookkeeping_onto_the_article_row_and_back(db_url:
         db.upgrade(engine)
         store = Store(engine, DedupSettings())
         indexed = store.store_article(make_article(seed=1), url_id=None, fetch_id=None, seen_at=SEEN)
-        assert search.refresh_pending(engine) == 1
+        assert store.refresh_search() == 1
         noted = store.store_article(make_article("https://www.jsw.com.cn/2026/0301/1900002.shtml", seed=2),
                                     url_id=None, fetch_id=None, seen_at=SEEN)  # fmt: skip
         db.downgrade(engine, "0008")  # the table of 0004 holds the one article still to index
@@ -174,6 +174,6 @@ def test_0009_moves_the_search_bookkeeping_onto_the_article_row_and_back(db_url:
         with engine.connect() as conn:
             flagged = conn.execute(select(articles.c.id).where(articles.c.search_pending)).scalars().all()
         assert flagged == [noted.article_id] and indexed.article_id != noted.article_id
-        assert search.refresh_pending(engine) == 1
+        assert store.refresh_search() == 1
     finally:
         engine.dispose()

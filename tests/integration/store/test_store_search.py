@@ -312,7 +312,7 @@ def test_reindex_repairs_a_damaged_index(store: Store, archive: dict[str, int]) 
 
 def test_reindex_in_small_batches_gives_the_same_index(store: Store, archive: dict[str, int]) -> None:
     before = [(h.article_id, h.score) for h in store.search("西津渡")]
-    assert search.reindex(store.engine, batch=2) == 5
+    assert store.reindex(batch=2) == 5
     assert [(h.article_id, h.score) for h in store.search("西津渡")] == before
     assert search_rows(store.engine) == 5
 

@@ -1,5 +1,6 @@
-"""SQLite's write lock: a writer waits for another process's transaction in pauses of its own, gets
-the lock once it is free, restores the busy timeout, and gives up after the busy timeout."""
+"""SQLite's write lock: a writer waits for another process's transaction (SQLite's busy handler,
+``BEGIN IMMEDIATE``), gets the lock once it is free, and gives up after the busy timeout; a ``Store``
+then says the database is locked (``DatabaseLocked``: the database's fault, not the data's)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from service.settings import DatabaseSettings
+from service.errors import DatabaseLocked, DatabaseUnavailable
+from service.settings import DatabaseSettings, DedupSettings
 from service.store import db
+from service.store.repo import Store
+from service.store.types import NewUrl
+from tests.integration.store.builders import SEEN
 
 
 class Holder(threading.Thread):
@@ -53,7 +58,6 @@ def test_a_writer_gets_the_lock_soon_after_it_is_freed(tmp_path: Path) -> None:
         with conn.begin():
             got_at = time.monotonic()
             conn.execute(text("INSERT INTO people (name) VALUES ('x')"))
-        # the busy timeout of the connection is back for everything after the BEGIN
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     holder.join()
     assert got_at >= holder.released_at  # it waited for the holder, then went on (no failure, no hang)
@@ -75,3 +79,22 @@ def test_a_writer_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
         holder.join()
     # it waited its busy timeout, and gave up while the lock was still held
     assert gave_up_at - start >= 0.15 and gave_up_at < holder.released_at
+
+
+def test_a_store_that_cannot_get_the_lock_says_the_database_is_locked(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, busy_timeout_s=0.2)
+    holder = Holder(tmp_path / "lock.db", 60)
+    holder.start()
+    assert holder.held.wait(30)
+    try:
+        with Store(engine, DedupSettings()) as store:
+            with pytest.raises(DatabaseLocked, match="add_urls") as caught:
+                store.add_urls([NewUrl("https://www.jsw.com.cn/2026/0301/1.shtml", "article", None, SEEN)])
+            assert isinstance(caught.value, DatabaseUnavailable)  # the crawl: not the URL's fault
+            assert "\n" not in str(caught.value)
+            holder.release.set()
+            holder.join()
+            assert store.add_urls([NewUrl("https://www.jsw.com.cn/2026/0301/1.shtml", "article", None, SEEN)]) == 1
+    finally:
+        holder.release.set()
+        holder.join()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import service.store
@@ -126,6 +126,7 @@ def _migration(name: str) -> Any:
     return module
 
 
+@settings(deadline=None)  # loads the migration each example: no time limit on a busy machine
 @given(st.integers(min_value=0, max_value=(1 << 64) - 1))
 def test_the_frozen_keys_of_0005_are_the_keys_the_store_writes(fp: int) -> None:
     assert _migration("0005_simhash_pairs").index_keys(fp) == index_keys(fp)
