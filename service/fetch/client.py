@@ -5,10 +5,10 @@ bytes, headers, redirect chain, WARC reference) goes on to extraction. Everythin
 usable 2xx or 304 is raised from ``service.errors``: ``PermanentFetchError`` when asking again will
 not help, ``TransientFetchError`` with ``retry_at`` when it may.
 
-One shared ``httpx.AsyncClient`` (keep-alive, gzip/deflate, our User-Agent, no automatic redirects,
-no proxies from the environment) over ``transport.H11Transport`` (HTTP/1.1 with h11 on asyncio, a
-keep-alive pool per origin; with ``fetch.trust_env`` httpx's own transport, which reads proxies).
-Its cookie jar is httpx's, consulted only for responses that set a cookie. Each request passes, in
+One shared ``httpx.AsyncClient`` on httpx's own transport, built by httpx from our settings
+(keep-alive pool sized by ``httpx.Limits``, gzip/deflate, our User-Agent, no automatic redirects,
+TLS verified; proxies and CA files from the environment only with ``fetch.trust_env``; HTTP/2 with
+``fetch.http2`` and the ``h2`` extra). Its cookie jar is httpx's, consulted only for responses that set a cookie. Each request passes, in
 order: the host and scheme check, robots.txt (``robots.RobotsCache``), the per-host gate
 (``politeness.HostGate``), a streamed and capped body read (``body.read_body``), then the archive
 (``archive.WarcArchive``). Redirects are followed here, hop by hop, so every hop gets the same checks. Retries of timeouts, resets and 5xx happen inside ``fetch``
@@ -28,12 +28,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from service.errors import FetchError, PermanentFetchError, Redirected, TransientFetchError
+from service.errors import ConfigError, FetchError, PermanentFetchError, Redirected, TransientFetchError
 from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
 from service.fetch.politeness import HostGate, SharedBudget, backoff_delay, parse_retry_after
 from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
-from service.fetch.transport import H11Transport
 from service.settings import Settings
 
 #: Content types handed on as pages; anything else is reported as ``not_html``. A missing
@@ -139,19 +138,22 @@ class Fetcher:
         timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
         pool = cfg.concurrency * (len(self._hosts) + 1)
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-        # with trust_env, httpx's own transport: it reads proxies from the environment
-        if transport is None and not cfg.trust_env:
-            transport = H11Transport(
-                max_connections_per_host=cfg.concurrency, keepalive_expiry=limits.keepalive_expiry
+        try:
+            # no transport given: httpx builds its own from these (and, with trust_env, one per
+            # proxy named in the environment), as its documentation describes
+            return _Client(
+                transport=transport,
+                timeout=timeout,
+                limits=limits,
+                http2=cfg.http2,
+                headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT},
+                follow_redirects=False,
+                trust_env=cfg.trust_env,
             )
-        return _Client(
-            transport=transport,
-            timeout=timeout,
-            limits=limits,
-            headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT},
-            follow_redirects=False,
-            trust_env=cfg.trust_env,
-        )
+        except ImportError as exc:  # httpx asks for h2 only when http2 is on
+            raise ConfigError(
+                "fetch.http2", "true needs the h2 package: pip install 'jinshan-archiver[h2]'"
+            ) from exc
 
     async def __aenter__(self) -> Fetcher:
         return self
