@@ -164,8 +164,12 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool. The archive is the caller's and stays open."""
-        await self._client.aclose()
+        """Close the connection pool and end this process's shared batches of starts (the starts not
+        used go back to the host). The archive is the caller's and stays open."""
+        try:
+            await self._gate.aclose()
+        finally:
+            await self._client.aclose()
 
     # --- the public call --------------------------------------------------------------------
 
