@@ -73,6 +73,16 @@ class Response:
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A host this fetcher sends nothing to before ``until``, and why (``rate_limited``: a 429's
+    Retry-After; ``http_5xx``: a 503's; ``blocked``: a block or captcha page; ``robots_unavailable``: robots.txt unreachable)."""
+
+    host: str
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class _Hop:
     """One request/response pair, body read, before it is judged."""
 
@@ -170,6 +180,11 @@ class Fetcher:
             await self._gate.aclose()
         finally:
             await self._client.aclose()
+
+    def holds(self) -> list[Hold]:
+        """The hosts held off now (by this process or, with a shared budget, another), soonest end
+        first: what a summary must name, since URLs of those hosts wait in the frontier."""
+        return [Hold(host, until, reason) for host, until, reason in self._gate.holds()]
 
     # --- the public call --------------------------------------------------------------------
 

@@ -226,6 +226,14 @@ class HostGate:
         if self._shared is not None:
             self._shared.hold(host_key(url), until.timestamp(), reason)
 
+    def holds(self) -> list[tuple[str, datetime, str]]:
+        """Every host held off now, whoever placed the hold this process learnt of: (host key, end
+        as wall time, reason), soonest end first."""
+        now = self._clock()
+        held = [(key, self._wall() + timedelta(seconds=s.hold_until - now), s.hold_reason)
+                for key, s in self._hosts.items() if s.hold_until > now]  # fmt: skip
+        return sorted(held, key=lambda h: h[1])
+
     def held_until(self, url: str) -> datetime | None:
         """End of the current hold on ``url``'s host as wall time, or None when it is not held."""
         state = self._host(host_key(url))
@@ -330,6 +338,10 @@ class HostGate:
             return
         if grant.held_until is not None and grant.wait > self._max_wait:
             retry_at = datetime.fromtimestamp(grant.held_until, UTC)
+            # another process placed it: known here too, for the summary and to stop asking
+            target = self._clock() + grant.wait
+            if target > state.hold_until:
+                state.hold_until, state.hold_reason = target, grant.reason or "held"
             raise TransientFetchError(
                 url, grant.reason or "held", "host held off", retry_at=retry_at, sent=False
             )
