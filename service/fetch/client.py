@@ -41,6 +41,8 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Statuses worth retrying within one fetch (besides network errors).
 _RETRY_REASONS = frozenset({"timeout", "connect_error", "reset", "truncated", "http_5xx", "rate_limited"})
+#: The reason of a fetch whose exchange could not be written to the archive (a full disk).
+ARCHIVE_FAILED = "archive_failed"
 #: How long a host is left alone after it answered with a block page.
 BLOCK_HOLD_S = 900.0
 
@@ -120,6 +122,9 @@ class Fetcher:
         budget: SharedBudget | None = None,
     ) -> None:
         self._cfg = settings.fetch
+        #: why the last archive write failed (the folder and the system's words), None once one worked:
+        #: while set, a crawl stops claiming URLs (each would fail the same way)
+        self.archive_failure: str | None = None
         self._hosts = settings.fetchable_hosts
         self._archive = archive
         self._block_check = block_check
@@ -370,7 +375,9 @@ class Fetcher:
             except OSError as exc:
                 # A page we could not archive is not kept either: the archive is the evidence, and
                 # a full or read-only disk should stop the crawl's progress visibly, not silently.
-                raise TransientFetchError(url, "archive_failed", str(exc), status=hop.status) from exc
+                self.archive_failure = f"{self._archive.directory}: {exc.strerror or exc}"
+                raise TransientFetchError(url, ARCHIVE_FAILED, str(exc), status=hop.status) from exc
+            self.archive_failure = None
             hop = _Hop(hop.url, hop.status, hop.headers, hop.body, hop.payload, hop.fetched_at, ref)
         return hop
 

@@ -48,6 +48,7 @@ _SHOWN = (
     "not_article",
     "retry",
     "failed",
+    "not_archived",
 )
 _DONE = ("new", "changed", "duplicate", "unchanged", "not_article", "failed", "gone", "refused")
 #: the reasons of a hold on a host, in words
@@ -198,14 +199,18 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
                 run_id, status="failed", counters=dict(run.stats.counts), error=repr(exc)[:500]
             )
             raise
-        status = "interrupted" if stop.is_set() else "ok"
-        run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts))
+        failure = context.fetcher.archive_failure
+        status = "interrupted" if stop.is_set() else "failed" if failure else "ok"
+        error = f"the archive could not be written: {failure}" if failure else None
+        run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts), error=error)
         holds = context.fetcher.holds()
         if span.discover:
             pending = run.store.frontier_counts()
             print(f"backfill {status}: {found.line()}; {summary(dict(run.stats.counts))}; frontier: "
                   + " ".join(f"{k}={v}" for k, v in pending.items() if v) + held_line(holds), file=sys.stderr)  # fmt: skip
         code = exit_code(run.stats.counts, stopped=stop.is_set(), held=bool(holds))
+        if failure is not None and code != 130:
+            code = _archive_full(failure, run.stats.counts)
     helpers_failed = any(h.returncode == 1 for h in helpers)
     return max(code, 1) if helpers_failed and code == 0 else code
 
@@ -218,6 +223,15 @@ def held_line(holds: list[Hold]) -> str:
     named = ", ".join(f"{h.host} until {h.until.isoformat(timespec='seconds')} ({HOLD_REASONS.get(h.reason, h.reason)})"
                       for h in holds)  # fmt: skip
     return f"; held off: {named}"
+
+
+def _archive_full(failure: str, counts: Counter[str]) -> int:
+    """The one-line error of a backfill the archive stopped; 2 when nothing could be stored, else 1."""
+    stored = sum(counts[k] for k in ("new", "changed", "duplicate", "unchanged"))
+    print(f"error: the WARC archive could not be written ({failure}); pages not archived wait in the "
+          f"frontier (not_archived={counts['not_archived']}): free space and run the backfill again",
+          file=sys.stderr)  # fmt: skip
+    return 1 if stored else 2
 
 
 def exit_code(counts: Counter[str], *, stopped: bool, held: bool = False) -> int:
