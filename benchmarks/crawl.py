@@ -23,7 +23,10 @@ articles keep appearing.
 
     .venv/bin/python benchmarks/crawl.py [--sizes 5000,20000] [--workers 1,2] [--peer] [--count-sql]
         [--prefill 1000000] [--baseline DIR] [--profile FILE] [--day-minutes 1440] [--skip-backfill]
-        [--skip-day]
+        [--skip-day] [--politeness shared,off]
+
+Our rows come twice: with the defaults (``fetch.shared_politeness = true``: the per-host budget kept
+in the database, as every run of the service keeps it) and with it off (this process's own limits).
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.replica.control import ReplicaProcess  # noqa: E402
 from tests.e2e.replica.settings import toml  # noqa: E402
 
-LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False, "timeout_s": 10.0,
-          "shared_politeness": False}  # fmt: skip
+LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False, "timeout_s": 10.0}  # fmt: skip
+#: the row labels of the two ways the politeness is kept (``fetch.shared_politeness``)
+POLITENESS = {"shared": "ours (defaults: shared politeness)", "off": "ours (shared politeness off)"}
 
 
 def jinshan(config: Path, *args: str) -> list[str]:
@@ -105,16 +109,19 @@ def backfill(
     db: Path | None = None,
     instrument: list[str] | None = None,
     root: Path = ROOT,
+    shared: bool = True,
 ) -> dict[str, float]:
     """The real backfill of a fresh replica of ``n`` articles; ``db``: into this (pre-filled) database;
     ``instrument``: run through ``benchmarks/instrument.py`` with these arguments; ``root``: the
-    source tree to run (another checkout, for a before/after in one run)."""
+    source tree to run (another checkout, for a before/after in one run); ``shared``:
+    ``fetch.shared_politeness`` (the default, on, or off)."""
     with replica(n) as site:
-        db = db or tmp / f"bf{n}w{workers}{'' if root == ROOT else 'base'}.db"
+        label = ("" if root == ROOT else "base") + ("" if shared else "solo")
+        db = db or tmp / f"bf{n}w{workers}{label}.db"
         config = tmp / f"bf{n}.toml"
         config.write_text(toml(site.base_url, {
-            "database": {"url": f"sqlite:///{db}"}, "archive": {"path": str(tmp / f"warc{n}w{workers}")},
-            "fetch": LIFTED, "web": {"listen": ""}, "log": {"level": "WARNING"}, "epaper": {"enabled": False},
+            "database": {"url": f"sqlite:///{db}"}, "archive": {"path": str(tmp / f"warc{n}w{workers}{label}")},
+            "fetch": {**LIFTED, "shared_politeness": shared}, "web": {"listen": ""}, "log": {"level": "WARNING"}, "epaper": {"enabled": False},
         }))  # fmt: skip
         command = jinshan(config, "backfill", "--since", "2000-01-01", "--workers", str(workers))
         if instrument is not None:
@@ -282,8 +289,11 @@ def crawl_table(args: argparse.Namespace, tmp: Path) -> None:
             print(row(f"ours at {args.baseline_label}", backfill(n, tmp, 1, root=Path(args.baseline)), peer_rate),
                   flush=True)  # fmt: skip
         for w in (int(x) for x in args.workers.split(",")):
-            instrument = ["/dev/null", "--profile", args.profile] if args.profile and w == 1 else None
-            print(row("ours", backfill(n, tmp, w, instrument=instrument), peer_rate), flush=True)
+            for politeness in args.politeness.split(","):
+                profile = f"{args.profile}.{politeness}" if args.profile and w == 1 else None
+                instrument = ["/dev/null", "--profile", profile] if profile else None
+                r = backfill(n, tmp, w, instrument=instrument, shared=politeness == "shared")
+                print(row(POLITENESS[politeness], r, peer_rate), flush=True)
         if args.count_sql:
             print(sql_counts(n, tmp), flush=True)
         if args.prefill:
@@ -390,7 +400,9 @@ def main() -> None:
     parser.add_argument(
         "--count-sql", action="store_true", help="statements and commits per article (1 worker)"
     )
-    parser.add_argument("--profile", help="write a cProfile of the 1-worker backfill to this file")
+    parser.add_argument("--profile", help="write a cProfile of the 1-worker backfill to this file (.shared/.off)")
+    parser.add_argument("--politeness", default="shared,off", choices=["shared,off", "shared", "off", "off,shared"],
+                        help="fetch.shared_politeness of our rows: shared (the default) and/or off")  # fmt: skip
     parser.add_argument(
         "--prefill", type=int, default=0, help="also crawl into an archive of this many articles"
     )

@@ -5,11 +5,8 @@ Prints a table (the one quoted in README.md). Run from the repository root:
     .venv/bin/python benchmarks/fetch.py                     # 5,000 then 20,000 requests
     .venv/bin/python benchmarks/fetch.py --checkpoints 3000 --concurrency 2,4,8,16,32
     .venv/bin/python benchmarks/fetch.py --checkpoints 3000 --no-archive
-    .venv/bin/python benchmarks/fetch.py --checkpoints 5000 --concurrency 2,8 --no-archive --transport h11,httpx
 
-``--transport``: ``h11`` is the Fetcher as it runs (service/fetch/transport.py); ``httpx`` puts httpx's
-own transport (httpcore's pool on anyio, as with ``fetch.trust_env = true``) under the same Fetcher,
-for a comparison in the same run.
+The Fetcher runs as the service runs it: httpx's own transport (httpcore's connection pool).
 
 Peak RSS is the process high-water mark (it never goes down), so within one pass a flat peak between
 the checkpoints shows that memory does not grow with the number of requests.
@@ -35,7 +32,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 
 from service.errors import FetchError  # noqa: E402
 from service.fetch import Fetcher, WarcArchive  # noqa: E402
@@ -104,7 +100,6 @@ async def run(
     checkpoints: list[int],
     concurrency: int,
     archive_dir: Path | None,
-    transport: str = "h11",
 ) -> list[Row]:
     settings = fast_settings(
         requests_per_second=1e6, concurrency=concurrency, obey_robots=False, timeout_s=30
@@ -112,12 +107,7 @@ async def run(
     archive = WarcArchive(archive_dir) if archive_dir else None
     rows: list[Row] = []
     done = errors = 0
-    pool = (
-        httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=concurrency))
-        if transport == "httpx"
-        else None
-    )
-    async with Fetcher(settings, archive=archive, transport=pool) as fetcher:
+    async with Fetcher(settings, archive=archive) as fetcher:
         queue: asyncio.Queue[int] = asyncio.Queue()
 
         async def worker() -> None:
@@ -157,33 +147,29 @@ def main() -> None:
         "--concurrency", default="8", help="requests in flight; a comma list runs one pass per value"
     )
     parser.add_argument("--no-archive", action="store_true")
-    parser.add_argument(
-        "--transport", default="h11", help="h11 (ours), httpx (httpcore's pool); a comma list"
-    )
     args = parser.parse_args()
     checkpoints = sorted(int(x) for x in args.checkpoints.split(","))
     if checkpoints[-1] > 200_000:
         raise SystemExit("at most 200,000 requests: this is a bounded benchmark")
     proc, port = start_server()
-    results: list[tuple[str, int, Row]] = []
+    results: list[tuple[int, Row]] = []
     try:
         for concurrency in (int(c) for c in args.concurrency.split(",")):
-            for transport in args.transport.split(","):
-                with tempfile.TemporaryDirectory(prefix="jinshan-bench-warc-") as tmp:
-                    archive_dir = None if args.no_archive else Path(tmp)
-                    rows = asyncio.run(run(port, proc.pid, checkpoints, concurrency, archive_dir, transport))
-                results += [(transport, concurrency, r) for r in rows]
+            with tempfile.TemporaryDirectory(prefix="jinshan-bench-warc-") as tmp:
+                archive_dir = None if args.no_archive else Path(tmp)
+                rows = asyncio.run(run(port, proc.pid, checkpoints, concurrency, archive_dir))
+            results += [(concurrency, r) for r in rows]
     finally:
         proc.terminate()
         proc.wait(10)
     print(f"fetch benchmark: {os.cpu_count()} CPUs, archive {'off' if args.no_archive else 'on (gzip WARC)'}, "
           f"page {len(_page())} bytes, one host, robots off, rate unlimited")  # fmt: skip
-    print("| transport | in flight | requests | seconds | req/s | client CPU ms per request | errors | peak RSS MB "
+    print("| in flight | requests | seconds | req/s | client CPU ms per request | errors | peak RSS MB "
           "| RSS MB | WARC MB | server CPU |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for transport, concurrency, r in results:
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for concurrency, r in results:
         print(
-            f"| {transport} | {concurrency} | {r.requests:,} | {r.seconds:.1f} | {r.rate:.0f} | {r.cpu_ms_per_request:.2f} "
+            f"| {concurrency} | {r.requests:,} | {r.seconds:.1f} | {r.rate:.0f} | {r.cpu_ms_per_request:.2f} "
             f"| {r.errors} | {r.peak_rss_mb:.0f} "
             f"| {r.rss_mb:.0f} | {r.archive_mb:.1f} | {r.server_cpu:.0%} |"
         )

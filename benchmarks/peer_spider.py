@@ -1,9 +1,10 @@
 """The peer of the crawl benchmark: the stack a user would otherwise pick to archive the site.
 
-A Scrapy spider that starts at the replica's home page and follows every list page and article link
-(the URL patterns of ``config/default.toml``, the replica's host only), trafilatura for the article
-(text and metadata), and a SQLite pipeline that stores one row per article and commits each, with
-the URL and the hash of the text unique. Politeness lifted like ours (no robots.txt, no delay, 8
+A Scrapy spider that starts at the replica's home page and follows, from list pages, every list
+page and article link, and from article pages only article links, as our backfill does (the URL
+patterns of ``config/default.toml``, the replica's host only); trafilatura for the article (text and
+metadata), and a SQLite pipeline that stores one row per article and commits each, with the URL and
+the hash of the text unique, in the journal mode our store uses (WAL, ``synchronous=NORMAL``). Politeness lifted like ours (no robots.txt, no delay, 8
 requests in flight). It does less than we do: no WARC archive, no credits, no versions, no
 near-duplicates, no frontier in the database.
 
@@ -42,7 +43,8 @@ class SitePeer(scrapy.Spider):
 
     def parse(self, response: Any) -> Iterator[Any]:
         path = urlsplit(response.url).path
-        if ARTICLE.search(path):
+        article = bool(ARTICLE.search(path))
+        if article:
             doc = trafilatura.bare_extraction(response.text, url=response.url, with_metadata=True)
             if doc is not None:
                 data = doc if isinstance(doc, dict) else doc.as_dict()
@@ -51,7 +53,9 @@ class SitePeer(scrapy.Spider):
         for href in response.css("a::attr(href)").getall():
             url = response.urljoin(href)
             parts = urlsplit(url)
-            if parts.netloc == self.host and (ARTICLE.search(parts.path) or HUB.search(parts.path)):
+            # like our backfill: an article page leads only to other articles, a list page to both
+            wanted = ARTICLE.search(parts.path) or (not article and HUB.search(parts.path))
+            if parts.netloc == self.host and wanted:
                 yield scrapy.Request(url, callback=self.parse)
 
 
@@ -68,6 +72,7 @@ class SQLitePipeline:
     def open_spider(self, spider: Any) -> None:
         self.db = sqlite3.connect(self.path)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # as service/store/db.py sets it
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS articles (id INTEGER PRIMARY KEY, url TEXT UNIQUE, title TEXT, "
             "published TEXT, author TEXT, body TEXT, content_hash TEXT UNIQUE)"

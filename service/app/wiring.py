@@ -33,12 +33,13 @@ class StoreBudget:
         #: a request whose process died frees its place after this long
         self.lease_s = cfg.timeout_s + cfg.connect_timeout_s + 30
 
-    def reserve(self, host: str) -> Grant:
+    def reserve(self, host: str, *, span_s: float, places: int, claim: int | None) -> Grant:
         return self.store.reserve_request(host, interval=self.interval, concurrency=self.concurrency,
-                                          holder=self.holder, lease_s=self.lease_s)  # fmt: skip
+                                          holder=self.holder, lease_s=self.lease_s, span_s=span_s,
+                                          places=places, claim=claim)  # fmt: skip
 
-    def release(self, token: int) -> None:
-        self.store.release_request(token)
+    def finish(self, host: str, tokens: tuple[int, ...], *, end: float, resume_at: float) -> None:
+        self.store.end_requests(host, tokens, end=end, resume_at=resume_at)
 
     def hold(self, host: str, until: float, reason: str) -> None:
         self.store.hold_host(host, until=until, reason=reason)

@@ -87,7 +87,18 @@ async def drain(
     """
     n = workers or max(1, crawl.settings.fetch.concurrency * 2)
     done = await asyncio.gather(*(_worker(crawl, stop, kinds, published_between) for _ in range(n)))
+    failure = archive_failure(crawl)
+    if failure is not None:
+        log.error("the archive cannot be written (%s): fetching stopped; the pages not archived are due "
+                  "again and a run after space is freed fetches them", failure)  # fmt: skip
     return sum(done)
+
+
+def archive_failure(crawl: CrawlRun) -> str | None:
+    """Why the last archive write failed, while it did (then every page would fail alike: the drain
+    stops claiming); None when the archive works or the fetcher has none."""
+    failure: str | None = getattr(crawl.fetcher, "archive_failure", None)
+    return failure
 
 
 async def _worker(
@@ -97,7 +108,7 @@ async def _worker(
     published_between: tuple[date, date] | None,
 ) -> int:
     processed = 0
-    while not stop.is_set():
+    while not stop.is_set() and archive_failure(crawl) is None:
         batch = crawl.store.claim_due(
             limit=CLAIM_BATCH,
             now=datetime.now(UTC),
@@ -110,7 +121,7 @@ async def _worker(
         if not batch:
             return processed
         for i, item in enumerate(batch):
-            if stop.is_set():
+            if stop.is_set() or archive_failure(crawl) is not None:
                 _hand_back(crawl, batch[i:])
                 return processed
             try:

@@ -18,6 +18,7 @@ from service.crawl.discover import article_urls, classify
 from service.crawl.pages import LivePages, page_of, read_article
 from service.errors import NotAnArticle, PermanentFetchError, Redirected, TransientFetchError
 from service.extract.listing import page_hrefs
+from service.fetch.client import ARCHIVE_FAILED
 from service.model import Article, Link
 from service.settings import Settings
 from service.site.urls import shapes_of
@@ -204,6 +205,12 @@ def _known_target(crawl: CrawlRun, item: ClaimedUrl, exc: Redirected, now: datet
 
 
 def _transient(crawl: CrawlRun, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
+    if exc.reason == ARCHIVE_FAILED:
+        # the page came but the archive could not take it (a full disk): the archive's fault, not
+        # the URL's. Due again now, no attempt spent; the drain stops (every page would fail alike)
+        crawl.store.finish_url(item.id, state="new", next_due_at=now, error=str(exc)[:500])
+        crawl.count("not_archived")
+        return "not_archived"
     if not exc.sent:  # the host is held off (Retry-After, robots.txt unreachable): wait, no attempt spent
         due = exc.retry_at or now + timedelta(seconds=crawl.settings.fetch.retry_after_s)
         crawl.store.finish_url(item.id, state="new", next_due_at=due, error=str(exc)[:500])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import errno
 import hashlib
 import io
 import logging
@@ -208,15 +209,13 @@ class WarcArchive:
                 fh = self._start_file()
             offset = self._size + len(req_bytes)
             try:
-                fh.write(req_bytes + resp_bytes)
-                # handed to the OS at once: a killed process loses no record it returned a place for
-                fh.flush()
+                # unbuffered: handed to the OS at once, a killed process loses no record it returned
+                # a place for
+                _write_all(fh, req_bytes + resp_bytes)
                 if self.fsync:
                     os.fsync(fh.fileno())
             except OSError:
-                # part of the record may be in the file: the next goes to a new file, where its
-                # offset is right
-                self._close_file()
+                self._cut_back(fh)
                 raise
             self._size += len(req_bytes) + len(resp_bytes)
             return WarcRef(self._name, offset, len(resp_bytes), revisit, digest)
@@ -225,6 +224,14 @@ class WarcArchive:
         """Finish the current file; the next write starts a new one."""
         with self._lock:
             self._close_file()
+
+    def _cut_back(self, fh: IO[bytes]) -> None:
+        """After an append the disk refused (full, over quota): part of the record may be in the
+        file. Cut it back to its last whole record, so the file stays a valid WARC (truncating needs
+        no space), and close it: the next record starts a new file."""
+        with contextlib.suppress(OSError):
+            fh.truncate(self._size)
+        self._close_file()
 
     def _close_file(self) -> None:
         fh, self._file, self._name = self._file, None, ""
@@ -243,9 +250,14 @@ class WarcArchive:
         )
         data = _gzip_member(self._serializer.to_bytes(info), self.gzip_level)
         # kept open for the appends that follow (opening it per record cost more than its write)
-        fh = (self.directory / name).open("xb")
-        fh.write(data)
-        fh.flush()
+        path = self.directory / name
+        fh = path.open("xb", buffering=0)
+        try:
+            _write_all(fh, data)
+        except OSError:  # a full disk: no file with half a warcinfo record is left behind
+            fh.close()
+            path.unlink(missing_ok=True)
+            raise
         self._name, self._file, self._size = name, fh, len(data)
         return fh
 
@@ -370,6 +382,17 @@ def record_bytes(path: str | Path, offset: int) -> bytes:
     if member is None:
         raise ArchiveError(f"{path}: no record at offset {offset}")
     return member[0]
+
+
+def _write_all(fh: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (a write may take only part of it); OSError when
+    the disk refuses the rest."""
+    view = memoryview(data)
+    while view:
+        written = fh.write(view)
+        if not written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
 
 
 def _complete_members(path: Path) -> Iterator[tuple[int, int, bytes]]:

@@ -5,10 +5,10 @@ bytes, headers, redirect chain, WARC reference) goes on to extraction. Everythin
 usable 2xx or 304 is raised from ``service.errors``: ``PermanentFetchError`` when asking again will
 not help, ``TransientFetchError`` with ``retry_at`` when it may.
 
-One shared ``httpx.AsyncClient`` (keep-alive, gzip/deflate, our User-Agent, no automatic redirects,
-no proxies from the environment) over ``transport.H11Transport`` (HTTP/1.1 with h11 on asyncio, a
-keep-alive pool per origin; with ``fetch.trust_env`` httpx's own transport, which reads proxies).
-Its cookie jar is httpx's, consulted only for responses that set a cookie. Each request passes, in
+One shared ``httpx.AsyncClient`` on httpx's own transport, built by httpx from our settings
+(keep-alive pool sized by ``httpx.Limits``, gzip/deflate, our User-Agent, no automatic redirects,
+TLS verified; proxies and CA files from the environment only with ``fetch.trust_env``; HTTP/2 with
+``fetch.http2`` and the ``h2`` extra). Its cookie jar is httpx's, consulted only for responses that set a cookie. Each request passes, in
 order: the host and scheme check, robots.txt (``robots.RobotsCache``), the per-host gate
 (``politeness.HostGate``), a streamed and capped body read (``body.read_body``), then the archive
 (``archive.WarcArchive``). Redirects are followed here, hop by hop, so every hop gets the same checks. Retries of timeouts, resets and 5xx happen inside ``fetch``
@@ -28,12 +28,11 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from service.errors import FetchError, PermanentFetchError, Redirected, TransientFetchError
+from service.errors import ConfigError, FetchError, PermanentFetchError, Redirected, TransientFetchError
 from service.fetch.archive import Exchange, WarcArchive, WarcRef, payload_digest
 from service.fetch.body import BadEncoding, Body, BodyTooLarge, read_body
 from service.fetch.politeness import HostGate, SharedBudget, backoff_delay, parse_retry_after
 from service.fetch.robots import ROBOTS_MAX_BYTES, RobotsCache
-from service.fetch.transport import H11Transport
 from service.settings import Settings
 
 #: Content types handed on as pages; anything else is reported as ``not_html``. A missing
@@ -42,6 +41,8 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Statuses worth retrying within one fetch (besides network errors).
 _RETRY_REASONS = frozenset({"timeout", "connect_error", "reset", "truncated", "http_5xx", "rate_limited"})
+#: The reason of a fetch whose exchange could not be written to the archive (a full disk).
+ARCHIVE_FAILED = "archive_failed"
 #: How long a host is left alone after it answered with a block page.
 BLOCK_HOLD_S = 900.0
 
@@ -71,6 +72,16 @@ class Response:
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""
         return _header(self.headers, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A host this fetcher sends nothing to before ``until``, and why (``rate_limited``: a 429's
+    Retry-After; ``http_5xx``: a 503's; ``blocked``: a block or captcha page; ``robots_unavailable``: robots.txt unreachable)."""
+
+    host: str
+    until: datetime
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +122,9 @@ class Fetcher:
         budget: SharedBudget | None = None,
     ) -> None:
         self._cfg = settings.fetch
+        #: why the last archive write failed (the folder and the system's words), None once one worked:
+        #: while set, a crawl stops claiming URLs (each would fail the same way)
+        self.archive_failure: str | None = None
         self._hosts = settings.fetchable_hosts
         self._archive = archive
         self._block_check = block_check
@@ -139,19 +153,22 @@ class Fetcher:
         timeout = httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s)
         pool = cfg.concurrency * (len(self._hosts) + 1)
         limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-        # with trust_env, httpx's own transport: it reads proxies from the environment
-        if transport is None and not cfg.trust_env:
-            transport = H11Transport(
-                max_connections_per_host=cfg.concurrency, keepalive_expiry=limits.keepalive_expiry
+        try:
+            # no transport given: httpx builds its own from these (and, with trust_env, one per
+            # proxy named in the environment), as its documentation describes
+            return _Client(
+                transport=transport,
+                timeout=timeout,
+                limits=limits,
+                http2=cfg.http2,
+                headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT},
+                follow_redirects=False,
+                trust_env=cfg.trust_env,
             )
-        return _Client(
-            transport=transport,
-            timeout=timeout,
-            limits=limits,
-            headers={"User-Agent": self._ua, "Accept-Encoding": "gzip, deflate", "Accept": _ACCEPT},
-            follow_redirects=False,
-            trust_env=cfg.trust_env,
-        )
+        except ImportError as exc:  # httpx asks for h2 only when http2 is on
+            raise ConfigError(
+                "fetch.http2", "true needs the h2 package: pip install 'jinshan-archiver[h2]'"
+            ) from exc
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -162,8 +179,17 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool. The archive is the caller's and stays open."""
-        await self._client.aclose()
+        """Close the connection pool and end this process's shared batches of starts (the starts not
+        used go back to the host). The archive is the caller's and stays open."""
+        try:
+            await self._gate.aclose()
+        finally:
+            await self._client.aclose()
+
+    def holds(self) -> list[Hold]:
+        """The hosts held off now (by this process or, with a shared budget, another), soonest end
+        first: what a summary must name, since URLs of those hosts wait in the frontier."""
+        return [Hold(host, until, reason) for host, until, reason in self._gate.holds()]
 
     # --- the public call --------------------------------------------------------------------
 
@@ -349,7 +375,9 @@ class Fetcher:
             except OSError as exc:
                 # A page we could not archive is not kept either: the archive is the evidence, and
                 # a full or read-only disk should stop the crawl's progress visibly, not silently.
-                raise TransientFetchError(url, "archive_failed", str(exc), status=hop.status) from exc
+                self.archive_failure = f"{self._archive.directory}: {exc.strerror or exc}"
+                raise TransientFetchError(url, ARCHIVE_FAILED, str(exc), status=hop.status) from exc
+            self.archive_failure = None
             hop = _Hop(hop.url, hop.status, hop.headers, hop.body, hop.payload, hop.fetched_at, ref)
         return hop
 

@@ -135,6 +135,7 @@ class FetchSettings(_Section):
     robots_unreachable_hold_s: float = Field(1800, ge=0)
     conditional_requests: bool = True
     trust_env: bool = False
+    http2: bool = False
     shared_politeness: bool = True
 
     @field_validator("user_agent", "contact_url")

@@ -390,15 +390,32 @@ class Store:
     # --- politeness shared by every process (see ``budget``) ------------------------------------
 
     def reserve_request(
-        self, host: str, *, interval: float, concurrency: int, holder: str, lease_s: float
+        self,
+        host: str,
+        *,
+        interval: float,
+        concurrency: int,
+        holder: str,
+        lease_s: float,
+        span_s: float = 0.0,
+        places: int = 1,
+        claim: int | None = None,
     ) -> budget.Grant:
-        """May a request to ``host`` start now? A ``Grant`` with its token, or how long to wait."""
+        """May requests to ``host`` start now? A ``Grant`` with a batch of starts (``span_s`` of
+        them, at least one) and its places in flight, or how long to wait (see ``budget.reserve``)."""
         return self._write(lambda c: budget.reserve(c, host, clock=time.time, interval=interval,
-                        concurrency=concurrency, holder=holder, lease_s=lease_s), what="reserve_request")  # fmt: skip
+                           concurrency=concurrency, holder=holder, lease_s=lease_s, span_s=span_s,
+                           places=places, claim=claim), what="reserve_request")  # fmt: skip
 
     def release_request(self, token: int) -> None:
         """The request of ``token`` ended: its place in flight is free."""
         self._write(lambda c: budget.release(c, token), what="release_request")
+
+    def end_requests(self, host: str, tokens: tuple[int, ...], *, end: float, resume_at: float) -> None:
+        """A batch of starts to ``host`` is over: its places ``tokens`` are free, and the starts it did
+        not use (from ``resume_at`` to ``end``) go back to the host (see ``budget.finish``)."""
+        self._write(lambda c: budget.finish(c, host, tokens, end=end, resume_at=resume_at),
+                    what="end_requests")  # fmt: skip
 
     def hold_host(self, host: str, *, until: float, reason: str) -> None:
         """No process sends ``host`` a request before ``until`` (epoch seconds)."""

@@ -51,7 +51,7 @@ def comments() -> dict[str, str]:
             if last:
                 pending, last = [], ""
             pending.append(line.lstrip("# ").strip())
-        elif m := re.match(r"^([a-z_]+)\s*=", line):
+        elif m := re.match(r"^([a-z_][a-z0-9_]*)\s*=", line):
             last = " ".join(pending)
             out[f"{section}.{m[1]}"] = last
         elif not line.strip():

@@ -51,9 +51,9 @@ def test_every_setting_has_a_comment_in_default_toml() -> None:
     lines = (ROOT / "config" / "default.toml").read_text(encoding="utf-8").splitlines()
     uncommented = []
     for i, line in enumerate(lines):
-        if re.match(r"^[a-z_]+\s*=", line):
+        if re.match(r"^[a-z_][a-z0-9_]*\s*=", line):
             j = i - 1
-            while j >= 0 and re.match(r"^[a-z_]+\s*=", lines[j]):
+            while j >= 0 and re.match(r"^[a-z_][a-z0-9_]*\s*=", lines[j]):
                 j -= 1  # a run of keys may share one comment
             if j < 0 or not lines[j].startswith("#"):
                 uncommented.append(line.split("=")[0].strip())

@@ -4,7 +4,8 @@ A run record, a progress bar on a terminal (log lines elsewhere), and ``--worker
 processes that drain the same range from the shared frontier once the discovery is done.
 
 Exit code: 0 when the backfill finished with every URL done; 1 when some URLs were parked as
-failed (they stay in the frontier and are reported); 2 when the site did not answer at all (no list
+failed (they stay in the frontier and are reported), or wait for a host that is still held off
+(a 429 or 503 with a long Retry-After, a block page; the summary names each hold and its end); 2 when the site did not answer at all (no list
 page, no issue page: unreachable, or nothing could be archived); 130 when interrupted by a signal
 (a re-run resumes).
 """
@@ -31,6 +32,7 @@ from service.settings import Settings
 if TYPE_CHECKING:  # the crawl is imported when a backfill runs, not for `jinshan --help`
     from service.crawl.backfill import BackfillRange, Discovery
     from service.crawl.context import CrawlRun
+    from service.fetch.client import Hold
 
 #: the values of ``--source``
 SOURCES = ("site", "epaper", "all")
@@ -47,8 +49,16 @@ _SHOWN = (
     "not_article",
     "retry",
     "failed",
+    "not_archived",
 )
 _DONE = ("new", "changed", "duplicate", "unchanged", "not_article", "failed", "gone", "refused")
+#: the reasons of a hold on a host, in words
+HOLD_REASONS = {
+    "rate_limited": "429 Too Many Requests, Retry-After",
+    "http_5xx": "503 with Retry-After",
+    "blocked": "a block or captcha page",
+    "robots_unavailable": "robots.txt unreachable",
+}
 #: the environment variable that tells a helper process the pid of the backfill that started it
 PARENT_ENV = "JINSHAN_BACKFILL_PARENT"
 #: prctl(2) option: the signal the kernel sends this process when its parent dies
@@ -190,25 +200,53 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
                 run_id, status="failed", counters=dict(run.stats.counts), error=repr(exc)[:500]
             )
             raise
-        status = "interrupted" if stop.is_set() else "ok"
-        run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts))
+        failure = context.fetcher.archive_failure
+        status = "interrupted" if stop.is_set() else "failed" if failure else "ok"
+        error = f"the archive could not be written: {failure}" if failure else None
+        run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts), error=error)
+        holds = context.fetcher.holds()
         if span.discover:
             pending = run.store.frontier_counts()
             print(f"backfill {status}: {found.line()}; {summary(dict(run.stats.counts))}; frontier: "
-                  + " ".join(f"{k}={v}" for k, v in pending.items() if v), file=sys.stderr)  # fmt: skip
-        code = exit_code(run.stats.counts, stopped=stop.is_set())
+                  + " ".join(f"{k}={v}" for k, v in pending.items() if v) + held_line(holds), file=sys.stderr)  # fmt: skip
+        code = exit_code(run.stats.counts, stopped=stop.is_set(), held=bool(holds))
+        if failure is not None and code != 130:
+            code = _archive_full(failure, run.stats.counts)
     helpers_failed = any(h.returncode == 1 for h in helpers)
     return max(code, 1) if helpers_failed and code == 0 else code
 
 
-def exit_code(counts: Counter[str], *, stopped: bool) -> int:
-    """130 stopped; 2 the site never answered; 1 some URLs failed; 0 all good."""
+def held_line(holds: list[Hold]) -> str:
+    """The holds on hosts still in force, for the summary ("" when none): URLs of those hosts wait
+    in the frontier until then, and a re-run before that fetches none of them."""
+    if not holds:
+        return ""
+    named = ", ".join(f"{h.host} until {h.until.isoformat(timespec='seconds')} ({HOLD_REASONS.get(h.reason, h.reason)})"
+                      for h in holds)  # fmt: skip
+    return f"; held off: {named}"
+
+
+def _archive_full(failure: str, counts: Counter[str]) -> int:
+    """The one-line error of a backfill the archive stopped; 2 when nothing could be stored, else 1."""
+    stored = sum(counts[k] for k in ("new", "changed", "duplicate", "unchanged"))
+    print(f"error: the WARC archive could not be written ({failure}); pages not archived wait in the "
+          f"frontier (not_archived={counts['not_archived']}): free space and run the backfill again",
+          file=sys.stderr)  # fmt: skip
+    return 1 if stored else 2
+
+
+def exit_code(counts: Counter[str], *, stopped: bool, held: bool = False) -> int:
+    """130 stopped; 2 the site never answered; 1 some URLs failed, or wait for a host that is held
+    off (``held``) past the end of the run; 0 all good."""
     if stopped:
         return 130
     answered = counts["list_pages"] + counts["epaper_pages"] + counts["fetched"]
     if answered == 0 and counts["list_failed"] + counts["epaper_failed"] > 0:
         log.error("the site did not answer: no list page nor issue page could be read")
         return 2
+    if held and (counts["deferred"] or counts["retry"]):
+        log.error("URLs of a held-off host were not archived: they wait in the frontier (see the summary)")
+        return 1
     return 1 if counts["failed"] or counts["error"] else 0
 
 

@@ -9,7 +9,8 @@ Kinds: ``status`` (e.g. 500, 503, or 429 with ``retry_after`` seconds), ``slow``
 starts after ``delay`` seconds, beyond a client's timeout), ``reset`` (headers and half the body,
 then a TCP reset), ``truncate`` (headers announcing the full length, half the body, then a clean
 close), ``poison`` (200 with a page of ``depth`` unclosed ``<div>``: 300,000 make 3.3 MB, under the
-size cap, and keep an HTML parser busy for minutes).
+size cap, and keep an HTML parser busy for minutes), ``captcha`` (200 with a "please verify"
+page, as a web application firewall answers a crawler it blocks).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("status", "slow", "reset", "truncate", "poison")
+KINDS = ("status", "slow", "reset", "truncate", "poison", "captcha")
 
 
 @dataclass(frozen=True, slots=True)

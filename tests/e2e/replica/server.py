@@ -237,6 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
                 + b"<div>\xe9\x87\x91\xe5\xb1\xb1\n" * rule.depth
             )
             self._write(200, [("Content-Type", "text/html; charset=utf-8")], body, head=head)
+        elif rule is not None and rule.kind == "captcha":
+            body = "<html><head><title>安全验证</title></head><body><p>请完成安全验证后继续访问</p></body></html>"
+            self._write(200, [("Content-Type", "text/html; charset=utf-8")], body.encode(), head=head)
         elif rule is not None and rule.kind == "status":
             extra = [("Retry-After", f"{rule.retry_after:g}")] if rule.retry_after is not None else []
             body = f"<html><body><h1>{status} {_reason(status)}</h1></body></html>".encode()

@@ -1,15 +1,16 @@
-"""The h11 transport under the Fetcher's httpx client (service/fetch/transport.py) against real
-servers on 127.0.0.1: TLS verified and kept alive, an untrusted certificate refused, the bytes on
-the wire the same as httpx's own transport sends, keep-alive and its limits (a server closing an
-idle connection, ``Connection: close``, a reused connection that died), bodies (content-length,
-chunked, large, streamed), timeouts (a stalled read, per read rather than per exchange), the pool
-limit, and a response abandoned half-read. (Resets, short bodies, drips, gzip and the byte cap go
-through this transport in test_fetch_faults.py, by way of the Fetcher.)"""
+"""The Fetcher on httpx's own transport against real servers on 127.0.0.1: TLS verified (the CA
+from the environment with ``fetch.trust_env``) and kept alive, an untrusted certificate refused,
+HTTP/2 with ``fetch.http2``, proxies from the environment only with ``fetch.trust_env``, the request
+on the wire, keep-alive and its limits (a server closing an idle connection, ``Connection: close``,
+a reused connection that died), bodies (chunked, large, 304, cut at the byte cap), the read
+timeout and a timed-out request giving its connection back. (Resets, short bodies, drips, gzip and
+retries go through the same Fetcher in test_fetch_faults.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import http.server
+import importlib.util
 import shutil
 import ssl
 import subprocess
@@ -17,23 +18,42 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
-from service.fetch.transport import H11Transport
+from service.errors import ConfigError, FetchError, PermanentFetchError, TransientFetchError
+from service.fetch import Fetcher, Response, WarcArchive, iter_responses
+from tests.support.faultserver import fast_settings
 
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+needs_h2 = pytest.mark.skipif(
+    importlib.util.find_spec("h2") is None, reason="needs the h2 extra: pip install 'jinshan-archiver[h2]'"
+)
 
 Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
+def settings(**fetch: Any) -> Any:
+    """Test settings: no robots.txt (the servers here answer only what each test asks)."""
+    return fast_settings(hosts=("127.0.0.1", "localhost"), **{"obey_robots": False, **fetch})
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+
 class _Page(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    connections = 0
+
+    def setup(self) -> None:
+        type(self).connections += 1
+        super().setup()
 
     def do_GET(self) -> None:
         body = f"<p>{self.path}</p>".encode()
         self.send_response(200)
+        self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -43,54 +63,155 @@ class _Page(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """An HTTPS server on 127.0.0.1 with a self-signed certificate for "localhost"; (port, cert)."""
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for "localhost"; (cert, key)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
          "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
         check=True, capture_output=True,
     )  # fmt: skip
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(certificate: tuple[Path, Path]) -> Iterator[tuple[int, Path, type[_Page]]]:
+    """An HTTPS (HTTP/1.1) server on 127.0.0.1; (port, cert, handler class counting connections)."""
+    cert, key = certificate
+    handler = type("Page", (_Page,), {"connections": 0})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield server.server_address[1], cert
+        yield server.server_address[1], cert, handler
     finally:
         server.shutdown()
         server.server_close()
 
 
-@needs_openssl
-def test_tls_verified_and_kept_alive(tls_server: tuple[int, Path]) -> None:
-    port, cert = tls_server
-
-    async def fetch() -> tuple[list[tuple[int, bytes, str]], list[int]]:
-        transport = H11Transport(ssl_context=ssl.create_default_context(cafile=str(cert)))
-        async with httpx.AsyncClient(transport=transport) as client:
-            got = []
-            for path in ("/a", "/b"):
-                r = await client.get(f"https://localhost:{port}{path}")
-                got.append((r.status_code, r.content, r.http_version))
-            return got, [c["requests"] for c in transport.connections()]
-
-    got, requests = asyncio.run(fetch())
-    assert got == [(200, b"<p>/a</p>", "HTTP/1.1"), (200, b"<p>/b</p>", "HTTP/1.1")]
-    assert requests == [2]  # one TLS connection, reused
+async def _get_all(fetcher: Fetcher, urls: list[str]) -> list[Response]:
+    return [await fetcher.fetch(url) for url in urls]
 
 
 @needs_openssl
-def test_an_untrusted_certificate_is_a_connect_error(tls_server: tuple[int, Path]) -> None:
-    port, _ = tls_server
+def test_tls_verified_with_the_environments_ca_and_kept_alive(
+    tls_server: tuple[int, Path, type[_Page]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert, handler = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
 
-    async def fetch() -> None:
-        async with httpx.AsyncClient(transport=H11Transport()) as client:
-            await client.get(f"https://localhost:{port}/x")
+    async def main() -> list[Response]:
+        async with Fetcher(settings(trust_env=True)) as f:
+            return await _get_all(f, [f"https://localhost:{port}/a", f"https://localhost:{port}/b"])
 
-    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-        asyncio.run(fetch())
+    got = asyncio.run(main())
+    assert [(r.status, r.body) for r in got] == [(200, b"<p>/a</p>"), (200, b"<p>/b</p>")]
+    assert handler.connections == 1  # one TLS connection, reused
+
+
+@needs_openssl
+def test_an_untrusted_certificate_is_refused(
+    tls_server: tuple[int, Path, type[_Page]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert, _ = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read only with trust_env, which is off
+
+    async def main() -> None:
+        async with Fetcher(settings(retries=0)) as f:
+            await f.fetch(f"https://localhost:{port}/x")
+
+    with pytest.raises(TransientFetchError) as err:
+        asyncio.run(main())
+    assert err.value.reason == "connect_error" and "CERTIFICATE_VERIFY_FAILED" in err.value.detail
+
+
+# --- HTTP/2 -------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def h2_server(cert: Path, key: Path) -> AsyncIterator[tuple[int, list[str]]]:
+    """An HTTPS server that speaks only HTTP/2 (ALPN "h2"); (port, paths asked)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    paths: list[str] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        while data := await reader.read(65536):
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    path = dict(event.headers)[b":path"]
+                    paths.append(path.decode())
+                    body = b"<p>" + path + b"</p>"
+                    conn.send_headers(event.stream_id, [(":status", "200"), ("content-type", "text/html"),
+                                                        ("content-length", str(len(body)))])  # fmt: skip
+                    conn.send_data(event.stream_id, body, end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
+        writer.close()
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    context.set_alpn_protocols(["h2"])
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    async with server:
+        yield server.sockets[0].getsockname()[1], paths
+
+
+@needs_h2
+def test_http2_when_asked_for_and_archived(
+    certificate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    archive = WarcArchive(tmp_path / "warc")
+
+    async def main() -> tuple[list[Response], list[str]]:
+        async with h2_server(cert, key) as (port, paths), Fetcher(settings(trust_env=True, http2=True),
+                                                                  archive=archive) as f:  # fmt: skip
+            got = await _get_all(f, [f"https://localhost:{port}/a", f"https://localhost:{port}/b"])
+            return got, paths
+
+    got, paths = asyncio.run(main())
+    archive.close()
+    assert [(r.status, r.body) for r in got] == [(200, b"<p>/a</p>"), (200, b"<p>/b</p>")]
+    assert paths == ["/a", "/b"]
+    archived = [r for f in sorted((tmp_path / "warc").glob("*.warc.gz")) for _, r in iter_responses(f)]
+    assert [(a.url.rsplit("/", 1)[1], a.status, a.body) for a in archived] == [
+        ("a", 200, b"<p>/a</p>"),
+        ("b", 200, b"<p>/b</p>"),
+    ]
+
+
+@needs_h2
+@needs_openssl
+def test_http2_offered_to_an_http1_server_falls_back(
+    tls_server: tuple[int, Path, type[_Page]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert, _ = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+
+    async def main() -> Response:
+        async with Fetcher(settings(trust_env=True, http2=True)) as f:
+            return await f.fetch(f"https://localhost:{port}/a")
+
+    assert asyncio.run(main()).body == b"<p>/a</p>"
+
+
+def test_http2_without_h2_is_a_clear_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "h2", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError, match=r"fetch\.http2.*jinshan-archiver\[h2\]"):
+        Fetcher(settings(http2=True))
 
 
 # --- plain HTTP against small asyncio servers ---------------------------------------------------
@@ -100,9 +221,10 @@ class Server:
     """An asyncio server on 127.0.0.1 running ``serve`` per connection; counts connections and keeps
     every request head it read."""
 
-    def __init__(self, serve: Serve) -> None:
-        self.serve = serve
+    def __init__(self) -> None:
+        self.serve: Serve = lambda r, w: asyncio.sleep(0)
         self.accepted = 0
+        self.closed = 0
         self.heads: list[bytes] = []
         self.port = 0
 
@@ -114,6 +236,7 @@ class Server:
             pass
         finally:
             writer.close()
+            self.closed += 1
 
     async def head(self, reader: asyncio.StreamReader) -> bytes:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -126,7 +249,7 @@ class Server:
 
 @asynccontextmanager
 async def serving(serve: Callable[[Server], Serve]) -> AsyncIterator[Server]:
-    srv = Server(lambda r, w: asyncio.sleep(0))
+    srv = Server()
     srv.serve = serve(srv)
     server = await asyncio.start_server(srv._handle, "127.0.0.1", 0)
     srv.port = server.sockets[0].getsockname()[1]
@@ -135,122 +258,52 @@ async def serving(serve: Callable[[Server], Serve]) -> AsyncIterator[Server]:
 
 
 def ok(body: bytes = b"ok", extra: bytes = b"") -> bytes:
-    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        len(body),
+        extra,
+        body,
+    )
 
 
 def keep_alive(srv: Server) -> Serve:
-    """Answers every request on a connection with its path (``/big``: 3 MB)."""
+    """Answers every request on a connection with its path."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             path = (await srv.head(reader)).split(b" ")[1]
-            writer.write(ok(path if path != b"/big" else b"x" * 3_000_000))
+            await asyncio.sleep(0.02)  # long enough for requests sent together to overlap
+            writer.write(ok(path))
             await writer.drain()
 
     return serve
 
 
-def client(transport: H11Transport | None = None, **timeout: float) -> httpx.AsyncClient:
-    t = httpx.Timeout(5.0, **timeout)  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport or H11Transport(), timeout=t)
+def test_the_request_on_the_wire() -> None:
+    async def main() -> bytes:
+        async with serving(keep_alive) as srv, Fetcher(settings()) as f:
+            await f.fetch(srv.url("/a/b.htm?x=1&y=%E9%87%91"), etag='"v1"')
+            return srv.heads[0]
+
+    head = asyncio.run(main()).lower()
+    assert head.startswith(b"get /a/b.htm?x=1&y=%e9%87%91 http/1.1\r\nhost: 127.0.0.1:")
+    for line in (b"user-agent: jinshan-archiver/", b"accept-encoding: gzip, deflate", b'if-none-match: "v1"'):
+        assert b"\r\n" + line in head
 
 
-def test_the_request_on_the_wire_is_httpxs() -> None:
-    """Same client settings, same request: the bytes match those of httpx's own transport."""
+def test_connections_are_reused_and_limited_by_the_hosts_concurrency() -> None:
+    async def main() -> tuple[list[bytes], int]:
+        async with serving(keep_alive) as srv, Fetcher(settings(concurrency=2)) as f:
+            got = await asyncio.gather(*(f.fetch(srv.url(f"/{i}")) for i in range(10)))
+            return [r.body for r in got], srv.accepted
 
-    async def main() -> list[bytes]:
-        headers = {
-            "User-Agent": "jinshan-test/1",
-            "Accept-Encoding": "gzip, deflate",
-            "If-None-Match": '"v1"',
-        }
-        async with serving(keep_alive) as srv:
-            for transport in (H11Transport(), httpx.AsyncHTTPTransport()):
-                async with httpx.AsyncClient(transport=transport, headers=headers) as c:
-                    r = await c.get(srv.url("/a/b.htm?x=1&y=%E9%87%91"))
-                    assert r.content == b"/a/b.htm?x=1&y=%E9%87%91"
-            return srv.heads
-
-    ours, httpxs = asyncio.run(main())
-    assert ours == httpxs
-    assert ours.startswith(b"GET /a/b.htm?x=1&y=%E9%87%91 HTTP/1.1\r\nHost: 127.0.0.1:")
-
-
-def test_connections_are_reused_and_limited_per_host() -> None:
-    async def main() -> tuple[list[bytes], int, list[int]]:
-        transport = H11Transport(max_connections_per_host=2)
-        async with serving(keep_alive) as srv, client(transport) as c:
-            got = await asyncio.gather(*(c.get(srv.url(f"/{i}")) for i in range(10)))
-            return (
-                [r.content for r in got],
-                srv.accepted,
-                sorted(x["requests"] for x in transport.connections()),
-            )
-
-    bodies, accepted, per_connection = asyncio.run(main())
+    bodies, accepted = asyncio.run(main())
     assert bodies == [f"/{i}".encode() for i in range(10)]
-    assert accepted == 2 and per_connection == [5, 5]
-
-
-def test_an_idle_connection_past_keepalive_expiry_is_not_reused() -> None:
-    async def main(expiry: float) -> int:
-        async with serving(keep_alive) as srv, client(H11Transport(keepalive_expiry=expiry)) as c:
-            for i in range(3):
-                await c.get(srv.url(f"/{i}"))
-            return srv.accepted
-
-    assert asyncio.run(main(0.0)) == 3
-    assert asyncio.run(main(60.0)) == 1
-
-
-def test_a_request_cancelled_while_waiting_for_its_answer_gives_its_place_back() -> None:
-    """The Fetcher's whole-exchange timeout cancels a request waiting for the server: the half-used
-    connection is dropped and the only place in the pool is free for the next request."""
-
-    def slow_first(srv: Server) -> Serve:
-        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            while True:
-                head = await srv.head(reader)
-                if b"/slow" in head:
-                    await reader.read()  # no answer; ends when the client drops the connection
-                    return
-                writer.write(ok())
-                await writer.drain()
-
-        return serve
-
-    async def main() -> tuple[bool, int, int]:
-        transport = H11Transport(max_connections_per_host=1)
-        async with serving(slow_first) as srv, client(transport, pool=5.0) as c:
-            task = asyncio.create_task(c.get(srv.url("/slow")))
-            while not srv.heads:
-                await asyncio.sleep(0.01)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            after = await c.get(srv.url("/next"))
-            return after.status_code == 200, srv.accepted, len(transport.connections())
-
-    assert asyncio.run(main()) == (True, 2, 1)
-
-
-def test_waiting_for_a_connection_is_bounded_by_the_pool_timeout() -> None:
-    async def main() -> None:
-        transport = H11Transport(max_connections_per_host=1)
-        async with (
-            serving(keep_alive) as srv,
-            client(transport, pool=0.2) as c,
-            c.stream("GET", srv.url("/held")),  # holds the only connection
-        ):
-            await c.get(srv.url("/second"))
-
-    with pytest.raises(httpx.PoolTimeout):
-        asyncio.run(main())
+    assert accepted == 2
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    """The server answers keep-alive style, then closes the socket: the next request goes on a
-    new connection, whether the client saw the end of the stream before reusing (checked with
-    POST, which is never sent twice) or only after (GET, sent again on a new connection)."""
+    """The server answers keep-alive style, then closes the socket: each next fetch works, on a new
+    connection."""
 
     def answer_once(srv: Server) -> Serve:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -260,24 +313,23 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
 
         return serve
 
-    async def main(settle: bool) -> tuple[list[int], int]:
-        transport = H11Transport()
-        async with serving(answer_once) as srv, client(transport) as c:
+    async def main() -> tuple[list[int], int]:
+        async with serving(answer_once) as srv, Fetcher(settings()) as f:
             statuses = []
-            for _ in range(3):
-                statuses.append((await c.request("POST" if settle else "GET", srv.url())).status_code)
-                while settle and not all(x["closed"] for x in transport.connections()):
-                    await asyncio.sleep(0.01)  # until the client's loop has seen the server's FIN
+            for i in range(3):
+                statuses.append((await f.fetch(srv.url(f"/{i}"))).status)
+                for _ in range(100):  # until the server's side is closed
+                    if srv.closed > i:
+                        break
+                    await asyncio.sleep(0.01)
             return statuses, srv.accepted
 
-    for settle in (False, True):
-        assert asyncio.run(main(settle)) == ([200, 200, 200], 3)
+    assert asyncio.run(main()) == ([200, 200, 200], 3)
 
 
-def test_a_reused_connection_that_dies_is_retried_once_on_a_new_one() -> None:
+def test_a_reused_connection_that_dies_before_answering_is_fetched_again() -> None:
     """The server reads the second request on a connection and closes without an answer (its
-    keep-alive ran out as the request came): sent again on a fresh connection. A fresh connection
-    that does the same is an error, not retried."""
+    keep-alive ran out as the request came): the fetch is tried again, on a fresh connection."""
 
     def one_answer_per_connection(srv: Server) -> Serve:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -288,35 +340,21 @@ def test_a_reused_connection_that_dies_is_retried_once_on_a_new_one() -> None:
 
         return serve
 
-    def no_answer(srv: Server) -> Serve:
-        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await srv.head(reader)
+    async def main() -> tuple[list[int], int]:
+        async with serving(one_answer_per_connection) as srv, Fetcher(settings(retries=2)) as f:
+            statuses = [(await f.fetch(srv.url(f"/{i}"))).status for i in range(3)]
+            return statuses, srv.accepted
 
-        return serve
-
-    async def main() -> tuple[list[int], int, int]:
-        async with serving(one_answer_per_connection) as srv, client() as c:
-            statuses = [(await c.get(srv.url())).status_code for _ in range(3)]
-        return statuses, srv.accepted, len(srv.heads)
-
-    assert asyncio.run(main()) == ([200, 200, 200], 3, 5)
-
-    async def fresh() -> None:
-        async with serving(no_answer) as srv, client() as c:
-            await c.get(srv.url())
-
-    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
-        asyncio.run(fresh())
+    statuses, accepted = asyncio.run(main())
+    assert statuses == [200, 200, 200] and accepted == 3
 
 
-def test_connection_close_http_1_0_and_bytes_past_the_body_are_not_reused() -> None:
+def test_connection_close_and_http_1_0_are_not_reused() -> None:
     def closing(srv: Server) -> Serve:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             head = await srv.head(reader)
             if b"/old" in head:
-                writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            elif b"/junk" in head:  # more than Content-Length said, in the same packet
-                writer.write(ok() + b"HTTP/1.1 200 OK\r\n")
+                writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok")
             else:
                 writer.write(ok(extra=b"Connection: close\r\n"))
             await writer.drain()
@@ -324,17 +362,16 @@ def test_connection_close_http_1_0_and_bytes_past_the_body_are_not_reused() -> N
 
         return serve
 
-    async def main() -> tuple[list[bytes], int, list[object]]:
-        transport = H11Transport()
-        async with serving(closing) as srv, client(transport) as c:
-            paths = ("/new", "/new", "/old", "/old", "/junk", "/junk")
-            got = [(await c.get(srv.url(p))).content for p in paths]
-            return got, srv.accepted, transport.connections()
+    async def main() -> tuple[list[bytes], int]:
+        async with serving(closing) as srv, Fetcher(settings(retries=0)) as f:
+            paths = ("/new", "/new", "/old", "/old")
+            got = [(await f.fetch(srv.url(f"{p}{i}"))).body for i, p in enumerate(paths)]
+            return got, srv.accepted
 
-    assert asyncio.run(main()) == ([b"ok"] * 6, 6, [])
+    assert asyncio.run(main()) == ([b"ok"] * 4, 4)
 
 
-def test_chunked_large_and_streamed_bodies() -> None:
+def test_chunked_large_and_unchanged_bodies_on_one_connection() -> None:
     big = bytes(range(256)) * 12_000  # 3 MB: many reads, and past the point where reading pauses
 
     def bodies(srv: Server) -> Serve:
@@ -342,11 +379,13 @@ def test_chunked_large_and_streamed_bodies() -> None:
             while True:
                 head = await srv.head(reader)
                 if b"/chunked" in head:
-                    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    )
                     for part in (b"<html>", b"x" * 5000, b"</html>"):
                         writer.write(b"%x\r\n%s\r\n" % (len(part), part))
                     writer.write(b"0\r\n\r\n")
-                elif b"/empty" in head:
+                elif b"/same" in head:
                     writer.write(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n')
                 else:
                     writer.write(ok(big))
@@ -354,80 +393,137 @@ def test_chunked_large_and_streamed_bodies() -> None:
 
         return serve
 
-    async def main() -> tuple[bytes, int, bytes, bytes, int]:
-        async with serving(bodies) as srv, client() as c:
-            chunked = (await c.get(srv.url("/chunked"))).content
-            async with c.stream("GET", srv.url("/big")) as r:
-                parts = [chunk async for chunk in r.aiter_raw()]
-                await asyncio.sleep(0)
-            empty = await c.get(srv.url("/empty"))
-            return chunked, len(parts), b"".join(parts), empty.content, srv.accepted
+    async def main() -> tuple[Response, Response, Response, int]:
+        async with serving(bodies) as srv, Fetcher(settings()) as f:
+            chunked = await f.fetch(srv.url("/chunked"))
+            large = await f.fetch(srv.url("/big"))
+            same = await f.fetch(srv.url("/same"), etag='"v1"')
+            return chunked, large, same, srv.accepted
 
-    chunked, n_parts, streamed, empty, accepted = asyncio.run(main())
-    assert chunked == b"<html>" + b"x" * 5000 + b"</html>"
-    assert streamed == big and n_parts > 1
-    assert empty == b"" and accepted == 1  # all on one connection
-
-
-def test_a_response_left_half_read_closes_its_connection() -> None:
-    """A caller that stops reading (the Fetcher's byte cap, a timeout) closes the response: that
-    connection is dropped, the pool slot comes back, the next request works."""
-
-    async def main() -> tuple[bytes, int, int]:
-        transport = H11Transport(max_connections_per_host=1)
-        async with serving(keep_alive) as srv, client(transport, pool=2.0) as c:
-            async with c.stream("GET", srv.url("/big")) as r:
-                async for _ in r.aiter_raw():
-                    break
-            after = await c.get(srv.url("/next"))
-            return after.content, srv.accepted, len(transport.connections())
-
-    assert asyncio.run(main()) == (b"/next", 2, 1)
+    chunked, large, same, accepted = asyncio.run(main())
+    assert chunked.body == b"<html>" + b"x" * 5000 + b"</html>"
+    assert large.body == big
+    assert same.not_modified and same.body == b"" and same.etag == '"v1"'
+    assert accepted == 1
 
 
-def test_a_stalled_read_times_out_and_the_read_timeout_is_per_read() -> None:
-    """No byte for longer than the read timeout: ReadTimeout. Bytes that keep coming, each well
-    within it, are read to the end however long the whole takes."""
-
-    def stalled(srv: Server) -> Serve:
+def test_a_body_cut_at_the_byte_cap_drops_its_connection_and_the_next_fetch_works() -> None:
+    def endless(srv: Server) -> Serve:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            head = await srv.head(reader)
-            if b"/drip" in head:
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
-                for _ in range(6):
-                    await asyncio.sleep(0.3)
-                    writer.write(b"x")
+            while True:
+                head = await srv.head(reader)
+                if b"/endless" not in head:
+                    writer.write(ok(b"next"))
                     await writer.drain()
-            await reader.read()
+                    continue
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+                )
+                for _ in range(2000):  # far past the cap, then the client hangs up
+                    writer.write(b"400\r\n" + b"x" * 1024 + b"\r\n")
+                    await writer.drain()
+                return
 
         return serve
 
-    async def main() -> tuple[type[Exception], bytes]:
-        async with serving(stalled) as srv, client(read=1.5) as c:
-            dripped = (await c.get(srv.url("/drip"))).content  # 1.8 s in all, a byte every 0.3 s
-        async with serving(stalled) as srv, client(read=0.2) as c:
+    async def main() -> tuple[FetchError, bytes, int]:
+        async with serving(endless) as srv, Fetcher(settings(max_bytes=64_000, concurrency=1)) as f:
             try:
-                await c.get(srv.url("/stall"))
-            except httpx.HTTPError as exc:
-                return type(exc), dripped
-        raise AssertionError("no timeout")
+                await f.fetch(srv.url("/endless"))
+            except FetchError as exc:
+                error = exc
+            else:
+                raise AssertionError("no error")
+            after = await f.fetch(srv.url("/next"))
+            return error, after.body, srv.accepted
 
-    assert asyncio.run(main()) == (httpx.ReadTimeout, b"xxxxxx")
+    error, after, accepted = asyncio.run(main())
+    assert isinstance(error, PermanentFetchError) and error.reason == "too_large"
+    assert after == b"next" and accepted == 2
 
 
-def test_refused_and_unknown_schemes() -> None:
+def stalling(srv: Server) -> Serve:
+    """``/stall``: the head, then nothing; ``/drip``: a byte every 0.1 s; else an answer at once."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await srv.head(reader)
+            if b"/stall" in head:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\n\r\nx")
+                await writer.drain()
+                await reader.read()  # ends when the client drops the connection
+                return
+            if b"/drip" in head:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 3\r\n\r\n")
+                for _ in range(3):
+                    await asyncio.sleep(0.1)
+                    writer.write(b"x")
+                    await writer.drain()
+                continue
+            writer.write(ok())
+            await writer.drain()
+
+    return serve
+
+
+def test_a_stalled_read_times_out_and_gives_its_connection_back() -> None:
+    """No byte within the timeout: ``timeout``, the half-used connection dropped and its place in
+    the pool free for the next request. Bytes that keep coming within the timeout are read."""
+
+    async def main() -> tuple[FetchError, bytes, bytes, int, int]:
+        async with serving(stalling) as srv, Fetcher(settings(timeout_s=1.0, retries=0, concurrency=1)) as f:
+            dripped = (await f.fetch(srv.url("/drip"))).body
+            try:
+                await f.fetch(srv.url("/stall"))
+            except FetchError as exc:
+                error = exc
+            else:
+                raise AssertionError("no timeout")
+            after = (await f.fetch(srv.url("/next"))).body
+            return error, dripped, after, srv.accepted, srv.closed
+
+    error, dripped, after, accepted, closed = asyncio.run(main())
+    assert isinstance(error, TransientFetchError) and error.reason == "timeout"
+    assert dripped == b"xxx" and after == b"ok"
+    assert accepted == 2 and closed >= 1  # the stalled connection was dropped, a new one opened
+
+
+def test_proxies_from_the_environment_only_with_trust_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``fetch.trust_env`` a request goes through the proxy HTTP_PROXY names (absolute form on
+    the wire); without it the same environment is ignored."""
+
+    async def main(trust_env: bool) -> tuple[list[bytes], list[bytes]]:
+        async with serving(keep_alive) as proxy, serving(keep_alive) as site:
+            monkeypatch.setenv("HTTP_PROXY", proxy.url())
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
+            async with Fetcher(settings(trust_env=trust_env)) as f:
+                await f.fetch(site.url("/page"))
+            return proxy.heads, site.heads
+
+    via_proxy, direct = asyncio.run(main(True))
+    assert len(via_proxy) == 1 and not direct
+    assert via_proxy[0].startswith(b"GET http://127.0.0.1:")
+    assert via_proxy[0].split(b" ")[1].endswith(b"/page")
+    via_proxy, direct = asyncio.run(main(False))
+    assert not via_proxy and len(direct) == 1 and direct[0].startswith(b"GET /page ")
+
+
+def test_refused_connections_and_unknown_schemes() -> None:
     async def refused() -> None:
         async with serving(keep_alive) as srv:
             url = srv.url()
-        async with client() as c:
-            await c.get(url)  # the server is gone
+        async with Fetcher(settings(retries=0)) as f:
+            await f.fetch(url)  # the server is gone
 
-    with pytest.raises(httpx.ConnectError):
+    with pytest.raises(TransientFetchError) as err:
         asyncio.run(refused())
+    assert err.value.reason == "connect_error"
 
     async def ftp() -> None:
-        async with client() as c:
-            await c.get("ftp://127.0.0.1/x")
+        async with Fetcher(settings()) as f:
+            await f.fetch("ftp://127.0.0.1/x")
 
-    with pytest.raises(httpx.UnsupportedProtocol):
+    with pytest.raises(PermanentFetchError) as perm:
         asyncio.run(ftp())
+    assert perm.value.reason == "refused_scheme"

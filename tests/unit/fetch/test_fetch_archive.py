@@ -204,17 +204,21 @@ def test_the_open_file_holds_every_returned_record_and_rotation_closes_it(tmp_pa
 
 
 def test_a_failed_append_sends_the_next_record_to_a_new_file(tmp_path: Path) -> None:
-    """A write the disk refused may have left part of a record: the offsets after it would be wrong
-    in that file, so the next record starts a new one, and reads back."""
+    """A write the disk refused may have left part of a record: the file is cut back to its last
+    whole record (a valid WARC), and the next record starts a new file, and reads back."""
     archive = WarcArchive(tmp_path)
     first = archive.write(exchange())
     kept = archive._file
     assert kept is not None
+    whole = (tmp_path / first.filename).stat().st_size
 
     class Full:
         def write(self, _data: bytes) -> int:
             kept.write(b"\x1f\x8b torn")  # part of a record reached the file
             raise OSError(28, "No space left on device")
+
+        def truncate(self, size: int) -> int:
+            return kept.truncate(size)
 
         def close(self) -> None:
             kept.close()
@@ -226,3 +230,4 @@ def test_a_failed_append_sends_the_next_record_to_a_new_file(tmp_path: Path) -> 
     assert after.filename != first.filename
     assert read_response(tmp_path / after.filename, after.offset).body == b"<html>b</html>"
     assert read_response(tmp_path / first.filename, first.offset).body == b"<html>a</html>"
+    assert (tmp_path / first.filename).stat().st_size == whole  # the torn part is gone

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -70,43 +71,65 @@ def test_crawl_delay_never_speeds_up_the_configured_rate() -> None:
     assert asyncio.run(scenario()) == (2.0, 10.0)
 
 
-class _FlakyBudget:
-    """A shared budget whose store goes away for a while: releases fail, then work again."""
+class _Budget:
+    """A shared budget in memory: batches of ``starts`` starts from now, ``spacing`` apart, one
+    place each; while ``down``, ending a batch fails (the database is away)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, starts: int, spacing: float) -> None:
+        self.starts, self.spacing = starts, spacing
         self.in_flight: set[int] = set()
-        self.next_token = 0
+        self.reserved = 0
+        self.finished: list[tuple[tuple[int, ...], float, float]] = []
         self.down = False
 
-    def reserve(self, host: str) -> object:
-        from types import SimpleNamespace
+    def reserve(self, host: str, *, span_s: float, places: int, claim: int | None) -> object:
+        self.reserved += 1
+        token = self.reserved
+        self.in_flight.add(token)
+        at = datetime.now(UTC).timestamp()
+        return SimpleNamespace(token=token, wait=0.0, held_until=None, reason="", at=at, tokens=(token,),
+                               starts=self.starts, spacing=self.spacing, claim=None)  # fmt: skip
 
-        self.next_token += 1
-        self.in_flight.add(self.next_token)
-        return SimpleNamespace(
-            token=self.next_token, wait=0.0, held_until=None, reason="", at=datetime.now(UTC).timestamp()
-        )
-
-    def release(self, token: int) -> None:
+    def finish(self, host: str, tokens: tuple[int, ...], *, end: float, resume_at: float) -> None:
         if self.down:
             raise ConnectionError("database unreachable")
-        self.in_flight.discard(token)
+        self.in_flight.difference_update(tokens)
+        self.finished.append((tokens, end, resume_at))
 
     def hold(self, host: str, until: float, reason: str) -> None: ...
     def set_crawl_delay(self, host: str, delay: float) -> None: ...
 
 
-def test_a_shared_slot_that_could_not_be_released_is_released_at_the_next_request() -> None:
+def test_shared_starts_are_reserved_in_batches_and_the_unused_ones_given_back() -> None:
+    async def go() -> _Budget:
+        budget = _Budget(starts=100_000, spacing=0.0001)  # 10 s worth of starts
+        gate = HostGate(requests_per_second=10_000, concurrency=2, max_wait=5, shared=budget)  # type: ignore[arg-type]
+        for i in range(50):
+            async with gate.slot(f"https://www.jsw.com.cn/{i}"):
+                pass
+        assert budget.finished == []  # the batch lasts
+        await gate.aclose()
+        return budget
+
+    budget = asyncio.run(go())
+    assert budget.reserved == 1  # one reservation for 50 requests
+    [(tokens, end, resume_at)] = budget.finished
+    assert tokens == (1,) and budget.in_flight == set()
+    assert resume_at < end - 9  # the starts of the ~10 s not used go back
+
+
+def test_a_shared_batch_that_could_not_be_ended_is_ended_at_the_next_reservation() -> None:
     async def go() -> None:
-        budget = _FlakyBudget()
+        budget = _Budget(starts=1, spacing=0.001)  # one start per batch, as at the default rate
         gate = HostGate(requests_per_second=1000, concurrency=2, max_wait=5, shared=budget)  # type: ignore[arg-type]
         budget.down = True
         async with gate.slot("https://www.jsw.com.cn/a"):
-            pass  # the request ends while the database is away: its slot stays taken
+            pass  # the request ends while the database is away: its place stays taken
         assert budget.in_flight == {1}
         budget.down = False
         async with gate.slot("https://www.jsw.com.cn/b"):
-            assert budget.in_flight == {2}  # the leaked slot was ended before this one was taken
+            assert budget.in_flight == {2}  # the leaked place was ended before this one was taken
         assert budget.in_flight == set()
+        await gate.aclose()
 
     asyncio.run(go())
