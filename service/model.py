@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Any
 
 #: Credit roles in the order they appear in the article JSON.
-CREDIT_ROLES = ("reporters", "correspondents", "interns", "photographers", "editors", "reviewers")
+#: ``proofreaders`` (校对) came last, so the roles before it keep their place in the JSON and CSV.
+CREDIT_ROLES = (
+    "reporters",
+    "correspondents",
+    "interns",
+    "photographers",
+    "editors",
+    "reviewers",
+    "proofreaders",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,7 @@ class Credits:
     photographers: tuple[str, ...] = ()
     editors: tuple[str, ...] = ()
     reviewers: tuple[str, ...] = ()
+    proofreaders: tuple[str, ...] = ()
     source: str | None = None
 
     def merged(self, other: Credits) -> Credits:

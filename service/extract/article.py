@@ -28,7 +28,7 @@ from service.extract.body import BodyParts, assemble, clean_source, source_in
 from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
-from service.model import Article, Credits
+from service.model import CREDIT_ROLES, Article, Credits
 from service.settings import SiteProfile, TemplateProfile
 from service.site.urls import UrlShapes, absolute, article_page, date_from_path, shapes_of
 from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line
@@ -416,7 +416,9 @@ def _credits(
         if (credits := parse_credit_line(line)) is None:
             continue
         if not start <= offset <= end:
-            credits = Credits(editors=credits.editors, reviewers=credits.reviewers)
+            credits = Credits(
+                editors=credits.editors, reviewers=credits.reviewers, proofreaders=credits.proofreaders
+            )
         outside.append(credits)
     merged = merge_all([parts.credits, *outside])
     if has_writer(parts.credits):  # a CMS fills 作者 with the editor's name: the body's own writer wins
@@ -425,7 +427,7 @@ def _credits(
         merged = replace(merged, reporters=tuple(n for n in merged.reporters if n not in extra))
     if parts.bare_writers and not has_writer(merged):
         merged = replace(merged, reporters=parts.bare_writers)
-    for role in ("reporters", "correspondents", "interns", "photographers", "editors", "reviewers"):
+    for role in CREDIT_ROLES:
         if getattr(merged, role):
             fields[role] = "pattern"
     return merged
