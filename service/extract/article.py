@@ -31,7 +31,7 @@ from service.extract.structured import Structured, read_structured
 from service.model import CREDIT_ROLES, Article, Credits
 from service.settings import SiteProfile, TemplateProfile
 from service.site.urls import UrlShapes, absolute, article_page, date_from_path, shapes_of
-from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line
+from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line, person_names
 from service.text.dates import at_midnight, find_datetime
 from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
 
@@ -104,6 +104,7 @@ def extract_article(
     )
     _refuse_markers(page, page_text)
     structured = read_structured(decoded.text, tree)  # before any node is removed
+    bylines = generic.author_texts(tree)  # before the body's junk is removed from the tree
     scan = generic.scan_page(tree, profile.breadcrumb_labels)
     fields: dict[str, str] = {}
     body, body_layer = _body(page, scan.body)
@@ -121,7 +122,11 @@ def extract_article(
     parts = assemble(body, skip_texts=skip, lead_tags=profile.lead_tags, traditional=traditional)
     _refuse_weak_body(page, parts)
     fields["body_text"] = body_layer
-    credits = _credits(page_text, parts, title, traditional, fields)
+    named = _Bylines(
+        tuple(to_display(t, traditional=traditional) for t in bylines),
+        tuple(to_display(t, traditional=traditional) for t in structured.authors),
+    )
+    credits = _credits(page_text, parts, title, traditional, fields, named)
     article = Article(
         url=url,
         title=title,
@@ -402,12 +407,28 @@ def _source(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Bylines:
+    """Byline fields outside the text: elements named for the author, and the structured data's."""
+
+    elements: tuple[str, ...] = ()
+    structured: tuple[str, ...] = ()
+
+
 def _credits(
-    page_text: str, parts: BodyParts, title: str, traditional: bool, fields: dict[str, str]
+    page_text: str,
+    parts: BodyParts,
+    title: str,
+    traditional: bool,
+    fields: dict[str, str],
+    bylines: _Bylines = _Bylines(),
 ) -> Credits:
     """Credits of the body, then credit lines elsewhere on the page: editors and reviewers anywhere
     ("责任编辑：X" below the body, in a side box), writers and photographers only between the title and
-    the end of the body (a header byline, "作者：X" in the info line), never from related lists."""
+    the end of the body (a header byline, "作者：X" in the info line), never from related lists.
+    When nobody is credited as a writer, the first of these names them: the body's bare names
+    (a dateline's, a closing parenthesis's), a byline element in the article's header, the
+    structured data; never a person the page credits as photographer or editor."""
     outside: list[Credits] = []
     lines = _JOINED_LABEL.sub(r"\1", _CLOSING_ALONE.sub("", page_text))
     start, end = _article_span(lines, parts, title)
@@ -415,7 +436,7 @@ def _credits(
         line = to_display(raw_line, traditional=traditional)
         if (credits := parse_credit_line(line)) is None:
             continue
-        if not start <= offset <= end:
+        if not start - BYLINE_BEFORE_TITLE <= offset <= end:
             credits = Credits(
                 editors=credits.editors, reviewers=credits.reviewers, proofreaders=credits.proofreaders
             )
@@ -425,12 +446,33 @@ def _credits(
         editors = set(merged.editors)
         extra = {n for c in outside for n in c.reporters if n in editors and n not in parts.credits.reporters}
         merged = replace(merged, reporters=tuple(n for n in merged.reporters if n not in extra))
-    if parts.bare_writers and not has_writer(merged):
-        merged = replace(merged, reporters=parts.bare_writers)
     for role in CREDIT_ROLES:
         if getattr(merged, role):
             fields[role] = "pattern"
+    if not has_writer(merged):
+        taken = set(merged.photographers) | set(merged.editors)
+        for names, layer in (
+            (parts.bare_writers, "pattern"),
+            (_header_bylines(lines, bylines.elements, start, end), "generic"),
+            (tuple(n for text in bylines.structured for n in person_names(text)), "structured"),
+        ):
+            if kept := tuple(n for n in names if n not in taken):
+                fields["reporters"] = layer
+                return replace(merged, reporters=kept)
     return merged
+
+
+
+
+def _header_bylines(lines: str, texts: tuple[str, ...], start: int, end: int) -> tuple[str, ...]:
+    """The writers named by byline elements that stand in the article (not in a comment box below it
+    or a related list): the first element that names people."""
+    for text in texts:
+        names = person_names(text)
+        where = lines.find(names[0], max(start - BYLINE_BEFORE_TITLE, 0)) if names else -1
+        if names and 0 <= where <= end:
+            return names
+    return ()
 
 
 #: a line that ends with a label's colon or an opening bracket continues on the next line
@@ -439,6 +481,8 @@ _JOINED_LABEL = re.compile(r"([:：（(【\[])[ \t\u3000]*+\n\s*+")
 _CLOSING_ALONE = re.compile(r"\n\s*+(?=[）)】\]])")  # possessive: no backtracking over blank lines
 #: how far below the body's last paragraph a byline may stand, in characters of page text
 BYLINE_AFTER_BODY = 300
+#: how far above the title's place a byline may stand (an info table or line above the headline)
+BYLINE_BEFORE_TITLE = 80
 
 
 def _article_span(lines: str, parts: BodyParts, title: str) -> tuple[int, int]:
