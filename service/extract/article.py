@@ -462,8 +462,6 @@ def _credits(
     return merged
 
 
-
-
 def _header_bylines(lines: str, texts: tuple[str, ...], start: int, end: int) -> tuple[str, ...]:
     """The writers named by byline elements that stand in the article (not in a comment box below it
     or a related list): the first element that names people."""

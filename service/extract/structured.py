@@ -124,10 +124,16 @@ def read_structured(html: str, tree: LexborHTMLParser) -> Structured:
     if ld:
         put("title", clean_spaces(str(ld.get("headline") or "")), "json-ld")
         put("published_at", parse_iso(str(ld.get("datePublished") or "")), "json-ld")
-    authors = [str(a.get("name") or "") if isinstance(a, dict) else str(a) for a in _as_list(ld.get("author"))]
+    authors = [
+        str(a.get("name") or "") if isinstance(a, dict) else str(a) for a in _as_list(ld.get("author"))
+    ]
     meta = _meta(tree)
     authors += [meta[key] for key in AUTHOR_META if key in meta]
-    put("authors", tuple(dict.fromkeys(a for a in authors if a.strip())), "json-ld" if ld.get("author") else "meta")
+    put(
+        "authors",
+        tuple(dict.fromkeys(a for a in authors if a.strip())),
+        "json-ld" if ld.get("author") else "meta",
+    )
     put("og_title", meta.get("og:title") or meta.get("twitter:title"), "meta")
     put("site_name", meta.get("og:site_name"), "meta")
     for key in PUBLISHED_META:

@@ -656,7 +656,12 @@ def bare_names(text: str) -> tuple[str, ...]:
     if not 1 <= len(pieces) <= MAX_BARE_NAMES:
         return ()
     for piece in pieces:
-        if not _is_name(piece) or _ORGANISATION.search(piece) or piece.endswith(("摄", "攝")):
+        if (
+            not _is_name(piece)
+            or _ORGANISATION.search(piece)
+            or piece.endswith(("摄", "攝"))
+            or _LABEL_RE.match(piece)  # "记者胡璐": a labelled credit, read as one elsewhere
+        ):
             return ()
     return tuple(dict.fromkeys(pieces))
 
