@@ -83,7 +83,8 @@ class Article:
     lead: str | None = None
     images: tuple[Image, ...] = ()
     credits: Credits = field(default_factory=Credits)
-    #: field name → the layer that filled it ("structured", "profile:<name>", "generic", "pattern", "url")
+    #: field name → the layer that filled it ("structured", "profile:<name>", "generic", "pattern", "url");
+    #: "encoding" says, when present, which bytes were replaced or recovered from another charset
     fields_from: dict[str, str] = field(default_factory=dict)
     #: text used for hashing and near-duplicate detection (Simplified, no spaces, no punctuation)
     normalized_text: str = ""

@@ -148,6 +148,8 @@ def extract_article(
             fields.setdefault(
                 name, "pattern" if name == "lead" else ("url" if name == "site_id" else body_layer)
             )
+    if damage := decoded.damage():  # bytes replaced or recovered: the text is not all as sent
+        fields["encoding"] = damage
     return replace(article, fields_from=fields)
 
 
