@@ -87,11 +87,11 @@ def extract_article(
     Raises ``NotAnArticle`` (reason: empty, blocked, not_found, list_page, no_title, no_body).
     """
     if not raw.strip():
-        raise NotAnArticle("empty", "no bytes", url=url)
+        raise NotAnArticle("empty", "no bytes", url=url, rule="no_bytes")
     decoded = decode_html(raw, content_type)
     tree = LexborHTMLParser(decoded.text)
     if tree.body is None or not (page_text := tree.body.text(separator="\n")).strip():
-        raise NotAnArticle("empty", "no text", url=url)
+        raise NotAnArticle("empty", "no text", url=url, rule="no_text")
     template, groups = choose_template(url, decoded.text, profile)
     page = _Page(
         url,
@@ -120,7 +120,7 @@ def extract_article(
         raise
     skip = {title} | ({s} if (s := _subtitle(page, structured, fields, traditional)) else set())
     parts = assemble(body, skip_texts=skip, lead_tags=profile.lead_tags, traditional=traditional)
-    _refuse_weak_body(page, parts)
+    _refuse_weak_body(page, parts, headline=True)
     fields["body_text"] = body_layer
     named = _Bylines(
         tuple(to_display(t, traditional=traditional) for t in bylines),
@@ -164,7 +164,7 @@ def _refuse_markers(page: _Page, page_text: str) -> None:
     """Block and "not found" pages, judged on the title and headline, or on a short page's text."""
     if found := _marker(page.tree, page_text, page.profile):
         reason, marker = found
-        raise NotAnArticle(reason, marker, url=page.url)
+        raise NotAnArticle(reason, marker, url=page.url, rule=f"{reason}_marker".replace("blocked", "block"))
 
 
 def _marker(tree: LexborHTMLParser, page_text: str, profile: SiteProfile) -> tuple[str, str] | None:
@@ -203,27 +203,51 @@ def block_marker(raw: bytes, content_type: str | None, profile: SiteProfile) -> 
     return found[1] if found and found[0] == "blocked" else None
 
 
-def _refuse_weak_body(page: _Page, parts: BodyParts) -> None:
+def _refuse_weak_body(page: _Page, parts: BodyParts, *, headline: bool = False) -> None:
     """A list page is refused on its structure: many link blocks and no running text, or many short
     items without a sentence among them (a table of contents, a ranking). A one-paragraph flash item
-    beside a large sidebar is running text, and passes."""
+    beside a large sidebar is running text, and passes; so do a few sentences under a headline
+    (``headline``: the page has a title) above a long related list."""
     longest = max((len(p) for p in parts.paragraphs), default=0)
     if (
         parts.link_blocks >= LIST_MIN_LINK_BLOCKS
         and parts.link_blocks > len(parts.paragraphs)
         and longest < MIN_RUNNING_TEXT_CHARS
+        and not (headline and _is_prose(parts.paragraphs))  # a short article above a related list
     ):
         raise NotAnArticle(
-            "list_page", f"{parts.link_blocks} link blocks, {len(parts.paragraphs)} paragraphs", url=page.url
+            "list_page",
+            f"{parts.link_blocks} link blocks, {len(parts.paragraphs)} paragraphs",
+            url=page.url,
+            rule="link_blocks",
         )
     if _is_item_list(parts.paragraphs):
-        raise NotAnArticle("list_page", f"{len(parts.paragraphs)} short items, no running text", url=page.url)
+        raise NotAnArticle(
+            "list_page",
+            f"{len(parts.paragraphs)} short items, no running text",
+            url=page.url,
+            rule="item_list",
+        )
     if parts.chars < MIN_BODY_CHARS:
         links = len(page.tree.css("a[href]"))
         # an empty body at an article URL is an article without text; elsewhere, with many links, a list
         listy = not page.groups and links >= 2 * LIST_MIN_LINK_BLOCKS and parts.chars == 0
-        reason = "list_page" if listy else "no_body"
-        raise NotAnArticle(reason, f"{parts.chars} characters of body text, {links} links", url=page.url)
+        reason, rule = ("list_page", "links_no_body") if listy else ("no_body", "short_body")
+        raise NotAnArticle(
+            reason, f"{parts.chars} characters of body text, {links} links", url=page.url, rule=rule
+        )
+
+
+#: prose: at least this many sentences, of at least this many characters in all
+MIN_PROSE_SENTENCES = 2
+MIN_SHORT_PROSE_CHARS = 40
+
+
+def _is_prose(paragraphs: list[str]) -> bool:
+    """Sentences, not items: the paragraphs hold a few sentences of some length."""
+    sentences = [p for p in paragraphs if _SENTENCE_END.search(p)]
+    count = sum(len(_SENTENCE_END.findall(p)) for p in sentences)
+    return count >= MIN_PROSE_SENTENCES and sum(len(p) for p in sentences) >= MIN_SHORT_PROSE_CHARS
 
 
 def _is_item_list(paragraphs: list[str]) -> bool:
@@ -310,7 +334,7 @@ def _title(
         ):
             fields["title"] = layer
             return title
-    raise NotAnArticle("no_title", url=page.url)
+    raise NotAnArticle("no_title", url=page.url, rule="no_headline")
 
 
 def _subtitle(page: _Page, structured: Structured, fields: dict[str, str], traditional: bool) -> str | None:

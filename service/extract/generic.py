@@ -233,7 +233,8 @@ def scan_page(tree: LexborHTMLParser, crumb_labels: tuple[str, ...] = ()) -> Pag
         if len(text) < MIN_RUN_CHARS or _FOOTER_TEXT.search(text):
             continue
         target = _vote_target(node)
-        if target is None or target.tag in ("script", "style", "a", "body", "html"):
+        # text right under <body> votes for it: a bare page with no container is an article too
+        if target is None or target.tag in ("script", "style", "a", "html"):
             continue
         key = target.mem_id
         nodes[key] = target

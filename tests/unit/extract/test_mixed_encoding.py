@@ -22,7 +22,7 @@ def page(paragraphs: list[bytes]) -> bytes:
         '<div class="meta">2023-09-15 10:05 来源：江南晚报</div><div class="article-body">'
     ).encode()
     body = b"".join(b"<p>" + p + b"</p>" for p in paragraphs)
-    tail = "<p>（记者 周宛秋）</p></div><div class=\"editor\">责任编辑：钟敏</div></body></html>".encode()
+    tail = '<p>（记者 周宛秋）</p></div><div class="editor">责任编辑：钟敏</div></body></html>'.encode()
     return head + body + tail
 
 
@@ -32,13 +32,17 @@ def test_utf8_page_with_a_gbk_sentence() -> None:
     assert article.title == TITLE
     assert article.body_text == "\n".join(PARAGRAPHS)
     assert article.credits.reporters == ("周宛秋",) and article.credits.editors == ("钟敏",)
-    assert article.published_at is not None and article.published_at.isoformat().startswith("2023-09-15T10:05")
+    assert article.published_at is not None and article.published_at.isoformat().startswith(
+        "2023-09-15T10:05"
+    )
     assert "recovered from gb18030" in article.fields_from["encoding"]
     assert article.encoding == "utf-8 (header)"
 
 
 def test_utf8_page_with_a_few_invalid_bytes() -> None:
-    broken = PARAGRAPHS[1].encode().replace("何女士".encode(), b"\xe4\xbd" + "女士".encode())  # a cut character
+    broken = (
+        PARAGRAPHS[1].encode().replace("何女士".encode(), b"\xe4\xbd" + "女士".encode())
+    )  # a cut character
     raw = page([PARAGRAPHS[0].encode(), broken, PARAGRAPHS[2].encode() + b"\xff"])
     article = extract_article(raw, URL, profile=PROFILE, content_type="text/html; charset=utf-8")
     assert article.title == TITLE

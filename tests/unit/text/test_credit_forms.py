@@ -45,7 +45,11 @@ def test_dateline_names(paragraph: str, names: tuple[str, ...]) -> None:
 @pytest.mark.parametrize(
     ("paragraph", "rest", "names"),
     [
-        ("据了解，灯光工程每晚19时至23时开放。（陈思远）", "据了解，灯光工程每晚19时至23时开放。", ("陈思远",)),
+        (
+            "据了解，灯光工程每晚19时至23时开放。（陈思远）",
+            "据了解，灯光工程每晚19时至23时开放。",
+            ("陈思远",),
+        ),
         ("（陈思远）", "", ("陈思远",)),
         ("…新春佳节。（常书香 马丹阳 ）", "…新春佳节。", ("常书香", "马丹阳")),
         # counter-examples: one name glossing a word inside a sentence; a photographer's credit
