@@ -306,10 +306,9 @@ class TemplateReport:
     def fill_rate(self, name: str) -> float:
         return sum(self.fields.get(name, Counter()).values()) / self.accepted if self.accepted else 0.0
 
-    def broken(self) -> list[str]:
+    def gaps(self) -> list[str]:
         """The fields another layer than the profile (or the page's structured data) filled on most
-        pages, where the generic layer's element gives a selector: with a matched template, its
-        selectors are wrong; without one, a new template would fill them."""
+        pages, where the generic layer's element gives a selector."""
         out = []
         for name in SELECTOR_FIELDS:
             layers = self.fields.get(name, Counter())
@@ -319,9 +318,19 @@ class TemplateReport:
                 out.append(name)
         return out
 
+    def broken(self, profile: SiteProfile) -> list[str]:
+        """The gaps where the matched template has selectors: they are wrong (a changed template)."""
+        template = _template(profile, self.template)
+        return [n for n in self.gaps() if template is not None and getattr(template, SELECTOR_FIELDS[n])]
+
+    def missing(self, profile: SiteProfile) -> list[str]:
+        """The gaps where no template matched or it has no selectors for the field."""
+        broken = self.broken(profile)
+        return [n for n in self.gaps() if n not in broken]
+
     def proposed(self) -> dict[str, str]:
-        """field → the selector most pages agree on, for the broken fields."""
-        return {name: self.selectors[name].most_common(1)[0][0] for name in self.broken()}
+        """field → the selector most pages agree on, for every gap."""
+        return {name: self.selectors[name].most_common(1)[0][0] for name in self.gaps()}
 
     def to_json(self, profile: SiteProfile) -> dict[str, Any]:
         return {
@@ -337,10 +346,15 @@ class TemplateReport:
             },
             "refused": dict(self.refused),
             "disagreements": dict(self.disagreements),
-            "broken": self.broken(),
+            "broken": self.broken(profile),
+            "missing": self.missing(profile),
             "proposed_selectors": self.proposed(),
             "proposed_toml": proposed_toml(self, profile),
         }
+
+
+def _template(profile: SiteProfile, name: str) -> TemplateProfile | None:
+    return next((t for t in profile.templates if t.name == name), None)
 
 
 def build_report(pages: list[PageProbe]) -> list[TemplateReport]:
@@ -392,7 +406,7 @@ def proposed_toml(report: TemplateReport, profile: SiteProfile) -> str:
     proposal = report.proposed()
     if not proposal:
         return ""
-    existing = next((t for t in profile.templates if t.name == report.template), None)
+    existing = _template(profile, report.template)
     lines = [f"# proposed by jinshan probe from {report.accepted} pages of DOM signature {report.signature}"]
     lines.append("[[templates]]")
     if existing is not None:

@@ -34,7 +34,11 @@ def _toml(data: dict[str, Any]) -> str:
     out: list[str] = []
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
     arrays = {k: v for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
-    out += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in data.items() if k not in tables and k not in arrays]
+    out += [
+        f"{k} = {json.dumps(v, ensure_ascii=False)}"
+        for k, v in data.items()
+        if k not in tables and k not in arrays
+    ]
     for name, table in tables.items():
         out.append(f"[{name}]")
         out += [f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in table.items()]
@@ -46,7 +50,9 @@ def _toml(data: dict[str, Any]) -> str:
 
 
 def probe(tmp: Path, server: ReplicaServer, profile: Path, *args: str) -> tuple[int, str]:
-    config = write_config(tmp, server.base_url, f"sqlite:///{tmp / 'never.db'}", site={"profile": str(profile)})
+    config = write_config(
+        tmp, server.base_url, f"sqlite:///{tmp / 'never.db'}", site={"profile": str(profile)}
+    )
     done = run_in_process(["probe", "--sample", "2", *args, "--config", str(config)], cwd=tmp)
     assert done.returncode == 0, done.stderr
     return done.returncode, done.stdout
@@ -75,7 +81,7 @@ def test_probe_names_the_broken_fields_and_its_proposal_fixes_them(
     for name in ("title", "published_at", "body_text"):
         assert set(template["fields"][name]["layers"]) == {"generic"}, name
         assert template["fields"][name]["fill_rate"] == 1.0
-    assert set(template["proposed_selectors"]) == set(template["broken"])
+    assert set(template["proposed_selectors"]) == set(template["broken"]) | set(template["missing"])
     # every kind of page was sampled, and the lists were refused by a named rule
     assert {"list", "article", "epaper_page", "epaper_article"} <= set(report["kinds"])
     assert all(r["refused"].count("/") == 1 for r in report["refused"])
@@ -108,5 +114,8 @@ def test_probe_names_the_broken_fields_and_its_proposal_fixes_them(
 
 def test_probe_prints_a_table_on_a_terminal(tmp_path: Path, server: ReplicaServer) -> None:
     _, out = probe(tmp_path, server, profile_file(tmp_path, BROKEN))
-    assert "profile cmstop" in out and "fields the profile misses: title" in out
+    assert (
+        "profile cmstop" in out
+        and "selectors that find nothing: title, published_at, source, body_text" in out
+    )
     assert "[[templates]]" in out and "filled by" in out

@@ -80,7 +80,11 @@ def print_report(report: dict[str, Any]) -> None:
             )
             proposed = t["proposed_selectors"].get(name, "")
             table.add_row(
-                f"[red]{name}[/red]" if name in t["broken"] else name,
+                f"[red]{name}[/red]"
+                if name in t["broken"]
+                else f"[yellow]{name}[/yellow]"
+                if name in t["missing"]
+                else name,
                 f"{info['fill_rate']:.0%}",
                 layers or "—",
                 str(t["disagreements"].get(name, "")),
@@ -88,7 +92,15 @@ def print_report(report: dict[str, Any]) -> None:
             )
         console.print(table)
         if t["proposed_toml"]:
-            console.print(f"[bold]fields the profile misses:[/bold] {', '.join(t['broken'])}; proposed:")
+            if t["broken"]:
+                console.print(
+                    f"[bold]selectors that find nothing:[/bold] {', '.join(t['broken'])}", highlight=False
+                )
+            if t["missing"]:
+                console.print(
+                    f"[bold]fields with no selector:[/bold] {', '.join(t['missing'])}", highlight=False
+                )
+            console.print("proposed profile section:")
             console.print(t["proposed_toml"], markup=False, highlight=False)
         console.print()
     for item in report["refused"]:

@@ -33,7 +33,9 @@ def test_selector_finds_the_element_first() -> None:
 
 def test_signature_is_the_template_not_the_story() -> None:
     def page(cls: str, title: str, text: str) -> LexborHTMLParser:
-        return LexborHTMLParser(f'<div class="{cls}"><h1>{title}</h1><div class="c"><p>{text}</p></div></div>')
+        return LexborHTMLParser(
+            f'<div class="{cls}"><h1>{title}</h1><div class="c"><p>{text}</p></div></div>'
+        )
 
     a, b, c = page("art", "一", "甲"), page("art", "二", "乙乙"), page("news", "一", "甲")
     sig = [dom_signature(t.css_first("h1"), t.css_first("div.c"), t) for t in (a, b, c)]
@@ -68,7 +70,7 @@ def test_a_broken_template_is_reported_and_its_proposal_fills_the_fields() -> No
     fixtures = [f for f in by_name().values() if f.template == "cmstop" and "expected" in f.meta][:6]
     pages = [probe_page(f.raw, f.url, broken, kind="article", content_type=f.content_type) for f in fixtures]
     (report,) = [r for r in build_report(pages) if r.template == "cmstop"][:1]
-    assert {"title", "body_text"} <= set(report.broken())
+    assert {"title", "body_text"} <= set(report.broken(broken)) and report.missing(broken) == []
     fixed = apply_proposal(broken, "cmstop", report.proposed())
     again = [probe_page(f.raw, f.url, fixed, kind="article", content_type=f.content_type) for f in fixtures]
     same = [p for p in again if p.signature == report.signature]
@@ -81,9 +83,18 @@ def test_refused_pages_are_counted_by_rule() -> None:
         PageProbe("http://h/a", "list", signature="s1", refused="list_page/link_blocks"),
         PageProbe("http://h/b", "list", signature="s1", refused="list_page/link_blocks"),
         PageProbe(
-            "http://h/c", "article", signature="s1", template="cmstop", filled={"title": "generic"}, selectors={"title": "h1"}
+            "http://h/c",
+            "article",
+            signature="s1",
+            template="cmstop",
+            filled={"title": "generic"},
+            selectors={"title": "h1"},
         ),
     ]
     (report,) = build_report(pages)
     assert report.refused == {"list_page/link_blocks": 2} and report.accepted == 1
-    assert report.fill_rate("title") == 1.0 and report.broken() == ["title"]
+    assert (
+        report.fill_rate("title") == 1.0
+        and report.broken(PROFILE) == ["title"]
+        and report.gaps() == ["title"]
+    )
