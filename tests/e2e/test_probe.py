@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.conftest import ROOT, run_in_process, write_config
 from tests.e2e.replica import Replica, ReplicaServer
 
-pytestmark = pytest.mark.xdist_group("probe")
+pytestmark = pytest.mark.e2e
 
 #: the cmstop template's selectors, made wrong the way a redesign makes them wrong
 BROKEN = {"title": [".headline-x"], "date": [".pubtime"], "source": [".origin"], "body": ["#story-body"]}
