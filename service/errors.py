@@ -89,13 +89,19 @@ class ContentError(JinshanError):
 
 
 class NotAnArticle(ContentError):
-    """The page is not an article. ``reason`` is one of a small vocabulary (see NOT_ARTICLE_REASONS)."""
+    """The page is not an article. ``reason`` is one of a small vocabulary (see NOT_ARTICLE_REASONS);
+    ``rule`` names the rule that refused it (see NOT_ARTICLE_RULES; the reason itself when the
+    reason has one rule)."""
 
-    def __init__(self, reason: str, detail: str = "", *, url: str | None = None) -> None:
+    def __init__(
+        self, reason: str, detail: str = "", *, url: str | None = None, rule: str | None = None
+    ) -> None:
         self.reason = reason
         self.detail = detail
         self.url = url
-        super().__init__(f"not an article ({reason})" + (f": {detail}" if detail else ""))
+        self.rule = rule or reason
+        named = f"{reason}, rule {self.rule}" if self.rule != reason else reason
+        super().__init__(f"not an article ({named})" + (f": {detail}" if detail else ""))
 
 
 #: The reasons ``NotAnArticle`` may carry; tests and metrics rely on this closed list.
@@ -109,6 +115,22 @@ NOT_ARTICLE_REASONS = (
     "no_body",  # a title but no article text
     "malformed",  # markup nested too deep to parse, or extraction past its time limit
 )
+
+#: The rules that refuse a page, each with the reason it gives; closed like the reasons.
+NOT_ARTICLE_RULES = {
+    "no_bytes": "empty",  # the response had no bytes
+    "no_text": "empty",  # the page has no text at all
+    "block_marker": "blocked",  # a block/captcha marker in the headline (or the text of a short page)
+    "not_found_marker": "not_found",  # a "not found" marker in the same places
+    "link_blocks": "list_page",  # many link blocks, no running text and no prose under a headline
+    "item_list": "list_page",  # many short items without sentences (a table of contents, a ranking)
+    "links_no_body": "list_page",  # no body text at a URL that is no article's, and many links
+    "short_body": "no_body",  # a title but less body text than an article has
+    "no_headline": "no_title",  # no layer found a headline
+    "too_deep": "malformed",  # elements nested deeper than the parser is allowed to go
+    "too_slow": "malformed",  # extraction past its time limit
+    "not_html": "not_html",
+}
 
 
 class StoreError(JinshanError):

@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Any
 
 #: Credit roles in the order they appear in the article JSON.
-CREDIT_ROLES = ("reporters", "correspondents", "interns", "photographers", "editors", "reviewers")
+#: ``proofreaders`` (校对) came last, so the roles before it keep their place in the JSON and CSV.
+CREDIT_ROLES = (
+    "reporters",
+    "correspondents",
+    "interns",
+    "photographers",
+    "editors",
+    "reviewers",
+    "proofreaders",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +42,7 @@ class Credits:
     photographers: tuple[str, ...] = ()
     editors: tuple[str, ...] = ()
     reviewers: tuple[str, ...] = ()
+    proofreaders: tuple[str, ...] = ()
     source: str | None = None
 
     def merged(self, other: Credits) -> Credits:
@@ -73,7 +83,8 @@ class Article:
     lead: str | None = None
     images: tuple[Image, ...] = ()
     credits: Credits = field(default_factory=Credits)
-    #: field name → the layer that filled it ("structured", "profile:<name>", "generic", "pattern", "url")
+    #: field name → the layer that filled it ("structured", "profile:<name>", "generic", "pattern", "url");
+    #: "encoding" says, when present, which bytes were replaced or recovered from another charset
     fields_from: dict[str, str] = field(default_factory=dict)
     #: text used for hashing and near-duplicate detection (Simplified, no spaces, no punctuation)
     normalized_text: str = ""

@@ -14,7 +14,7 @@ import sys
 
 import typer
 
-from service.app.commands import backfill, export, parse, reparse, run, search, serve, stats
+from service.app.commands import backfill, export, parse, probe, reparse, run, search, serve, stats
 from service.app.commands.common import one_line
 from service.app.commands.db import db_app
 
@@ -30,6 +30,7 @@ app = typer.Typer(
 app.command()(run.run)
 app.command()(backfill.backfill)
 app.command()(parse.parse)
+app.command()(probe.probe)
 app.command()(reparse.reparse)
 app.command()(export.export)
 app.command()(stats.stats)

@@ -65,7 +65,9 @@ def check_nesting(body: bytes, *, url: str | None = None, limit: int = MAX_DEPTH
         return
     depth = nesting_depth(body)
     if depth > limit:
-        raise NotAnArticle("malformed", f"elements nested {depth} deep (limit {limit}): not parsed", url=url)
+        raise NotAnArticle(
+            "malformed", f"elements nested {depth} deep (limit {limit}): not parsed", url=url, rule="too_deep"
+        )
 
 
 async def run_bounded(work: Callable[[], T], *, timeout: float, what: str) -> T:
@@ -89,7 +91,9 @@ async def run_bounded(work: Callable[[], T], *, timeout: float, what: str) -> T:
             _call_soon(loop, settle, lambda: done.set_result(result))
 
     _Worker.submit(target)
-    late = NotAnArticle("malformed", f"extraction took longer than {timeout:.0f} s", url=what)
+    late = NotAnArticle(
+        "malformed", f"extraction took longer than {timeout:.0f} s", url=what, rule="too_slow"
+    )
     timer = loop.call_later(timeout, settle, lambda: done.set_exception(late))
     try:
         return await done

@@ -2,7 +2,7 @@
 
 Files are read from disk; URLs are fetched through the same polite ``Fetcher`` as the crawl (robots,
 rate limit, allowed hosts), with the further pages of a split article fetched and joined. The result
-of each input is one JSON-ready dict: the article JSON, or ``{"input", "not_article", "detail"}``, or
+of each input is one JSON-ready dict: the article JSON, or ``{"input", "not_article", "rule", "detail"}``, or
 ``{"input", "error"}`` when the input could not be read or fetched.
 """
 
@@ -73,7 +73,7 @@ def parse_file(path: str, settings: Settings, *, url: str | None = None) -> dict
     try:
         return article_line(complete(read_article(page, None, settings.profile, fetched_on=None)), path)
     except NotAnArticle as exc:
-        return {"input": path, "not_article": exc.reason, "detail": exc.detail}
+        return {"input": path, "not_article": exc.reason, "rule": exc.rule, "detail": exc.detail}
 
 
 async def _parse_urls(urls: list[str], settings: Settings) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ async def _parse_url(fetcher: Any, url: str, settings: Settings) -> dict[str, An
                                      fetched_on=response.fetched_at.date())  # fmt: skip
         return article_line(article, url)
     except NotAnArticle as exc:
-        return {"input": url, "not_article": exc.reason, "detail": exc.detail}
+        return {"input": url, "not_article": exc.reason, "rule": exc.rule, "detail": exc.detail}
     except FetchError as exc:
         return {"input": url, "error": str(exc)}
 

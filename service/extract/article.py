@@ -28,10 +28,10 @@ from service.extract.body import BodyParts, assemble, clean_source, source_in
 from service.extract.decode import decode_html
 from service.extract.profile import choose_template, default_source, first_text, site_id
 from service.extract.structured import Structured, read_structured
-from service.model import Article, Credits
+from service.model import CREDIT_ROLES, Article, Credits
 from service.settings import SiteProfile, TemplateProfile
 from service.site.urls import UrlShapes, absolute, article_page, date_from_path, shapes_of
-from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line
+from service.text.credits import credit_lines, has_writer, merge_all, parse_credit_line, person_names
 from service.text.dates import at_midnight, find_datetime
 from service.text.normalize import clean_spaces, hash_text, is_traditional, plain_text, to_display
 
@@ -87,11 +87,11 @@ def extract_article(
     Raises ``NotAnArticle`` (reason: empty, blocked, not_found, list_page, no_title, no_body).
     """
     if not raw.strip():
-        raise NotAnArticle("empty", "no bytes", url=url)
+        raise NotAnArticle("empty", "no bytes", url=url, rule="no_bytes")
     decoded = decode_html(raw, content_type)
     tree = LexborHTMLParser(decoded.text)
     if tree.body is None or not (page_text := tree.body.text(separator="\n")).strip():
-        raise NotAnArticle("empty", "no text", url=url)
+        raise NotAnArticle("empty", "no text", url=url, rule="no_text")
     template, groups = choose_template(url, decoded.text, profile)
     page = _Page(
         url,
@@ -104,6 +104,7 @@ def extract_article(
     )
     _refuse_markers(page, page_text)
     structured = read_structured(decoded.text, tree)  # before any node is removed
+    bylines = generic.author_texts(tree)  # before the body's junk is removed from the tree
     scan = generic.scan_page(tree, profile.breadcrumb_labels)
     fields: dict[str, str] = {}
     body, body_layer = _body(page, scan.body)
@@ -119,9 +120,13 @@ def extract_article(
         raise
     skip = {title} | ({s} if (s := _subtitle(page, structured, fields, traditional)) else set())
     parts = assemble(body, skip_texts=skip, lead_tags=profile.lead_tags, traditional=traditional)
-    _refuse_weak_body(page, parts)
+    _refuse_weak_body(page, parts, headline=True)
     fields["body_text"] = body_layer
-    credits = _credits(page_text, parts, title, traditional, fields)
+    named = _Bylines(
+        tuple(to_display(t, traditional=traditional) for t in bylines),
+        tuple(to_display(t, traditional=traditional) for t in structured.authors),
+    )
+    credits = _credits(page_text, parts, title, traditional, fields, named)
     article = Article(
         url=url,
         title=title,
@@ -143,6 +148,8 @@ def extract_article(
             fields.setdefault(
                 name, "pattern" if name == "lead" else ("url" if name == "site_id" else body_layer)
             )
+    if damage := decoded.damage():  # bytes replaced or recovered: the text is not all as sent
+        fields["encoding"] = damage
     return replace(article, fields_from=fields)
 
 
@@ -157,7 +164,7 @@ def _refuse_markers(page: _Page, page_text: str) -> None:
     """Block and "not found" pages, judged on the title and headline, or on a short page's text."""
     if found := _marker(page.tree, page_text, page.profile):
         reason, marker = found
-        raise NotAnArticle(reason, marker, url=page.url)
+        raise NotAnArticle(reason, marker, url=page.url, rule=f"{reason}_marker".replace("blocked", "block"))
 
 
 def _marker(tree: LexborHTMLParser, page_text: str, profile: SiteProfile) -> tuple[str, str] | None:
@@ -196,27 +203,51 @@ def block_marker(raw: bytes, content_type: str | None, profile: SiteProfile) -> 
     return found[1] if found and found[0] == "blocked" else None
 
 
-def _refuse_weak_body(page: _Page, parts: BodyParts) -> None:
+def _refuse_weak_body(page: _Page, parts: BodyParts, *, headline: bool = False) -> None:
     """A list page is refused on its structure: many link blocks and no running text, or many short
     items without a sentence among them (a table of contents, a ranking). A one-paragraph flash item
-    beside a large sidebar is running text, and passes."""
+    beside a large sidebar is running text, and passes; so do a few sentences under a headline
+    (``headline``: the page has a title) above a long related list."""
     longest = max((len(p) for p in parts.paragraphs), default=0)
     if (
         parts.link_blocks >= LIST_MIN_LINK_BLOCKS
         and parts.link_blocks > len(parts.paragraphs)
         and longest < MIN_RUNNING_TEXT_CHARS
+        and not (headline and _is_prose(parts.paragraphs))  # a short article above a related list
     ):
         raise NotAnArticle(
-            "list_page", f"{parts.link_blocks} link blocks, {len(parts.paragraphs)} paragraphs", url=page.url
+            "list_page",
+            f"{parts.link_blocks} link blocks, {len(parts.paragraphs)} paragraphs",
+            url=page.url,
+            rule="link_blocks",
         )
     if _is_item_list(parts.paragraphs):
-        raise NotAnArticle("list_page", f"{len(parts.paragraphs)} short items, no running text", url=page.url)
+        raise NotAnArticle(
+            "list_page",
+            f"{len(parts.paragraphs)} short items, no running text",
+            url=page.url,
+            rule="item_list",
+        )
     if parts.chars < MIN_BODY_CHARS:
         links = len(page.tree.css("a[href]"))
         # an empty body at an article URL is an article without text; elsewhere, with many links, a list
         listy = not page.groups and links >= 2 * LIST_MIN_LINK_BLOCKS and parts.chars == 0
-        reason = "list_page" if listy else "no_body"
-        raise NotAnArticle(reason, f"{parts.chars} characters of body text, {links} links", url=page.url)
+        reason, rule = ("list_page", "links_no_body") if listy else ("no_body", "short_body")
+        raise NotAnArticle(
+            reason, f"{parts.chars} characters of body text, {links} links", url=page.url, rule=rule
+        )
+
+
+#: prose: at least this many sentences, of at least this many characters in all
+MIN_PROSE_SENTENCES = 2
+MIN_SHORT_PROSE_CHARS = 40
+
+
+def _is_prose(paragraphs: list[str]) -> bool:
+    """Sentences, not items: the paragraphs hold a few sentences of some length."""
+    sentences = [p for p in paragraphs if _SENTENCE_END.search(p)]
+    count = sum(len(_SENTENCE_END.findall(p)) for p in sentences)
+    return count >= MIN_PROSE_SENTENCES and sum(len(p) for p in sentences) >= MIN_SHORT_PROSE_CHARS
 
 
 def _is_item_list(paragraphs: list[str]) -> bool:
@@ -303,7 +334,7 @@ def _title(
         ):
             fields["title"] = layer
             return title
-    raise NotAnArticle("no_title", url=page.url)
+    raise NotAnArticle("no_title", url=page.url, rule="no_headline")
 
 
 def _subtitle(page: _Page, structured: Structured, fields: dict[str, str], traditional: bool) -> str | None:
@@ -402,12 +433,28 @@ def _source(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Bylines:
+    """Byline fields outside the text: elements named for the author, and the structured data's."""
+
+    elements: tuple[str, ...] = ()
+    structured: tuple[str, ...] = ()
+
+
 def _credits(
-    page_text: str, parts: BodyParts, title: str, traditional: bool, fields: dict[str, str]
+    page_text: str,
+    parts: BodyParts,
+    title: str,
+    traditional: bool,
+    fields: dict[str, str],
+    bylines: _Bylines = _Bylines(),
 ) -> Credits:
     """Credits of the body, then credit lines elsewhere on the page: editors and reviewers anywhere
     ("责任编辑：X" below the body, in a side box), writers and photographers only between the title and
-    the end of the body (a header byline, "作者：X" in the info line), never from related lists."""
+    the end of the body (a header byline, "作者：X" in the info line), never from related lists.
+    When nobody is credited as a writer, the first of these names them: the body's bare names
+    (a dateline's, a closing parenthesis's), a byline element in the article's header, the
+    structured data; never a person the page credits as photographer or editor."""
     outside: list[Credits] = []
     lines = _JOINED_LABEL.sub(r"\1", _CLOSING_ALONE.sub("", page_text))
     start, end = _article_span(lines, parts, title)
@@ -415,20 +462,41 @@ def _credits(
         line = to_display(raw_line, traditional=traditional)
         if (credits := parse_credit_line(line)) is None:
             continue
-        if not start <= offset <= end:
-            credits = Credits(editors=credits.editors, reviewers=credits.reviewers)
+        if not start - BYLINE_BEFORE_TITLE <= offset <= end:
+            credits = Credits(
+                editors=credits.editors, reviewers=credits.reviewers, proofreaders=credits.proofreaders
+            )
         outside.append(credits)
     merged = merge_all([parts.credits, *outside])
     if has_writer(parts.credits):  # a CMS fills 作者 with the editor's name: the body's own writer wins
         editors = set(merged.editors)
         extra = {n for c in outside for n in c.reporters if n in editors and n not in parts.credits.reporters}
         merged = replace(merged, reporters=tuple(n for n in merged.reporters if n not in extra))
-    if parts.bare_writers and not has_writer(merged):
-        merged = replace(merged, reporters=parts.bare_writers)
-    for role in ("reporters", "correspondents", "interns", "photographers", "editors", "reviewers"):
+    for role in CREDIT_ROLES:
         if getattr(merged, role):
             fields[role] = "pattern"
+    if not has_writer(merged):
+        taken = set(merged.photographers) | set(merged.editors)
+        for names, layer in (
+            (parts.bare_writers, "pattern"),
+            (_header_bylines(lines, bylines.elements, start, end), "generic"),
+            (tuple(n for text in bylines.structured for n in person_names(text)), "structured"),
+        ):
+            if kept := tuple(n for n in names if n not in taken):
+                fields["reporters"] = layer
+                return replace(merged, reporters=kept)
     return merged
+
+
+def _header_bylines(lines: str, texts: tuple[str, ...], start: int, end: int) -> tuple[str, ...]:
+    """The writers named by byline elements that stand in the article (not in a comment box below it
+    or a related list): the first element that names people."""
+    for text in texts:
+        names = person_names(text)
+        where = lines.find(names[0], max(start - BYLINE_BEFORE_TITLE, 0)) if names else -1
+        if names and 0 <= where <= end:
+            return names
+    return ()
 
 
 #: a line that ends with a label's colon or an opening bracket continues on the next line
@@ -437,6 +505,8 @@ _JOINED_LABEL = re.compile(r"([:：（(【\[])[ \t\u3000]*+\n\s*+")
 _CLOSING_ALONE = re.compile(r"\n\s*+(?=[）)】\]])")  # possessive: no backtracking over blank lines
 #: how far below the body's last paragraph a byline may stand, in characters of page text
 BYLINE_AFTER_BODY = 300
+#: how far above the title's place a byline may stand (an info table or line above the headline)
+BYLINE_BEFORE_TITLE = 80
 
 
 def _article_span(lines: str, parts: BodyParts, title: str) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from service.model import Credits, Image
 from service.text.credits import (
     caption_credits,
     dateline_credits,
+    dateline_names,
     merge_all,
     parse_credit_line,
     split_leading_credits,
@@ -80,7 +81,8 @@ class BodyParts:
     source: str | None = None
     #: link-dense blocks skipped: many of them and few paragraphs mean a list page
     link_blocks: int = 0
-    #: bare names in the parenthesis that ends the body: the writers, when nobody is credited as one
+    #: bare names in the parenthesis that ends the body, or in an agency's dateline without a role
+    #: word: the writers, when nobody is credited as one
     bare_writers: tuple[str, ...] = ()
 
     @property
@@ -125,7 +127,10 @@ def _is_caption(block: Block, text: str) -> bool:
 #: the words that end a photo caption's credit: "…现场。 马镇丹 摄"
 #: (the word set apart from the names: "我们去拍摄" is no credit; a credit in parentheses at the end of
 #: a paragraph is cut from it elsewhere, and the sentence before it kept)
-_PHOTO_CREDIT_END = re.compile(r"[\s/／]+(?:摄|攝|摄影|攝影|摄影报道|攝影報道)$")
+#: An agency's photo credit in parentheses ends a caption too: "…作业。新华社发（杨文斌摄）".
+_PHOTO_CREDIT_END = re.compile(
+    r"[\s/／]+(?:摄|攝|摄影|攝影|摄影报道|攝影報道)$|[（(][^（）()]{2,40}(?:摄|攝|摄影|攝影)\s*[）)]$"
+)
 
 
 def _lone_photo_credits(text: str) -> Credits | None:
@@ -212,6 +217,11 @@ def _keep_rest(out: BodyParts, rest: str) -> bool:
     return False
 
 
+#: the byline group of the lead may stand in one of the first paragraphs, below an ad's text or a
+#: kicker line: this many are looked at
+LEAD_PARAGRAPHS = 3
+
+
 def _lead(out: BodyParts, credits: list[Credits], lead_tags: tuple[str, ...]) -> None:
     if not out.paragraphs:
         return
@@ -221,12 +231,30 @@ def _lead(out: BodyParts, credits: list[Credits], lead_tags: tuple[str, ...]) ->
             out.lead = tag
             first = first[len(tag) :].lstrip(" ：:")
             break
-    first, found = split_leading_credits(first)
-    if found:
-        credits.insert(0, found)
-    elif dated := dateline_credits(first):  # the dateline's credit stays in the text as printed
-        credits.insert(0, dated)
     if first:
         out.paragraphs[0] = first
     else:
         out.paragraphs.pop(0)
+    for index, paragraph in enumerate(out.paragraphs[:LEAD_PARAGRAPHS]):
+        if _lead_credits(out, index, paragraph, credits):
+            return
+
+
+def _lead_credits(out: BodyParts, index: int, paragraph: str, credits: list[Credits]) -> bool:
+    """The byline group opening ``paragraph`` (cut from it) or its dateline's (kept in the text, as
+    printed); True when one was found."""
+    rest, found = split_leading_credits(paragraph)
+    if found:
+        credits.insert(0, found)
+        if rest:
+            out.paragraphs[index] = rest
+        else:
+            out.paragraphs.pop(index)
+        return True
+    if dated := dateline_credits(paragraph):
+        credits.insert(0, dated)
+        return True
+    if names := dateline_names(paragraph):  # "新华社北京5月19日电（胡璐、王立彬）": no role word
+        out.bare_writers = out.bare_writers or names
+        return True
+    return False

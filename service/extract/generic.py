@@ -32,6 +32,24 @@ _CRUMB_ARROWS = re.compile(r">|»|›|→|＞|\s/\s")
 _CRUMB_SEPARATORS = re.compile(r"\s*(?:>>|>|»|›|→|＞|/|\|)\s*")
 
 
+#: elements named for the byline (``<span id="author_baidu">``, ``class="article-author"``,
+#: ``itemprop="author"``): their text may be a bare name beside the source
+AUTHOR_SELECTOR = "[id*=author], [class*=author], [itemprop=author], [id*=byline], [class*=byline]"
+MAX_AUTHOR_NODES = 20
+MAX_AUTHOR_CHARS = 40
+
+
+def author_texts(tree: LexborHTMLParser) -> list[str]:
+    """The short texts of the byline-named elements, in page order (whether they name people is for
+    the credit rules to say; where they stand, for the caller)."""
+    out: list[str] = []
+    for node in tree.css(AUTHOR_SELECTOR)[:MAX_AUTHOR_NODES]:
+        text = clean_spaces(node.text(deep=True, separator=" "))
+        if text and len(text) <= MAX_AUTHOR_CHARS and text not in out:
+            out.append(text)
+    return out
+
+
 def title_candidates(tree: LexborHTMLParser) -> list[str]:
     """``<h1>`` texts, then the ``<title>`` text, in that order, whitespace-cleaned."""
     out = [clean_spaces(n.text()) for n in tree.css("h1")]
@@ -215,7 +233,8 @@ def scan_page(tree: LexborHTMLParser, crumb_labels: tuple[str, ...] = ()) -> Pag
         if len(text) < MIN_RUN_CHARS or _FOOTER_TEXT.search(text):
             continue
         target = _vote_target(node)
-        if target is None or target.tag in ("script", "style", "a", "body", "html"):
+        # text right under <body> votes for it: a bare page with no container is an article too
+        if target is None or target.tag in ("script", "style", "a", "html"):
             continue
         key = target.mem_id
         nodes[key] = target

@@ -50,6 +50,9 @@ class Structured:
     #: og:title and og:site_name: hints for the generic title (they usually carry the site's name)
     og_title: str | None = None
     site_name: str | None = None
+    #: the byline fields the page carries (``<meta name="author">``, JSON-LD ``author``), as printed:
+    #: whether they name people is for the credit rules to say
+    authors: tuple[str, ...] = ()
     #: which kind of structured data gave each field: "enpproperty", "json-ld" or "meta"
     origin: tuple[tuple[str, str], ...] = ()
 
@@ -90,6 +93,16 @@ def _meta(tree: LexborHTMLParser) -> dict[str, str]:
     return out
 
 
+#: meta tags (lower-cased names) that carry the byline
+AUTHOR_META = ("author", "article:author", "dc.creator", "byline")
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 def read_structured(html: str, tree: LexborHTMLParser) -> Structured:
     """Every field layer 1 can fill, with where each came from."""
     found: dict[str, Any] = {}
@@ -111,7 +124,16 @@ def read_structured(html: str, tree: LexborHTMLParser) -> Structured:
     if ld:
         put("title", clean_spaces(str(ld.get("headline") or "")), "json-ld")
         put("published_at", parse_iso(str(ld.get("datePublished") or "")), "json-ld")
+    authors = [
+        str(a.get("name") or "") if isinstance(a, dict) else str(a) for a in _as_list(ld.get("author"))
+    ]
     meta = _meta(tree)
+    authors += [meta[key] for key in AUTHOR_META if key in meta]
+    put(
+        "authors",
+        tuple(dict.fromkeys(a for a in authors if a.strip())),
+        "json-ld" if ld.get("author") else "meta",
+    )
     put("og_title", meta.get("og:title") or meta.get("twitter:title"), "meta")
     put("site_name", meta.get("og:site_name"), "meta")
     for key in PUBLISHED_META:

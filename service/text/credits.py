@@ -78,8 +78,8 @@ PREFIX_LABELS: dict[str, str] = {
     "審讀": "reviewers",
     "终审": "reviewers",
     "終審": "reviewers",
-    "校对": "reviewers",
-    "校對": "reviewers",
+    "校对": "proofreaders",
+    "校對": "proofreaders",
     "摄影": "photographers",
     "攝影": "photographers",
     "摄像": "photographers",
@@ -648,18 +648,38 @@ def split_trailing_credits(paragraph: str) -> tuple[str, Credits | None]:
     return paragraph[: m.start()].rstrip(), credits
 
 
+def bare_names(text: str) -> tuple[str, ...]:
+    """``"刘艺、杨吉"`` → ``("刘艺", "杨吉")``: the text is nothing but person names (at most
+    MAX_BARE_NAMES), else ``()``. An organisation (``中国日报``, ``新华网``) is not a person, and a name
+    with the photo mark glued on (``杨文斌摄``) is a photographer's credit, not a bare name."""
+    pieces = [p for p in _join_spaced(_SEPARATORS.split(_STAFF_CODE.sub("", text.strip()))) if p]
+    if not 1 <= len(pieces) <= MAX_BARE_NAMES:
+        return ()
+    for piece in pieces:
+        if (
+            not _is_name(piece)
+            or _ORGANISATION.search(piece)
+            or piece.endswith(("摄", "攝"))
+            or _LABEL_RE.match(piece)  # "记者胡璐": a labelled credit, read as one elsewhere
+        ):
+            return ()
+    return tuple(dict.fromkeys(pieces))
+
+
+#: what ends a sentence: a single name in parentheses after it is a byline ("…开幕。（刘艺）")
+_SENTENCE_CLOSE = "。！？!?…”」』"
+
+
 def split_trailing_names(paragraph: str) -> tuple[str, tuple[str, ...]]:
     """``"…开幕。（刘艺、杨吉）"`` → ``("…开幕。", ("刘艺", "杨吉"))``: bare names in a trailing
     parenthesis, which are the writers when no labelled writer credit exists (the caller decides)."""
     m = _TRAILING_GROUP.search(paragraph)
-    if not m:
+    if not m or not (names := bare_names(m["inner"])):
         return paragraph, ()
-    pieces = [p for p in _join_spaced(_SEPARATORS.split(m["inner"].strip())) if p]
-    if not 1 <= len(pieces) <= MAX_BARE_NAMES or not all(_is_name(p) for p in pieces):
-        return paragraph, ()
-    if len(pieces) == 1 and m.start() > 0:
-        return paragraph, ()  # "…说（张三）" in a sentence is a gloss; one name alone must stand alone
-    return paragraph[: m.start()].rstrip(), tuple(pieces)
+    before = paragraph[: m.start()].rstrip()
+    if len(names) == 1 and before and before[-1] not in _SENTENCE_CLOSE:
+        return paragraph, ()  # "…说（张三）" in a sentence is a gloss; one name must follow a sentence
+    return before, names
 
 
 def split_leading_credits(paragraph: str) -> tuple[str, Credits | None]:
@@ -678,6 +698,31 @@ def dateline_credits(paragraph: str) -> Credits | None:
     ``新华社深圳5月12日电（记者戴小河、印朋）…`` → reporters 戴小河, 印朋."""
     m = _DATELINE_GROUP.match(paragraph)
     return parse_credit_line(m["inner"]) if m else None
+
+
+def dateline_names(paragraph: str) -> tuple[str, ...]:
+    """The bare names of a news agency's dateline, which prints no role word:
+    ``新华社北京5月19日电（胡璐、王立彬）…`` → ``("胡璐", "王立彬")``; ``()`` when the group is not
+    names only (``（国际锐评评论员）``, ``（中国日报）``). The writers when no labelled one exists."""
+    m = _DATELINE_GROUP.match(paragraph)
+    return bare_names(m["inner"]) if m else ()
+
+
+def person_names(text: str) -> tuple[str, ...]:
+    """The writers a byline field names (``<meta name="author">``, an author element): its credit
+    line's writers, else its bare names; ``()`` for an organisation, a site or anything else."""
+    text = clean_label(text)
+    if not text or len(text) > MAX_CREDIT_LINE_CHARS:
+        return ()
+    if (credits := parse_credit_line(text)) is not None:
+        return tuple(dict.fromkeys(credits.reporters + credits.correspondents + credits.interns))
+    return bare_names(text)
+
+
+def clean_label(text: str) -> str:
+    """A byline field's text with surrounding brackets and a trailing colon left off."""
+    text = text.strip().strip("[]【】")
+    return text.rstrip(":：").strip()
 
 
 def caption_credits(caption: str) -> Credits | None:

@@ -23,6 +23,7 @@ EXACT_FIELDS = (
     "photographers",
     "editors",
     "reviewers",
+    "proofreaders",
 )
 
 

@@ -162,6 +162,7 @@ ROLE_NAMES = {
     "photographers": "摄影 photographers",
     "editors": "编辑 editors",
     "reviewers": "审核 reviewers",
+    "proofreaders": "校对 proofreaders",
 }
 
 

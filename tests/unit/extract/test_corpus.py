@@ -23,6 +23,7 @@ PROFILE = load_settings(environ={}).profile  # the defaults, whatever JINSHAN_* 
 COMPARED = (
     "url", "site_id", "title", "subtitle", "published_at", "channel", "source", "lead", "body_text",
     "images", "reporters", "correspondents", "interns", "photographers", "editors", "reviewers",
+    "proofreaders",
 )  # fmt: skip
 #: body F1 floor of the generic layer alone over the site templates (the issue asks ≥ 0.90)
 GENERIC_BODY_F1_FLOOR = 0.90
