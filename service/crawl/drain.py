@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from service.crawl.context import CrawlContext, CrawlRun
 from service.crawl.pipeline import process
+from service.crawl.schedule import FRESH_PRIORITY
 from service.errors import StoreError
 from service.store import ClaimedUrl
 
@@ -79,14 +80,21 @@ async def drain(
     kinds: Collection[str] | None = None,
     published_between: tuple[date, date] | None = None,
     workers: int | None = None,
+    priorities: tuple[int, int] | None = None,
 ) -> int:
     """Process due URLs until none is due or ``stop`` is set; how many were processed.
+
+    ``priorities``: claim only URLs of a priority in this band (``jinshan recheck`` takes its own);
+    without it, sweep checks are claimed while the process's ``SweepBudget`` allows, and after every
+    fresher due URL (the claim's order).
 
     Raises ``StoreError`` when the database fails (the cycle cannot go on); any other failure of one
     URL is recorded on that URL and the loop goes on.
     """
     n = workers or max(1, crawl.settings.fetch.concurrency * 2)
-    done = await asyncio.gather(*(_worker(crawl, stop, kinds, published_between) for _ in range(n)))
+    done = await asyncio.gather(
+        *(_worker(crawl, stop, kinds, published_between, priorities) for _ in range(n))
+    )
     return sum(done)
 
 
@@ -95,10 +103,13 @@ async def _worker(
     stop: asyncio.Event,
     kinds: Collection[str] | None,
     published_between: tuple[date, date] | None,
+    priorities: tuple[int, int] | None,
 ) -> int:
     processed = 0
+    budget = crawl.context.sweep if priorities is None else None
     while not stop.is_set():
         batch = crawl.store.claim_due(
+            priorities=priorities or (budget.band() if budget else None),
             limit=CLAIM_BATCH,
             now=datetime.now(UTC),
             lease_s=lease_seconds(crawl),
@@ -109,6 +120,8 @@ async def _worker(
         )
         if not batch:
             return processed
+        if budget is not None:
+            budget.spend(sum(1 for item in batch if item.priority < FRESH_PRIORITY))
         for i, item in enumerate(batch):
             if stop.is_set():
                 _hand_back(crawl, batch[i:])

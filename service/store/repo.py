@@ -13,6 +13,7 @@ the engine.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -36,6 +37,7 @@ from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
 __all__ = ["ClaimedUrl", "Discoveries", "NewUrl", "SearchHit", "Store", "StoreOutcome"]
 
 if TYPE_CHECKING:
+    from service.store.recheck import RecheckRange
     from service.store.reparse import Reparsed, ReparseSource
 
 
@@ -146,8 +148,10 @@ class Store:
         kinds: Collection[str] | None = None,
         published_between: tuple[date, date] | None = None,
         max_attempts: int | None = None,
+        priorities: tuple[int, int] | None = None,
     ) -> list[ClaimedUrl]:
-        """Lease up to ``limit`` due URLs to ``worker`` for ``lease_s`` seconds (state "fetching").
+        """Lease up to ``limit`` due URLs to ``worker`` for ``lease_s`` seconds (state "fetching");
+        ``priorities``: only URLs of a priority in that band, inclusive (see ``crawl.schedule``).
 
         A URL whose lease ran out (its worker died) is due again; that dead claim counts as an
         attempt, and with ``max_attempts`` a URL that has had them all is parked "failed". ``published_between`` keeps only
@@ -164,6 +168,7 @@ class Store:
                 kinds=kinds,
                 published_between=published_between,
                 max_attempts=max_attempts,
+                priorities=priorities,
             ),
             what="claim_due",
         )
@@ -210,19 +215,25 @@ class Store:
         payload_digest: str | None = None,
         reset_attempts: bool = False,
         alias_of: tuple[int, str, datetime] | None = None,
+        priority: int | None = None,
+        published_at: datetime | None = None,
     ) -> None:
         """End the lease of ``url_id``: "done" (fetched; ``next_due_at`` = next revisit or None),
         "retry" (transient failure; attempts + 1; ``next_due_at`` set), "failed", "not_article",
         "gone", "refused", or back to "new". Validators given as None keep their stored value;
         ``error`` replaces the last error (None clears it). ``alias_of`` = (article id, url, seen
         at): the URL redirected to that article; ``add_alias(reason="redirect")`` in the same
-        transaction. Raises ``ValueError`` for an unknown state, ``KeyError`` for an unknown id."""
+        transaction. ``priority`` (the claim priority of the next check) and ``published_at`` (what
+        the checks are scheduled from) given as None keep their stored value. Raises ``ValueError``
+        for an unknown state, ``KeyError`` for an unknown id."""
         fields = {
             "error": error,
             "last_status": status,
             "etag": etag,
             "last_modified": last_modified,
             "payload_digest": payload_digest,
+            "priority": priority,
+            "published_at": None if published_at is None else aware(published_at),
         }
         now = utcnow()
 
@@ -306,15 +317,19 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         found: Discoveries | None = None,
+        priority: int | None = None,
+        published_at: datetime | None = None,
     ) -> StoreOutcome:
         """``record_fetch`` + ``store_article`` + ``finish_url(state="done")`` in one transaction,
         and ``add_discoveries(found)`` (links of the page) in the same: the common path of the
         crawl, one commit instead of four. ``fetch`` holds the keyword arguments of
-        ``record_fetch``; the article counts as seen at ``fetch["fetched_at"]``."""
+        ``record_fetch``; the article counts as seen at ``fetch["fetched_at"]``. ``priority`` and
+        ``published_at`` as in ``finish_url``."""
         seen_at = aware(fetch["fetched_at"])
         values = {**fetch, "fetched_at": seen_at}
         fields = {"error": None, "last_status": fetch.get("status"), "etag": etag, "last_modified": last_modified,
-                  "payload_digest": fetch.get("payload_digest")}  # fmt: skip
+                  "payload_digest": fetch.get("payload_digest"), "priority": priority,
+                  "published_at": None if published_at is None else aware(published_at)}  # fmt: skip
         now = utcnow()
         fps = dedup.fingerprints(article, self.dedup)  # outside the transaction: SQLite's lock is held less
         created: dict[str, int] = {}
@@ -496,6 +511,37 @@ class Store:
     def leader_lock(self) -> LeaderLock:
         """The scheduler lock of this database (one daemon schedules; the others stand by)."""
         return LeaderLock(self.engine)
+
+    # --- recheck ---------------------------------------------------------------------------------
+
+    def count_recheck(self, rng: RecheckRange) -> int:
+        """How many URLs ``mark_recheck`` would make due (one per stored article of the range)."""
+        from service.store import recheck
+
+        with self.engine.connect() as conn:
+            return recheck.count(conn, rng)
+
+    def mark_recheck(self, rng: RecheckRange, *, priority: int, now: datetime) -> int:
+        """Make the URLs of the articles of ``rng`` due at ``now`` with claim ``priority``, a batch
+        per transaction (the daemon keeps writing meanwhile); how many. Idempotent."""
+        from service.store import recheck
+
+        total, after = 0, 0
+
+        def batch(c: Any, after_id: int) -> tuple[int, int]:
+            return recheck.mark_batch(c, rng, priority=priority, now=aware(now), after_id=after_id)
+
+        while True:
+            n, after = retrying(self.writer, functools.partial(batch, after_id=after), what="mark_recheck")
+            total += n
+            if not after:
+                return total
+
+    def came_back(self, article_id: int) -> bool:
+        """The article answered again after it was marked gone: no longer gone. Whether it was."""
+        from service.store import recheck
+
+        return retrying(self.writer, lambda c: recheck.came_back(c, article_id), what="came_back")
 
     # --- reparse -----------------------------------------------------------------------------------
 

@@ -188,6 +188,8 @@ urls = Table(
     Column("priority", Integer, nullable=False),
     Column("found_on", Text),
     Column("published_on", Date),
+    # what an article's checks are scheduled from: its publication time, or its first-seen time (0011)
+    Column("published_at", UtcDateTime),
     # while "fetching", due_at is the end of the lease: one indexed column decides what is claimable
     Column("due_at", UtcDateTime),
     Column("lease_until", UtcDateTime),
