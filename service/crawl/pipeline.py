@@ -48,6 +48,8 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
     now = datetime.now(UTC)
     cfg = crawl.settings.fetch
     conditional = cfg.conditional_requests and item.article_id is not None
+    if conditional and (item.etag or item.last_modified):
+        crawl.count("conditional")
     try:
         response = await crawl.fetcher.fetch(
             item.url,

@@ -19,9 +19,11 @@ from sqlalchemy import Connection, and_, exists, func, or_, select, update
 
 from service.store.schema import article_versions, articles, urls
 
-#: a URL is marked only in these states: a URL leased to a worker, or waiting for a retry or its
-#: first fetch, is left as it is
-_MARKABLE = ("done", "gone")
+#: a URL is marked only in these states: a URL leased to a worker, or waiting for its first fetch,
+#: is left as it is
+_MARKABLE = ("done", "gone", "retry", "failed")
+#: the states of a URL whose last check did not succeed
+_RETRIED = ("retry", "failed")
 _BATCH = 1000
 
 
@@ -61,8 +63,9 @@ def _candidates(rng: RecheckRange) -> Any:
         q = q.where(articles.c.published_on <= rng.until)
     if rng.channel is not None:
         q = q.where(articles.c.channel == rng.channel)
-    if rng.checked_before is not None:
-        q = q.where(or_(urls.c.last_fetched_at.is_(None), urls.c.last_fetched_at < rng.checked_before))
+    if rng.checked_before is not None:  # a URL whose check since then failed is marked again
+        q = q.where(or_(urls.c.last_fetched_at.is_(None), urls.c.last_fetched_at < rng.checked_before,
+                        urls.c.state.in_(_RETRIED)))  # fmt: skip
     return q
 
 
@@ -87,6 +90,15 @@ def mark_batch(
         .values(due_at=now, priority=priority, updated_at=now)
     )
     return int(done.rowcount), ids[-1]
+
+
+def unfinished(conn: Connection, *, priority: int, since: datetime) -> int:
+    """URLs of a recheck (claim ``priority``) whose check failed since ``since``: waiting for a
+    retry, or parked as failed."""
+    q = select(func.count()).where(
+        urls.c.priority == priority, urls.c.state.in_(_RETRIED), urls.c.updated_at >= since
+    )
+    return int(conn.execute(q).scalar_one())
 
 
 def came_back(conn: Connection, article_id: int) -> bool:

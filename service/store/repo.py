@@ -537,6 +537,14 @@ class Store:
             if not after:
                 return total
 
+    def unfinished_recheck(self, *, priority: int, since: datetime) -> int:
+        """URLs of a recheck (claim ``priority``) whose check failed since ``since`` (a retry
+        pending, or parked as failed)."""
+        from service.store import recheck
+
+        with self.engine.connect() as conn:
+            return recheck.unfinished(conn, priority=priority, since=aware(since))
+
     def came_back(self, article_id: int) -> bool:
         """The article answered again after it was marked gone: no longer gone. Whether it was."""
         from service.store import recheck
