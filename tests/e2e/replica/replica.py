@@ -9,7 +9,6 @@ Mutations take a lock, so the server's threads and the test thread may call in a
 from __future__ import annotations
 
 import bisect
-
 import random
 import re
 import threading
