@@ -124,7 +124,8 @@ class SweepBudget:
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> SweepBudget:
         rate = settings.schedule.sweep_share * settings.fetch.requests_per_second
-        return cls(per_second=rate, burst=rate * settings.schedule.poll_minutes * 60, clock=clock)
+        # at least one check: below it, a slow rate would never let the sweep claim anything
+        return cls(per_second=rate, burst=max(1.0, rate * settings.schedule.poll_minutes * 60), clock=clock)
 
     def _refill(self) -> None:
         now = self.clock()

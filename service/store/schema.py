@@ -279,6 +279,13 @@ article_versions = Table(
     UniqueConstraint("article_id", "version_hash"),
 )
 
+#: the site's changes, newest first (the web view's changes page, 0011): edits are the versions
+#: after the first, deletions the articles marked gone; only those rows are indexed
+Index("ix_article_versions_changes", article_versions.c.first_seen_at,
+      sqlite_where=article_versions.c.version > 1, postgresql_where=article_versions.c.version > 1)  # fmt: skip
+Index("ix_articles_gone_at", articles.c.gone_at, sqlite_where=articles.c.gone_at.is_not(None),
+      postgresql_where=articles.c.gone_at.is_not(None))  # fmt: skip
+
 article_urls = Table(
     "article_urls",
     metadata,

@@ -11,8 +11,12 @@ over) a first sweep check spread over the next 180 days (the default ``schedule.
 by a hash of its URL id, at the sweep's claim priority (-1): a million articles become due at about
 5,600 a day, not at once.
 
+Two partial indexes serve the web view's changes page: the versions after the first by when they
+were first seen, the articles marked gone by when.
+
 Cost at upgrade: one UPDATE pass over the URLs of articles, then one read and one write per
-unscheduled article (about a minute per million on SQLite).
+unscheduled article (about a minute per million on SQLite), and a pass over the versions and the
+articles for the indexes.
 
 Revision ID: 0011_recheck
 Revises: 0010
@@ -64,6 +68,12 @@ def upgrade() -> None:
         " WHERE article_id IS NOT NULL"
     )
     _schedule_unscheduled(op.get_bind())
+    # the changes page reads the edits (versions after the first) and deletions newest first
+    later = sa.text("version > 1")
+    op.create_index("ix_article_versions_changes", "article_versions", ["first_seen_at"], sqlite_where=later,
+                    postgresql_where=later)  # fmt: skip
+    gone = sa.text("gone_at IS NOT NULL")
+    op.create_index("ix_articles_gone_at", "articles", ["gone_at"], sqlite_where=gone, postgresql_where=gone)
 
 
 def _schedule_unscheduled(conn: sa.Connection) -> None:
@@ -93,4 +103,6 @@ def _schedule_unscheduled(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_articles_gone_at", "articles")
+    op.drop_index("ix_article_versions_changes", "article_versions")
     op.execute("ALTER TABLE urls DROP COLUMN published_at")  # SQLite ≥ 3.35 and PostgreSQL alike
