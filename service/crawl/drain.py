@@ -108,16 +108,12 @@ async def _worker(
     processed = 0
     budget = crawl.context.sweep if priorities is None else None
     while not stop.is_set():
-        batch = crawl.store.claim_due(
-            priorities=priorities or (budget.band() if budget else None),
-            limit=CLAIM_BATCH,
-            now=datetime.now(UTC),
-            lease_s=lease_seconds(crawl),
-            worker=crawl.worker,
-            kinds=kinds,
-            published_between=published_between,
-            max_attempts=crawl.settings.fetch.max_attempts,
-        )
+        bands: list[tuple[int, int] | None] = [priorities] if budget is None else list(budget.bands())
+        batch: list[ClaimedUrl] = []
+        for band in bands:  # fresh URLs first, then sweep checks while the budget allows
+            batch += _claim(crawl, CLAIM_BATCH - len(batch), kinds, published_between, band)
+            if len(batch) >= CLAIM_BATCH:
+                break
         if not batch:
             return processed
         if budget is not None:
@@ -134,6 +130,18 @@ async def _worker(
             processed += 1
             await _pause_if_deferred(crawl, stop)
     return processed
+
+
+def _claim(
+    crawl: CrawlRun,
+    limit: int,
+    kinds: Collection[str] | None,
+    published_between: tuple[date, date] | None,
+    priorities: tuple[int, int] | None,
+) -> list[ClaimedUrl]:
+    return crawl.store.claim_due(limit=limit, now=datetime.now(UTC), lease_s=lease_seconds(crawl),
+                                 worker=crawl.worker, kinds=kinds, published_between=published_between,
+                                 max_attempts=crawl.settings.fetch.max_attempts, priorities=priorities)  # fmt: skip
 
 
 async def _pause_if_deferred(crawl: CrawlRun, stop: asyncio.Event) -> None:

@@ -33,8 +33,11 @@ SWEEP_PRIORITY = -1
 #: claim priority of a check asked for by ``jinshan recheck``: its own claims take only these; the
 #: daemon treats them as sweep checks (an interrupted recheck's articles stay on schedule)
 RECHECK_PRIORITY = -2
-#: the claim band of a drain whose sweep budget is spent: fresh URLs only
-FRESH_ONLY = (FRESH_PRIORITY, 2**31 - 1)
+#: the claim band of fresh URLs only (a drain whose sweep budget is spent)
+FRESH_ONLY = (FRESH_PRIORITY, FRESH_PRIORITY)
+#: the priorities a drain claims, in order, one at a time: a claim of a single priority reads the
+#: claim index from that priority's first due URL and stops at its first URL not due yet
+LEVELS = (FRESH_PRIORITY, SWEEP_PRIORITY, RECHECK_PRIORITY)
 #: sweep checks of one age are spread over this much time by a hash of the URL id (articles of one
 #: e-paper issue share a publication instant: they would fall due in one lump)
 SWEEP_JITTER = timedelta(days=1)
@@ -142,6 +145,7 @@ class SweepBudget:
         self._refill()
         self.tokens -= n
 
-    def band(self) -> tuple[int, int] | None:
-        """The claim's priority band: every priority while sweep checks may be taken, else fresh only."""
-        return None if self.open() else FRESH_ONLY
+    def bands(self) -> list[tuple[int, int]]:
+        """The priorities a claim takes, in order, one at a time: every level while sweep checks may
+        be taken, else fresh URLs only."""
+        return [(p, p) for p in LEVELS] if self.open() else [FRESH_ONLY]

@@ -141,7 +141,7 @@ def claim_due(
         return []
     if priorities is not None:
         params["lowest"], params["highest"] = priorities
-    prepared = _claim_prepared(_kinds(kinds), published_between is not None, priorities is not None)
+    prepared = _claim_prepared(_kinds(kinds), published_between is not None, _band(priorities))
     ids = [r[0] for r in prepared.all(conn, params)]
     if not ids:
         return []
@@ -197,17 +197,28 @@ def _claim_params(
     return params
 
 
+def _band(priorities: tuple[int, int] | None) -> str | None:
+    """How a claim filters on priority: "level" (one priority: an equality, so the index is read
+    from its first due row to its last and no further), "band" (a range), or not at all."""
+    if priorities is None:
+        return None
+    return "level" if priorities[0] == priorities[1] else "band"
+
+
 def _kinds(kinds: Collection[str] | None) -> int | None:
     return None if kinds is None else len(kinds)
 
 
 @functools.cache
-def _claim_stmt(kinds: int | None, by_date: bool, by_priority: bool = False) -> Any:
+def _claim_stmt(kinds: int | None, by_date: bool, by_priority: str | None = None) -> Any:
     """The claim's SELECT for one combination of filters (``kinds``: how many kinds, parameters
-    ``kind0``…; ``by_priority``: parameters ``lowest`` and ``highest``, a range on the first column
-    of ``ix_urls_claim``), built once."""
+    ``kind0``…; ``by_priority``: see ``_band``, parameters ``lowest`` and ``highest``), built once.
+    A range of priorities reads, after the due rows of one priority, its rows not due yet before
+    the next priority's: a claim of one priority at a time does not (``crawl.drain``)."""
     q = select(urls.c.id).where(urls.c.due_at <= bindparam("now", type_=urls.c.due_at.type))
-    if by_priority:
+    if by_priority == "level":
+        q = q.where(urls.c.priority == bindparam("lowest", type_=Integer))
+    elif by_priority == "band":
         q = q.where(
             urls.c.priority.between(bindparam("lowest", type_=Integer), bindparam("highest", type_=Integer))
         )
@@ -220,7 +231,7 @@ def _claim_stmt(kinds: int | None, by_date: bool, by_priority: bool = False) -> 
 
 
 @functools.cache
-def _claim_prepared(kinds: int | None, by_date: bool, by_priority: bool = False) -> Prepared:
+def _claim_prepared(kinds: int | None, by_date: bool, by_priority: str | None = None) -> Prepared:
     return Prepared(_claim_stmt(kinds, by_date, by_priority))
 
 

@@ -60,8 +60,12 @@ class Sim:
         """One step: as many requests as the budget's rate allows, fresh URLs first."""
         self.carry += self.per_step
         while self.carry >= 1:
-            batch = self.store.claim_due(limit=min(BATCH, int(self.carry)), now=self.now, lease_s=60,
-                                         worker="sim", priorities=self.budget.band())  # fmt: skip
+            batch = []
+            for band in self.budget.bands():  # one priority at a time, as the drain claims
+                batch += self.store.claim_due(limit=min(BATCH, int(self.carry)) - len(batch), now=self.now,
+                                              lease_s=60, worker="sim", priorities=band)  # fmt: skip
+                if len(batch) >= min(BATCH, int(self.carry)):
+                    break
             if not batch:
                 break
             swept = sum(1 for item in batch if item.priority < FRESH_PRIORITY)
