@@ -39,8 +39,10 @@ FRESH_ONLY = (FRESH_PRIORITY, FRESH_PRIORITY)
 #: claim index from that priority's first due URL and stops at its first URL not due yet
 LEVELS = (FRESH_PRIORITY, SWEEP_PRIORITY, RECHECK_PRIORITY)
 #: sweep checks of one age are spread over this much time by a hash of the URL id (articles of one
-#: e-paper issue share a publication instant: they would fall due in one lump)
+#: e-paper issue share a publication instant: they would fall due in one lump), at most
 SWEEP_JITTER = timedelta(days=1)
+#: and at most this share of the age (a compressed schedule keeps its shape)
+JITTER_SHARE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +78,9 @@ def natural_check(anchor: datetime, now: datetime, sched: ScheduleSettings, *, u
         due = anchor + timedelta(hours=hours)
         if due > now:
             return Check(due, sweep=False)
-    jitter = SWEEP_JITTER * spread(url_id, "jitter")
     ages = sweep_ages(sched)
+    first = ages[0] if ages else sched.sweep_every_days
+    jitter = min(SWEEP_JITTER, timedelta(days=first * JITTER_SHARE)) * spread(url_id, "jitter")
     for days in ages:
         due = anchor + timedelta(days=days) + jitter
         if due > now:
