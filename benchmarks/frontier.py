@@ -141,8 +141,9 @@ _SWEEP_SPAN, _SWEEP_BACKLOG = 187 * 86400, 7 * 86400
 
 def _sweep_sql(sqlite: bool, lo: int, hi: int) -> str:
     bucket = "((i * 37 + 11) % 1000)"
-    offset = (f"CASE WHEN {bucket} < 5 THEN -3600 - (i % 600) WHEN {bucket} < 10 THEN (i * 7919) % 604800 "
-              f"ELSE ((i * 7919) % {_SWEEP_SPAN}) - {_SWEEP_BACKLOG} END")  # fmt: skip
+    wide = "i" if sqlite else "i::bigint"  # i * 7919 passes PostgreSQL's integer past 271,000 URLs
+    offset = (f"CASE WHEN {bucket} < 5 THEN -3600 - (i % 600) WHEN {bucket} < 10 THEN ({wide} * 7919) % 604800 "
+              f"ELSE (({wide} * 7919) % {_SWEEP_SPAN}) - {_SWEEP_BACKLOG} END")  # fmt: skip
     priority = f"CASE WHEN {bucket} < 10 THEN 0 ELSE -1 END"
     state = f"CASE WHEN {bucket} < 5 THEN 'new' ELSE 'done' END"
     now = NOW.strftime("%Y-%m-%d %H:%M:%S")
@@ -156,7 +157,7 @@ def _sweep_sql(sqlite: bool, lo: int, hi: int) -> str:
         rows, day = "", "(date '2007-01-01' + (i % 7000))"
         path = f"to_char({day}, 'YYYY/MMDD') || '/' || i || '.shtml'"
         due_at = f"timestamptz '{now}+00' + make_interval(secs => {offset})"
-        stamp, source = f"timestamptz '{now}+00'", f"FROM generate_series({lo}::bigint, {hi - 1}) AS i"
+        stamp, source = f"timestamptz '{now}+00'", f"FROM generate_series({lo}, {hi - 1}) AS i"
     return (
         f"{rows} INSERT INTO urls ({', '.join(COLUMNS)}) SELECT '//www.jsw.com.cn/' || {path}, "
         f"'https://www.jsw.com.cn/' || {path}, 'article', {state}, {priority}, {day}, {due_at}, 0, {stamp}, "

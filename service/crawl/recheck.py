@@ -25,8 +25,7 @@ from typing import Any
 from service.crawl.context import CrawlRun
 from service.crawl.drain import drain, release_dead_leases
 from service.crawl.schedule import RECHECK_PRIORITY
-from service.store import Store
-from service.store.recheck import RecheckRange
+from service.store import RecheckRange, Store
 
 log = logging.getLogger(__name__)
 

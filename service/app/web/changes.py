@@ -11,7 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from service.app.web.app import View, bad, int_param
-from service.store.changes import KINDS, Change
+from service.store import CHANGE_KINDS as KINDS
+from service.store import Change
 from service.text.dates import CST
 
 #: changes per page by default, the most a page may ask for, and the entries of the feed
