@@ -69,7 +69,7 @@ def stats_tables(stats: dict[str, Any]) -> Group:
         pairs("frontier", stats["frontier"]),
         pairs(f"field fill rates (last {fill['sample']} articles)", fill["rates"]),
         pairs(
-            "articles changed after publication (a version first seen at least … later)",
+            "articles changed at least this long after publication",
             stats.get("changed_after", {}),
         ),
         runs,

@@ -154,8 +154,10 @@ def test_prepared_rows_come_back_converted(engine: Engine, store: Store) -> None
     )
     (row,) = rows
     assert row[0] == url_id and row[2] == "article"
-    published_on = row[-1]
+    published_on = row[frontier._CLAIMED.index("published_on")]
     assert published_on is None or isinstance(published_on, date)
+    published_at = row[frontier._CLAIMED.index("published_at")]
+    assert published_at is None or (isinstance(published_at, datetime) and published_at.tzinfo is not None)
 
 
 def test_many_rows_are_one_statement_with_sqlalchemys_values(engine: Engine, store: Store) -> None:
