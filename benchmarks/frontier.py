@@ -15,7 +15,15 @@ indexes of the migrated schema), shaped like a backfill under way (``tests/suppo
 - ``--old-plan``: the peer, the same SELECT as migration 0005 served it (the due rows sorted).
 
     .venv/bin/python benchmarks/frontier.py [--sizes 10000,100000,1000000,5000000] [--claims 300]
-                                            [--no-postgres] [--no-sqlite] [--old-plan]
+                                            [--no-postgres] [--no-sqlite] [--old-plan] [--sweep]
+
+``--sweep``: the frontier of a mature archive instead, where every stored article stays on
+schedule (``crawl.schedule``): of every 1,000 URLs, 5 fresh and due (new articles and first-week
+revisits, priority 0), 5 fresh with a revisit ahead in the week, and 990 in the sweep (priority -1)
+due over [now − 7 days, now + 180 days]: a week of sweep backlog (3.7 % of the archive due, 37,000
+at a million), the worst the daemon meets after a week down. Claims of 8: with fresh URLs due (the
+sweep's budget open), with the budget spent (``FRESH_ONLY``), and with no fresh URL due (sweep checks
+taken), each as ``crawl.drain`` claims: one priority at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine, text
 
 from benchmarks.store import databases
+from service.crawl.schedule import FRESH_ONLY, LEVELS, SWEEP_PRIORITY
 from service.settings import DedupSettings
 from service.store import frontier
 from service.store.repo import NewUrl, Store
@@ -107,6 +116,94 @@ def _bulk_sql(sqlite: bool, lo: int, hi: int) -> str:
         f"'https://www.jsw.com.cn/' || {path}, 'article', {state}, 0, {day}, {due_at}, 0, {stamp}, {stamp}, "
         f"{error} {source}"
     )
+
+
+def grow_sweep(engine: Engine, start: int, stop: int) -> None:
+    """URLs ``start`` … ``stop - 1`` of a mature archive on schedule (see ``--sweep``), in bulk."""
+    raw = engine.raw_connection()
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        cur = raw.cursor()
+        for lo in range(start, stop, BATCH):
+            cur.execute(_sweep_sql(sqlite, lo, min(stop, lo + BATCH)))
+            raw.commit()
+        cur.execute("ANALYZE urls")
+        raw.commit()
+        if sqlite:
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
+
+
+#: the sweep's due times: over [now - 7 days, now + 180 days], in seconds
+_SWEEP_SPAN, _SWEEP_BACKLOG = 187 * 86400, 7 * 86400
+
+
+def _sweep_sql(sqlite: bool, lo: int, hi: int) -> str:
+    bucket = "((i * 37 + 11) % 1000)"
+    wide = "i" if sqlite else "i::bigint"  # i * 7919 passes PostgreSQL's integer past 271,000 URLs
+    offset = (f"CASE WHEN {bucket} < 5 THEN -3600 - (i % 600) WHEN {bucket} < 10 THEN ({wide} * 7919) % 604800 "
+              f"ELSE (({wide} * 7919) % {_SWEEP_SPAN}) - {_SWEEP_BACKLOG} END")  # fmt: skip
+    priority = f"CASE WHEN {bucket} < 10 THEN 0 ELSE -1 END"
+    state = f"CASE WHEN {bucket} < 5 THEN 'new' ELSE 'done' END"
+    now = NOW.strftime("%Y-%m-%d %H:%M:%S")
+    if sqlite:
+        rows = f"WITH RECURSIVE n(i) AS (SELECT {lo} UNION ALL SELECT i + 1 FROM n WHERE i < {hi - 1})"
+        day = "date('2007-01-01', '+' || (i % 7000) || ' days')"
+        path = f"strftime('%Y/%m%d', {day}) || '/' || i || '.shtml'"
+        due_at = f"datetime('{now}', printf('%+d seconds', {offset})) || '.000000'"
+        stamp, source = f"'{now}.000000'", "FROM n"
+    else:
+        rows, day = "", "(date '2007-01-01' + (i % 7000))"
+        path = f"to_char({day}, 'YYYY/MMDD') || '/' || i || '.shtml'"
+        due_at = f"timestamptz '{now}+00' + make_interval(secs => {offset})"
+        stamp, source = f"timestamptz '{now}+00'", f"FROM generate_series({lo}, {hi - 1}) AS i"
+    return (
+        f"{rows} INSERT INTO urls ({', '.join(COLUMNS)}) SELECT '//www.jsw.com.cn/' || {path}, "
+        f"'https://www.jsw.com.cn/' || {path}, 'article', {state}, {priority}, {day}, {due_at}, 0, {stamp}, "
+        f"{stamp}, NULL {source}"
+    )
+
+
+def measure_sweep(engine: Engine, claims: int) -> dict[str, float]:
+    """Claims of 8 on the mature frontier: fresh due, the sweep's budget spent, then no fresh due."""
+    store = Store(engine, DedupSettings())
+
+    def claim(bands: list[tuple[int, int]]) -> Callable[[], object]:
+        """As ``crawl.drain`` claims: one priority at a time, until 8 are claimed."""
+
+        def run() -> list[object]:
+            got: list[object] = []
+            for band in bands:
+                got += store.claim_due(
+                    limit=8 - len(got), now=NOW, lease_s=600, worker="bench", priorities=band
+                )
+                if len(got) >= 8:
+                    break
+            return got
+
+        return run
+
+    every = [(p, p) for p in LEVELS]
+    assert len(claim(every)()) == 8  # fresh ones, and the caches warmed
+    fresh50, _, fresh95 = timed(claim(every), claims // 3)
+    only50, _, only95 = timed(claim([FRESH_ONLY]), claims // 3)
+    with engine.begin() as conn:  # every fresh URL served: the next claims take sweep checks
+        conn.execute(text("UPDATE urls SET due_at = :later WHERE priority = 0 AND due_at <= :now"),
+                     {"later": _stamp(engine, NOW + timedelta(days=1)), "now": _stamp(engine, NOW)})  # fmt: skip
+    sweep = claim(every)
+    got = store.claim_due(
+        limit=8, now=NOW, lease_s=600, worker="bench", priorities=(SWEEP_PRIORITY, SWEEP_PRIORITY)
+    )
+    assert got and all(c.priority < 0 for c in got), "no sweep check claimed"
+    sweep50, _, sweep95 = timed(sweep, claims)
+    return {"fresh50": fresh50, "fresh95": fresh95, "only50": only50, "only95": only95, "sweep50": sweep50,
+            "sweep95": sweep95}  # fmt: skip
+
+
+def _stamp(engine: Engine, at: datetime) -> object:
+    """``at`` as the urls table holds it (SQLite: naive UTC text)."""
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f") if engine.dialect.name == "sqlite" else at
 
 
 def add_rate(store: Store, size: int, n: int = 5000) -> float:
@@ -192,8 +289,12 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--old-plan", action="store_true", help="also the claim's SELECT as 0005 served it")
+    parser.add_argument("--sweep", action="store_true", help="a mature archive on schedule (see above)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    if args.sweep:
+        sweep_table(sizes, args)
+        return
     print("| database | URLs | bulk load s | add_urls URLs/s | claim p50 ms | claim p95 ms | claim p95 CPU ms | select p50 ms | select p95 ms "
           "| 0005 plan: select p50 ms | stats ms | frontier counts ms |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -207,6 +308,25 @@ def main() -> None:
             m = measure(engine, size, args.claims, old=args.old_plan)
             print(f"| {name} | {size:,} | {load_s:.0f} | {m['rate']:,.0f} | {m['claim50']:.2f} | {m['claim95']:.2f} | {m['claimcpu']:.2f} | "
                   f"{m['sel50']:.3f} | {m['sel95']:.3f} | {m['old50']:,.1f} | {m['stats']:.0f} | {m['counts']:.2f} |", flush=True)  # fmt: skip
+
+
+def sweep_table(sizes: list[int], args: argparse.Namespace) -> None:
+    print("| database | URLs | due now | bulk load s | claim, fresh due: p50 ms / p95 CPU ms | claim, sweep budget "
+          "spent: p50 ms / p95 CPU ms | claim, only sweep due: p50 ms / p95 CPU ms |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
+    for name, engine in databases(not args.no_postgres, not args.no_sqlite):
+        have = 0
+        for size in sizes:
+            t0 = time.perf_counter()
+            grow_sweep(engine, have, size)
+            load_s, have = time.perf_counter() - t0, size
+            with engine.connect() as conn:
+                due = conn.execute(text("SELECT count(*) FROM urls WHERE due_at <= :now"),
+                                   {"now": _stamp(engine, NOW)}).scalar_one()  # fmt: skip
+            m = measure_sweep(engine, args.claims)
+            print(f"| {name} | {size:,} | {due:,} | {load_s:.0f} | {m['fresh50']:.2f} / {m['fresh95']:.2f} | "
+                  f"{m['only50']:.2f} / {m['only95']:.2f} | {m['sweep50']:.2f} / {m['sweep95']:.2f} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

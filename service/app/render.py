@@ -68,6 +68,10 @@ def stats_tables(stats: dict[str, Any]) -> Group:
         pairs("archive", stats["counts"]),
         pairs("frontier", stats["frontier"]),
         pairs(f"field fill rates (last {fill['sample']} articles)", fill["rates"]),
+        pairs(
+            "articles changed at least this long after publication",
+            stats.get("changed_after", {}),
+        ),
         runs,
         errors,
     )

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from service.crawl.context import CrawlContext
 from service.crawl.drain import worker_id
 from service.crawl.metrics import Metrics
+from service.crawl.schedule import SweepBudget
 from service.extract import block_marker
 from service.fetch.archive import WarcArchive
 from service.fetch.client import Fetcher
@@ -75,9 +76,8 @@ async def open_crawl(
     archive = WarcArchive.from_settings(settings)
     fetcher = make_fetcher(settings, archive, store=store)
     try:
-        yield CrawlContext(
-            settings=settings, store=store, fetcher=fetcher, metrics=metrics or Metrics(), worker=worker_id()
-        )
+        yield CrawlContext(settings=settings, store=store, fetcher=fetcher, metrics=metrics or Metrics(),
+                           worker=worker_id(), sweep=SweepBudget.from_settings(settings))  # fmt: skip
     finally:
         await fetcher.aclose()
         if archive is not None:

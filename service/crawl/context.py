@@ -17,6 +17,7 @@ from typing import Any
 
 from service.crawl.discover import StoreFrontier
 from service.crawl.metrics import Metrics
+from service.crawl.schedule import SweepBudget
 from service.model import Article
 from service.settings import Settings
 from service.store import Store
@@ -64,6 +65,8 @@ class CrawlContext:
     worker: str
     #: where discovery puts URLs: the store's frontier, with aliases of known articles resolved
     frontier: StoreFrontier = field(init=False)
+    #: how many sweep checks this process may still claim (None: no limit); see ``crawl.schedule``
+    sweep: SweepBudget | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frontier", StoreFrontier(self.store, self.settings.profile))

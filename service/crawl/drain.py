@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from service.crawl.context import CrawlContext, CrawlRun
 from service.crawl.pipeline import process
+from service.crawl.schedule import FRESH_PRIORITY
 from service.errors import StoreError
 from service.store import ClaimedUrl
 
@@ -79,14 +80,21 @@ async def drain(
     kinds: Collection[str] | None = None,
     published_between: tuple[date, date] | None = None,
     workers: int | None = None,
+    priorities: tuple[int, int] | None = None,
 ) -> int:
     """Process due URLs until none is due or ``stop`` is set; how many were processed.
+
+    ``priorities``: claim only URLs of a priority in this band (``jinshan recheck`` takes its own);
+    without it, sweep checks are claimed while the process's ``SweepBudget`` allows, and after every
+    fresher due URL (the claim's order).
 
     Raises ``StoreError`` when the database fails (the cycle cannot go on); any other failure of one
     URL is recorded on that URL and the loop goes on.
     """
     n = workers or max(1, crawl.settings.fetch.concurrency * 2)
-    done = await asyncio.gather(*(_worker(crawl, stop, kinds, published_between) for _ in range(n)))
+    done = await asyncio.gather(
+        *(_worker(crawl, stop, kinds, published_between, priorities) for _ in range(n))
+    )
     failure = archive_failure(crawl)
     if failure is not None:
         log.error("the archive cannot be written (%s): fetching stopped; the pages not archived are due "
@@ -106,20 +114,21 @@ async def _worker(
     stop: asyncio.Event,
     kinds: Collection[str] | None,
     published_between: tuple[date, date] | None,
+    priorities: tuple[int, int] | None,
 ) -> int:
     processed = 0
+    budget = crawl.context.sweep if priorities is None else None
     while not stop.is_set() and archive_failure(crawl) is None:
-        batch = crawl.store.claim_due(
-            limit=CLAIM_BATCH,
-            now=datetime.now(UTC),
-            lease_s=lease_seconds(crawl),
-            worker=crawl.worker,
-            kinds=kinds,
-            published_between=published_between,
-            max_attempts=crawl.settings.fetch.max_attempts,
-        )
+        bands: list[tuple[int, int] | None] = [priorities] if budget is None else list(budget.bands())
+        batch: list[ClaimedUrl] = []
+        for band in bands:  # fresh URLs first, then sweep checks while the budget allows
+            batch += _claim(crawl, CLAIM_BATCH - len(batch), kinds, published_between, band)
+            if len(batch) >= CLAIM_BATCH:
+                break
         if not batch:
             return processed
+        if budget is not None:
+            budget.spend(sum(1 for item in batch if item.priority < FRESH_PRIORITY))
         for i, item in enumerate(batch):
             if stop.is_set() or archive_failure(crawl) is not None:
                 _hand_back(crawl, batch[i:])
@@ -132,6 +141,18 @@ async def _worker(
             processed += 1
             await _pause_if_deferred(crawl, stop)
     return processed
+
+
+def _claim(
+    crawl: CrawlRun,
+    limit: int,
+    kinds: Collection[str] | None,
+    published_between: tuple[date, date] | None,
+    priorities: tuple[int, int] | None,
+) -> list[ClaimedUrl]:
+    return crawl.store.claim_due(limit=limit, now=datetime.now(UTC), lease_s=lease_seconds(crawl),
+                                 worker=crawl.worker, kinds=kinds, published_between=published_between,
+                                 max_attempts=crawl.settings.fetch.max_attempts, priorities=priorities)  # fmt: skip
 
 
 async def _pause_if_deferred(crawl: CrawlRun, stop: asyncio.Event) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from service.crawl.context import CrawlRun
 from service.crawl.discover import article_urls, classify
 from service.crawl.pages import LivePages, page_of, read_article
+from service.crawl.schedule import RECHECK_PRIORITY, next_check
 from service.errors import NotAnArticle, PermanentFetchError, Redirected, TransientFetchError
 from service.extract.listing import page_hrefs
 from service.fetch.client import ARCHIVE_FAILED
@@ -30,17 +31,6 @@ log = logging.getLogger(__name__)
 PAGE_HREF = re.compile(rb"\.s?html?(?:[?#]|$)", re.IGNORECASE)
 #: how many harvested URLs are remembered before the memory starts over
 HARVEST_MEMORY = 200_000
-
-
-def next_revisit(published_at: datetime | None, now: datetime, hours: tuple[float, ...]) -> datetime | None:
-    """The first revisit time after ``now`` (publication + each of ``hours``), or None when all passed."""
-    if published_at is None:
-        return None
-    for h in sorted(hours):
-        due = published_at + timedelta(hours=h)
-        if due > now:
-            return due
-    return None
 
 
 def retry_time(
@@ -59,6 +49,8 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
     now = datetime.now(UTC)
     cfg = crawl.settings.fetch
     conditional = cfg.conditional_requests and item.article_id is not None
+    if conditional and (item.etag or item.last_modified):
+        crawl.count("conditional")
     try:
         response = await crawl.fetcher.fetch(
             item.url,
@@ -76,14 +68,15 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
     crawl.metrics.fetches.labels(status=str(response.status)).inc()
     crawl.count("fetched")
 
-    def revisit(published: datetime | None) -> datetime | None:
-        return next_revisit(published, now, crawl.settings.schedule.revisit_hours)
-
     if response.not_modified:
         _record(crawl, item, response, error=None)
         crawl.metrics.articles.labels(outcome="unchanged").inc()
         crawl.count("unchanged")
-        crawl.store.finish_url(item.id, state="done", next_due_at=revisit(_published_hint(item)), status=304)
+        check = next_check(_anchor(item), now, crawl.settings.schedule, url_id=item.id)
+        crawl.store.finish_url(item.id, state="done", next_due_at=check.due_at if check else None, status=304,
+                               priority=check.priority if check else None)  # fmt: skip
+        if item.article_id is not None:
+            _came_back(crawl, item, item.article_id)
         return "unchanged"
     try:
         article = await _extract_all(crawl, item, response)
@@ -108,10 +101,15 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
         if crawl.harvest and crawl.settings.site.follow_article_links
         else None
     )
+    # every check of the article is aged from its publication time, or from when it was first seen
+    anchor = article.published_at or item.published_at or response.fetched_at
+    check = next_check(anchor, now, crawl.settings.schedule, url_id=item.id, entering=item.article_id is None)
     # the fetch, the article, the URL's new state and the page's links in one transaction: one commit
     outcome = crawl.store.store_fetched(article, url_id=item.id, fetch=_fetch_values(crawl, response, error=None),
-                                        next_due_at=revisit(article.published_at), etag=response.etag,
-                                        last_modified=response.last_modified, found=found)  # fmt: skip
+                                        next_due_at=check.due_at if check else None, etag=response.etag,
+                                        last_modified=response.last_modified, found=found,
+                                        priority=check.priority if check else None, published_at=anchor)  # fmt: skip
+    _came_back(crawl, item, outcome.article_id)
     if found is not None and found.urls:
         crawl.harvested.update(u.url for u in found.urls)  # only once they are written
         crawl.count("discovered_on_articles", outcome.new_urls)
@@ -139,12 +137,23 @@ def _harvest(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Discoveries | 
     return crawl.frontier.links(fresh) if fresh else None
 
 
-def _published_hint(item: ClaimedUrl) -> datetime | None:
+def _anchor(item: ClaimedUrl) -> datetime | None:
+    """What the checks of a claimed URL are aged from: the time stored with it (publication, or
+    first seen). Only a URL stored by older code without one falls back to its path's date."""
+    if item.published_at is not None:
+        return item.published_at
     if item.published_on is None:
         return None
     from service.text.dates import at_midnight
 
     return at_midnight(item.published_on)
+
+
+def _came_back(crawl: CrawlRun, item: ClaimedUrl, article_id: int) -> None:
+    """An article ``jinshan recheck --gone`` asked about answered again: no longer gone."""
+    if item.priority == RECHECK_PRIORITY and crawl.store.came_back(article_id):
+        crawl.count("came_back")
+        log.info("article came back: %s", item.url)
 
 
 async def _extract_all(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Article:

@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from service.crawl.pipeline import next_revisit
 from service.crawl.reextract import Broken, Extracted, Missing, Outcome, Reextractor, Refused, Same
+from service.crawl.schedule import next_check
 from service.settings import Settings
 from service.store import Reparsed, ReparseSource, Store
 
@@ -200,6 +200,13 @@ class _Pass:
     def _recovered(self, source: ReparseSource, outcome: Extracted, now: datetime) -> Reparsed:
         fetch, article = outcome.fetch, outcome.article
         moved = self.store.key(source.url) != self.store.key(article.url)
-        due = next_revisit(article.published_at, now, self.settings.schedule.revisit_hours)
+        check = next_check(
+            article.published_at or fetch.fetched_at,
+            now,
+            self.settings.schedule,
+            url_id=fetch.url_id,
+            entering=True,
+        )
         return Reparsed(article, outcome.fps, fetch.url_id, fetch.fetch_id, fetch.fetched_at, recover=True,
-                        next_due_at=due, alias=source.url if moved else None)  # fmt: skip
+                        next_due_at=check.due_at if check else None, next_priority=check.priority if check else 0,
+                        alias=source.url if moved else None)  # fmt: skip

@@ -158,6 +158,9 @@ class ScheduleSettings(_Section):
     hub_every_minutes: float = Field(720, gt=0)
     max_list_pages: int = Field(10, ge=1)
     revisit_hours: tuple[float, ...] = (1, 6, 24, 168)
+    sweep_ages_days: tuple[float, ...] = (30, 90)
+    sweep_every_days: float = Field(180, gt=0)
+    sweep_share: float = Field(0.15, ge=0, le=1)
     drain_seconds: float = Field(30, gt=0)
     batch_size: int = Field(50, ge=1)
     misfire_grace_s: int = Field(300, ge=1)
@@ -173,6 +176,13 @@ class ScheduleSettings(_Section):
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Shanghai)") from None
+        return v
+
+    @field_validator("sweep_ages_days")
+    @classmethod
+    def _positive(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(x <= 0 for x in v):
+            raise ValueError("every age must be greater than 0")
         return v
 
 

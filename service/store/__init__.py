@@ -8,10 +8,13 @@ the store's own business.
 from service.errors import StoreError
 from service.store.browse import ArchivedAt, Cursor, ListFilter, Reader, decode_cursor, encode_cursor
 from service.store.budget import Grant
+from service.store.changes import KINDS as CHANGE_KINDS
+from service.store.changes import Change
 from service.store.connect import canonicalizer, open_reader, open_store, upgrade_database
 from service.store.dedup import Fingerprints, fingerprints, version_hash
 from service.store.export import write_csv, write_jsonl
 from service.store.leader import LeaderLock
+from service.store.recheck import RecheckRange
 from service.store.reparse import ArchivedFetch, Reparsed, ReparseSource
 from service.store.repo import Store
 from service.store.search import RANK_WINDOW, SearchHit, SearchQuery
@@ -19,9 +22,11 @@ from service.store.search import render as render_marks
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
 
 __all__ = [
+    "CHANGE_KINDS",
     "RANK_WINDOW",
     "ArchivedAt",
     "ArchivedFetch",
+    "Change",
     "ClaimedUrl",
     "Cursor",
     "Discoveries",
@@ -31,6 +36,7 @@ __all__ = [
     "ListFilter",
     "NewUrl",
     "Reader",
+    "RecheckRange",
     "ReparseSource",
     "Reparsed",
     "SearchHit",

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Select, extract, func, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,6 +35,9 @@ from service.store.schema import (
 )
 from service.store.search import SearchHit, SearchQuery
 from service.store.sql import store_error
+
+if TYPE_CHECKING:
+    from service.store.changes import Change
 
 T = TypeVar("T")
 
@@ -297,6 +300,8 @@ class VersionInfo:
     first_seen_at: datetime
     last_seen_at: datetime
     fetch_id: int | None
+    #: when the capture that brought this version was fetched (None: stored without a fetch)
+    fetched_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,15 +382,17 @@ def _copies(conn: Connection, article_id: int) -> list[tuple[int, str]]:
 
 
 def versions(conn: Connection, article_id: int) -> list[VersionInfo]:
-    """Every version of the article, oldest first, with the fetch that brought it."""
+    """Every version of the article, oldest first, with the fetch that brought it and its time."""
     v = article_versions.c
     q = (
-        select(v.version, v.id, v.title, v.body_text, v.first_seen_at, v.last_seen_at, v.fetch_id)
+        select(v.version, v.id, v.title, v.body_text, v.first_seen_at, v.last_seen_at, v.fetch_id,
+               fetches.c.fetched_at)
+        .outerjoin(fetches, fetches.c.id == v.fetch_id)
         .where(v.article_id == article_id)
         .order_by(v.version)
-    )
+    )  # fmt: skip
     return [VersionInfo(int(r.version), int(r.id), r.title, r.body_text, r.first_seen_at,
-                        r.last_seen_at, r.fetch_id) for r in conn.execute(q)]  # fmt: skip
+                        r.last_seen_at, r.fetch_id, r.fetched_at) for r in conn.execute(q)]  # fmt: skip
 
 
 # --- archived bytes ---------------------------------------------------------------------------------
@@ -586,6 +593,21 @@ class Reader:
 
     def versions(self, article_id: int) -> list[VersionInfo]:
         return self._read(lambda c: versions(c, article_id))
+
+    def changes(
+        self,
+        *,
+        before: datetime | None = None,
+        channel: str | None = None,
+        kinds: tuple[str, ...] = ("edited", "deleted"),
+        limit: int = 100,
+    ) -> list[Change]:
+        """The site's changes seen before ``before``, newest first (``store.changes.recent``)."""
+        from service.store import changes
+
+        return self._read(
+            lambda c: changes.recent(c, before=before, channel=channel, kinds=kinds, limit=limit)
+        )
 
     def person(self, person_id: int) -> Person | None:
         return self._read(lambda c: person(c, person_id))

@@ -124,8 +124,10 @@ def claim_due(
     kinds: Collection[str] | None = None,
     published_between: tuple[date, date] | None = None,
     max_attempts: int | None = None,
+    priorities: tuple[int, int] | None = None,
 ) -> list[ClaimedUrl]:
-    """Lease up to ``limit`` due URLs (highest priority, then longest overdue) to ``worker``.
+    """Lease up to ``limit`` due URLs (highest priority, then longest overdue) to ``worker``;
+    ``priorities``: only URLs whose priority lies in that band, inclusive.
 
     A URL still "fetching" when its lease ran out was claimed by a worker that died or hung on it
     (a page that kills its worker): that claim counts as an attempt, and with ``max_attempts`` the
@@ -137,7 +139,10 @@ def claim_due(
     params = _claim_params(now=now, limit=limit, kinds=kinds, published_between=published_between)
     if kinds is not None and not kinds:
         return []
-    ids = [r[0] for r in conn.execute(_claim_stmt(_kinds(kinds), published_between is not None), params)]
+    if priorities is not None:
+        params["lowest"], params["highest"] = priorities
+    stmt = _claim_stmt(_kinds(kinds), published_between is not None, _band(priorities))
+    ids = [r[0] for r in conn.execute(stmt, params)]
     if not ids:
         return []
     lease = {"end": now + timedelta(seconds=lease_s), "worker": worker, "now": now, "ids": ids}
@@ -150,7 +155,7 @@ def claim_due(
 
 # what a worker needs of a claimed URL
 _CLAIMED = ("id", "url", "kind", "attempts", "etag", "last_modified", "payload_digest", "article_id",
-            "published_on")  # fmt: skip
+            "published_on", "published_at", "priority")  # fmt: skip
 _LEASE_VALUES = {"state": "fetching", "due_at": bindparam("end"), "lease_until": bindparam("end"),
                  "leased_by": bindparam("worker"), "updated_at": bindparam("now"),
                  # a URL still "fetching" when claimed again: its last claim died (counts as an attempt)
@@ -192,15 +197,31 @@ def _claim_params(
     return params
 
 
+def _band(priorities: tuple[int, int] | None) -> str | None:
+    """How a claim filters on priority: "level" (one priority: an equality, so the index is read
+    from its first due row to its last and no further), "band" (a range), or not at all."""
+    if priorities is None:
+        return None
+    return "level" if priorities[0] == priorities[1] else "band"
+
+
 def _kinds(kinds: Collection[str] | None) -> int | None:
     return None if kinds is None else len(kinds)
 
 
 @functools.cache
-def _claim_stmt(kinds: int | None, by_date: bool) -> Any:
+def _claim_stmt(kinds: int | None, by_date: bool, by_priority: str | None = None) -> Any:
     """The claim's SELECT for one combination of filters (``kinds``: how many kinds, parameters
-    ``kind0``…), built once."""
+    ``kind0``…; ``by_priority``: see ``_band``, parameters ``lowest`` and ``highest``), built once.
+    A range of priorities reads, after the due rows of one priority, its rows not due yet before
+    the next priority's: a claim of one priority at a time does not (``crawl.drain``)."""
     q = select(urls.c.id).where(urls.c.due_at <= bindparam("now", type_=urls.c.due_at.type))
+    if by_priority == "level":
+        q = q.where(urls.c.priority == bindparam("lowest", type_=Integer))
+    elif by_priority == "band":
+        q = q.where(
+            urls.c.priority.between(bindparam("lowest", type_=Integer), bindparam("highest", type_=Integer))
+        )
     if kinds is not None:
         q = q.where(urls.c.kind.in_([bindparam(f"kind{n}", type_=urls.c.kind.type) for n in range(kinds)]))
     if by_date:

@@ -72,6 +72,8 @@ class Reparsed:
     seen_at: datetime
     recover: bool = False
     next_due_at: datetime | None = None
+    #: the claim priority of that next check (``crawl.schedule``)
+    next_priority: int = 0
     alias: str | None = None
 
 
@@ -184,7 +186,9 @@ def _write_one(
                            link_url=not item.recover, fps=item.fps)  # fmt: skip
     if item.recover:  # as the crawl ends a stored URL: "done", attempts reset, linked to its article
         frontier.finish_url(conn, item.url_id, state="done", next_due_at=item.next_due_at, now=now,
-                            reset_attempts=True, fields={"error": None, "article_id": outcome.article_id})  # fmt: skip
+                            reset_attempts=True, fields={"error": None, "article_id": outcome.article_id,
+                            "priority": item.next_priority,
+                            "published_at": item.article.published_at or item.seen_at})  # fmt: skip
     if item.alias is not None:
         alias = canonicalize(item.alias)
         stored.add_alias(

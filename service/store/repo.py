@@ -36,6 +36,7 @@ from service.store import (
     export,
     frontier,
     leases,
+    recheck,
     reparse,
     runs,
     search,
@@ -187,8 +188,10 @@ class Store:
         kinds: Collection[str] | None = None,
         published_between: tuple[date, date] | None = None,
         max_attempts: int | None = None,
+        priorities: tuple[int, int] | None = None,
     ) -> list[ClaimedUrl]:
-        """Lease up to ``limit`` due URLs to ``worker`` for ``lease_s`` seconds (state "fetching").
+        """Lease up to ``limit`` due URLs to ``worker`` for ``lease_s`` seconds (state "fetching");
+        ``priorities``: only URLs of a priority in that band, inclusive (see ``crawl.schedule``).
 
         A URL whose lease ran out (its worker died) is due again; that dead claim counts as an
         attempt, and with ``max_attempts`` a URL that has had them all is parked "failed". ``published_between`` keeps only
@@ -204,6 +207,7 @@ class Store:
                 kinds=kinds,
                 published_between=published_between,
                 max_attempts=max_attempts,
+                priorities=priorities,
             ),
             what="claim_due",
         )
@@ -250,19 +254,25 @@ class Store:
         payload_digest: str | None = None,
         reset_attempts: bool = False,
         alias_of: tuple[int, str, datetime] | None = None,
+        priority: int | None = None,
+        published_at: datetime | None = None,
     ) -> None:
         """End the lease of ``url_id``: "done" (fetched; ``next_due_at`` = next revisit or None),
         "retry" (transient failure; attempts + 1; ``next_due_at`` set), "failed", "not_article",
         "gone", "refused", or back to "new". Validators given as None keep their stored value;
         ``error`` replaces the last error (None clears it). ``alias_of`` = (article id, url, seen
         at): the URL redirected to that article; ``add_alias(reason="redirect")`` in the same
-        transaction. Raises ``ValueError`` for an unknown state, ``KeyError`` for an unknown id."""
+        transaction. ``priority`` (the claim priority of the next check) and ``published_at`` (what
+        the checks are scheduled from) given as None keep their stored value. Raises ``ValueError``
+        for an unknown state, ``KeyError`` for an unknown id."""
         fields = {
             "error": error,
             "last_status": status,
             "etag": etag,
             "last_modified": last_modified,
             "payload_digest": payload_digest,
+            "priority": priority,
+            "published_at": None if published_at is None else aware(published_at),
         }
         now = utcnow()
 
@@ -343,15 +353,19 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         found: Discoveries | None = None,
+        priority: int | None = None,
+        published_at: datetime | None = None,
     ) -> StoreOutcome:
         """``record_fetch`` + ``store_article`` + ``finish_url(state="done")`` in one transaction,
         and ``add_discoveries(found)`` (links of the page) in the same: the common path of the
         crawl, one commit instead of four. ``fetch`` holds the keyword arguments of
-        ``record_fetch``; the article counts as seen at ``fetch["fetched_at"]``."""
+        ``record_fetch``; the article counts as seen at ``fetch["fetched_at"]``. ``priority`` and
+        ``published_at`` as in ``finish_url``."""
         seen_at = aware(fetch["fetched_at"])
         values = {**fetch, "fetched_at": seen_at}
         fields = {"error": None, "last_status": fetch.get("status"), "etag": etag, "last_modified": last_modified,
-                  "payload_digest": fetch.get("payload_digest")}  # fmt: skip
+                  "payload_digest": fetch.get("payload_digest"), "priority": priority,
+                  "published_at": None if published_at is None else aware(published_at)}  # fmt: skip
         now = utcnow()
         fps = dedup.fingerprints(article, self.dedup)  # outside the transaction: SQLite's lock is held less
         created: dict[str, int] = {}
@@ -578,6 +592,35 @@ class Store:
     def leader_lock(self) -> LeaderLock:
         """The scheduler lock of this database (one daemon schedules; the others stand by)."""
         return LeaderLock(self.engine)
+
+    # --- recheck ---------------------------------------------------------------------------------
+
+    def count_recheck(self, rng: recheck.RecheckRange) -> int:
+        """How many URLs ``mark_recheck`` would make due (one per stored article of the range)."""
+        return self._read(lambda conn: recheck.count(conn, rng))
+
+    def mark_recheck(self, rng: recheck.RecheckRange, *, priority: int, now: datetime) -> int:
+        """Make the URLs of the articles of ``rng`` due at ``now`` with claim ``priority``, a batch
+        per transaction (the daemon keeps writing meanwhile); how many. Idempotent."""
+        total, after = 0, 0
+
+        def batch(c: Connection, after_id: int) -> tuple[int, int]:
+            return recheck.mark_batch(c, rng, priority=priority, now=aware(now), after_id=after_id)
+
+        while True:
+            n, after = self._write(functools.partial(batch, after_id=after), what="mark_recheck")
+            total += n
+            if not after:
+                return total
+
+    def unfinished_recheck(self, *, priority: int, since: datetime) -> int:
+        """URLs of a recheck (claim ``priority``) whose check failed since ``since`` (a retry
+        pending, or parked as failed)."""
+        return self._read(lambda conn: recheck.unfinished(conn, priority=priority, since=aware(since)))
+
+    def came_back(self, article_id: int) -> bool:
+        """The article answered again after it was marked gone: no longer gone. Whether it was."""
+        return self._write(lambda c: recheck.came_back(c, article_id), what="came_back")
 
     # --- reparse -----------------------------------------------------------------------------------
 

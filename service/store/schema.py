@@ -188,6 +188,8 @@ urls = Table(
     Column("priority", Integer, nullable=False),
     Column("found_on", Text),
     Column("published_on", Date),
+    # what an article's checks are scheduled from: its publication time, or its first-seen time (0011)
+    Column("published_at", UtcDateTime),
     # while "fetching", due_at is the end of the lease: one indexed column decides what is claimable
     Column("due_at", UtcDateTime),
     Column("lease_until", UtcDateTime),
@@ -276,6 +278,13 @@ article_versions = Table(
     Column("last_seen_at", UtcDateTime, nullable=False),
     UniqueConstraint("article_id", "version_hash"),
 )
+
+#: the site's changes, newest first (the web view's changes page, 0011): edits are the versions
+#: after the first, deletions the articles marked gone; only those rows are indexed
+Index("ix_article_versions_changes", article_versions.c.first_seen_at,
+      sqlite_where=article_versions.c.version > 1, postgresql_where=article_versions.c.version > 1)  # fmt: skip
+Index("ix_articles_gone_at", articles.c.gone_at, sqlite_where=articles.c.gone_at.is_not(None),
+      postgresql_where=articles.c.gone_at.is_not(None))  # fmt: skip
 
 article_urls = Table(
     "article_urls",

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Select, func, select
 
 from service.model import CREDIT_ROLES
 from service.settings import redact_url
-from service.store import frontier, runs
+from service.store import frontier, recheck, runs
 from service.store.schema import article_urls, article_versions, articles, fetches, urls
 
 FILL_SAMPLE = 5000
@@ -30,6 +30,8 @@ def collect(conn: Connection) -> dict[str, Any]:
         "frontier": states,
         "last_runs": runs.last(conn),
         "errors": _errors(conn),
+        # edits found late: articles with a version first seen at least 1 day, … after publication
+        "changed_after": recheck.change_ages(conn),
     }
 
 

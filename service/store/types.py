@@ -56,6 +56,10 @@ class ClaimedUrl:
     payload_digest: str | None
     article_id: int | None
     published_on: date | None
+    #: what the article's checks are scheduled from (publication, or first-seen, time), if stored
+    published_at: datetime | None = None
+    #: the claim priority it was due at (``crawl.schedule``: 0 fresh, -1 sweep, -2 ``jinshan recheck``)
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

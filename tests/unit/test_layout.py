@@ -96,7 +96,9 @@ def test_one_module_builds_each_command() -> None:
     commands = [(c.name or c.callback.__name__, c.callback) for c in app.registered_commands]
     homes = {name: callback.__module__ for name, callback in commands if callback}
     assert homes == {name: f"service.app.commands.{name}" for name in homes}
-    assert set(homes) == {"run", "backfill", "parse", "probe", "reparse", "export", "stats", "search", "serve"}
+    assert set(homes) == {
+        "run", "backfill", "parse", "probe", "reparse", "recheck", "export", "stats", "search", "serve"
+    }
     db = next(g.typer_instance for g in app.registered_groups if g.name == "db")
     assert {c.callback.__module__ for c in db.registered_commands if c.callback} == {
         "service.app.commands.db"

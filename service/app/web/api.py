@@ -65,7 +65,8 @@ def routes(view: View) -> list[Route]:
         if not found:
             raise HTTPException(404, f"no article with id {aid}")
         return _JSON([{"version": v.number, "title": v.title, "body_text": v.body_text,
-                       "first_seen_at": v.first_seen_at.isoformat(), "last_seen_at": v.last_seen_at.isoformat()}
+                       "first_seen_at": v.first_seen_at.isoformat(), "last_seen_at": v.last_seen_at.isoformat(),
+                       "fetched_at": v.fetched_at.isoformat() if v.fetched_at else None}
                       for v in found])  # fmt: skip
 
     def feed(request: Request, flt: ListFilter, title: str) -> Response:

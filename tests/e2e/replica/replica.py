@@ -8,6 +8,7 @@ Mutations take a lock, so the server's threads and the test thread may call in a
 
 from __future__ import annotations
 
+import bisect
 import random
 import re
 import threading
@@ -298,6 +299,19 @@ class Replica:
                 index = key[1]
                 self._live.remove(index)
                 self._channel_lists[self._site[index].channel].remove(index)
+            self._lists_changed(_now(at))
+
+    def restore(self, url: str, *, at: datetime | None = None) -> None:
+        """Put a deleted article back, as it was: it answers 200 again and is listed again."""
+        key = self._require(url)
+        with self._lock:
+            if key not in self._deleted:
+                return
+            self._deleted.discard(key)
+            if key[0] == "site":
+                index = key[1]
+                bisect.insort(self._live, index)
+                bisect.insort(self._channel_lists[self._site[index].channel], index)
             self._lists_changed(_now(at))
 
     def publish(self, n: int = 1, *, at: datetime | None = None, channel: int | None = None) -> list[str]:

@@ -150,6 +150,10 @@ class ReplicaServer:
         """The article answers 404 from now on and leaves every list."""
         self.replica.delete(url)
 
+    def restore(self, url: str) -> None:
+        """A deleted article answers again, as it was, and is listed again."""
+        self.replica.restore(url)
+
     def publish(self, n: int = 1, *, at: datetime | None = None) -> list[str]:
         """``n`` new articles at the top of the lists; returns their URLs."""
         return self.replica.publish(n, at=at)

@@ -3,18 +3,10 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from service.crawl.pipeline import next_revisit, retry_time
+from service.crawl.pipeline import retry_time
 from service.settings import load_settings
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def test_revisits_decay_after_publication() -> None:
-    hours = (1.0, 6.0, 24.0, 168.0)
-    assert next_revisit(NOW - timedelta(minutes=30), NOW, hours) == NOW + timedelta(minutes=30)
-    assert next_revisit(NOW - timedelta(hours=7), NOW, hours) == NOW + timedelta(hours=17)
-    assert next_revisit(NOW - timedelta(days=8), NOW, hours) is None
-    assert next_revisit(None, NOW, hours) is None
 
 
 def test_retry_time_doubles_with_jitter_and_honours_the_server() -> None:
