@@ -14,6 +14,7 @@ from service.store.export import write_csv, write_jsonl
 from service.store.leader import LeaderLock
 from service.store.reparse import ArchivedFetch, Reparsed, ReparseSource
 from service.store.repo import Store
+from service.store.resources import ResourceResult
 from service.store.search import RANK_WINDOW, SearchHit, SearchQuery
 from service.store.search import render as render_marks
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
@@ -33,6 +34,7 @@ __all__ = [
     "Reader",
     "ReparseSource",
     "Reparsed",
+    "ResourceResult",
     "SearchHit",
     "SearchQuery",
     "Store",

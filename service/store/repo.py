@@ -26,6 +26,7 @@ from service.model import Article
 from service.settings import DedupSettings
 from service.site.urls import canonical_url, url_key
 from service.store import articles, browse, budget, dedup, export, frontier, leases, runs, search, stats
+from service.store.captures import CapturesDoors
 from service.store.db import is_sqlite
 from service.store.leader import LeaderLock
 from service.store.schema import runs as runs_table
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 
 @translate_errors
-class Store:
+class Store(CapturesDoors):
     """The archive on ``engine``. ``canonicalize`` maps a URL to its canonical form; pass
     ``canonicalizer(settings)`` (``store.connect``: the site's host aliases, dropped query parameters
     and URL shapes; the default knows none of them)."""

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, Select, func, select
 
 from service.model import CREDIT_ROLES
 from service.settings import redact_url
-from service.store import frontier, runs
+from service.store import frontier, resources, runs
 from service.store.schema import article_urls, article_versions, articles, fetches, urls
 
 FILL_SAMPLE = 5000
@@ -30,6 +30,8 @@ def collect(engine: Engine) -> dict[str, Any]:
             "frontier": states,
             "last_runs": runs.last(conn),
             "errors": _errors(conn),
+            # resources archived with pages, by kind, with their bytes (images, stylesheets, fonts …)
+            "resources": resources.counts(conn),
         }
 
 

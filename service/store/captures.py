@@ -1,0 +1,94 @@
+"""The store's doors for captures: resources archived with pages (``store.resources`` holds the
+queries). ``Store`` takes these methods from ``CapturesDoors``; each opens one short transaction,
+as the rest of the ``Store`` does, and raises ``StoreError`` for any database error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from service.site.urls import url_key
+from service.store import resources
+from service.store.resources import NeededResource, ResourceResult
+from service.store.sql import KeptConnection, aware, retrying, translate_errors, utcnow
+
+__all__ = ["CapturesDoors", "NeededResource", "ResourceResult"]
+
+
+@translate_errors
+class CapturesDoors:
+    """Mixed into ``Store``: the writes and reads of resources (images, stylesheets, fonts, scans)."""
+
+    engine: Engine
+    writer: Engine | KeptConnection
+    canonicalize: Callable[[str], str]
+
+    def resource_key(self, url: str) -> str:
+        """The store key of a resource URL (``url_key`` of its canonical form)."""
+        return url_key(self.canonicalize(url))
+
+    def add_page_resources(
+        self,
+        page_url_id: int,
+        needed: Iterable[tuple[str, str]],
+        *,
+        found_on: str,
+        published_on: date | None,
+        revisit_days: float,
+    ) -> int:
+        """The page of frontier URL ``page_url_id`` uses ``needed`` ((URL, kind) each): record the
+        links and queue the resources not archived yet, or last checked more than ``revisit_days``
+        ago; how many were queued. Idempotent."""
+        now = utcnow()
+        items: dict[str, NeededResource] = {}
+        for url, kind in needed:
+            canon = self.canonicalize(url)
+            items.setdefault(url_key(canon), NeededResource(canon, url_key(canon), kind))
+        before = now - timedelta(days=revisit_days)
+        return retrying(self.writer, lambda c: resources.add_for_page(
+            c, page_url_id, list(items.values()), found_on=found_on, published_on=published_on, now=now,
+            revisit_before=before), what="add_page_resources")  # fmt: skip
+
+    def known_payload(self, url: str, digest: str) -> tuple[str, datetime] | None:
+        """Another URL whose resource holds payload ``digest`` in full, and when it was captured."""
+        with self.engine.connect() as conn:
+            return resources.known_payload(conn, digest, self.resource_key(url))
+
+    def record_resource(
+        self,
+        url_id: int,
+        url: str,
+        result: ResourceResult,
+        *,
+        fetch: dict[str, Any] | None,
+        state: str,
+        next_due_at: datetime | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        """The end of one resource's fetch, in one transaction: the exchange (``fetch``: the
+        keyword arguments of ``record_fetch``, None when nothing was sent), the resource row, the
+        frontier URL's ``state`` ("done", "refused", "gone", "failed")."""
+        now = utcnow()
+        values = None if fetch is None else {**fetch, "fetched_at": aware(fetch["fetched_at"])}
+        validators = {"etag": etag, "last_modified": last_modified, "payload_digest": result.payload_digest}
+        key = self.resource_key(url)
+        retrying(self.writer, lambda c: resources.record(
+            c, url_id, key, result, fetch=None if values is None else dict(values), state=state,
+            next_due_at=next_due_at, now=now, validators=validators), what="record_resource")  # fmt: skip
+
+    def resource_counts(self) -> dict[str, Any]:
+        """Resources by kind (archived, bytes, pending, missing) and why the missing ones are."""
+        with self.engine.connect() as conn:
+            return resources.counts(conn)
+
+    def resources_of(self, urls: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The resource rows of ``urls``, by URL as given; URLs with no row are absent."""
+        keys = {url: self.resource_key(url) for url in urls}
+        with self.engine.connect() as conn:
+            rows = resources.of_urls(conn, sorted(set(keys.values())))
+        return {url: rows[key] for url, key in keys.items() if key in rows}

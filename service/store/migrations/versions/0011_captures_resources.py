@@ -1,0 +1,81 @@
+"""Captures: the resources archived with pages (images, stylesheets, fonts, scans), and which page
+needs which.
+
+- ``resources``: one row per resource URL (its canonical form): kind, what came back (type, size,
+  payload digest, where its record sits in the WARC files, whether that record is a revisit), when
+  it was first and last seen, or why it is not archived (``why_not``: too_large, refused_type,
+  refused_host, robots_disallowed, http_404 …). ``payload_digest`` is indexed: the same picture
+  under another URL is found and archived as a revisit record.
+- ``page_resources``: the frontier URL of a page (an article's URL holds all its pages) and the
+  resources it uses; a logo used by every page is one resource row and many links.
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from service.store.migrations.frozen import Id, UtcDateTime
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "resources",
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("url_key", sa.Text(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("url_id", Id, sa.ForeignKey("urls.id", name="fk_resources_url_id_urls")),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("why_not", sa.Text()),
+        sa.Column("http_status", sa.Integer()),
+        sa.Column("content_type", sa.String(200)),
+        sa.Column("size", sa.BigInteger()),
+        sa.Column("payload_digest", sa.String(100)),
+        sa.Column("warc_file", sa.Text()),
+        sa.Column("warc_offset", sa.BigInteger()),
+        sa.Column("warc_length", sa.BigInteger()),
+        sa.Column("revisit", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("first_seen_at", UtcDateTime, nullable=False),
+        sa.Column("last_seen_at", UtcDateTime),
+        sa.Column("checked_at", UtcDateTime),
+        sa.PrimaryKeyConstraint("id", name="pk_resources"),
+        sa.UniqueConstraint("url_key", name="uq_resources_url_key"),
+    )
+    op.create_index("ix_resources_payload_digest", "resources", ["payload_digest"])
+    op.create_index("ix_resources_url_id", "resources", ["url_id"])
+    op.create_table(
+        "page_resources",
+        sa.Column(
+            "page_url_id",
+            Id,
+            sa.ForeignKey("urls.id", name="fk_page_resources_page_url_id_urls"),
+            nullable=False,
+        ),
+        sa.Column(
+            "resource_id",
+            Id,
+            sa.ForeignKey("resources.id", name="fk_page_resources_resource_id_resources"),
+            nullable=False,
+        ),
+        sa.Column("first_seen_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("page_url_id", "resource_id", name="pk_page_resources"),
+    )
+    op.create_index("ix_page_resources_resource_id", "page_resources", ["resource_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_page_resources_resource_id", "page_resources")
+    op.drop_table("page_resources")
+    op.drop_index("ix_resources_url_id", "resources")
+    op.drop_index("ix_resources_payload_digest", "resources")
+    op.drop_table("resources")
