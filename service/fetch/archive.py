@@ -215,7 +215,9 @@ class WarcArchive:
         digest = payload_digest(exchange.payload)
         same = previous_digest is not None and previous_digest == digest
         revisit = (same or refers_to is not None) and 200 <= exchange.status < 300
-        response = self._response_record(exchange, digest, revisit=revisit, refers_to=None if same else refers_to)
+        response = self._response_record(
+            exchange, digest, revisit=revisit, refers_to=None if same else refers_to
+        )
         request = self._request_record(exchange, response.rec_headers.get_header("WARC-Record-ID"))
         req_bytes = _gzip_member(self._serializer.to_bytes(request), self.gzip_level)
         resp_bytes = _gzip_member(self._serializer.to_bytes(response), self.gzip_level)

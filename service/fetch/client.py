@@ -382,7 +382,9 @@ class Fetcher:
                 if refers_to is not None and refers_to[0] == url:
                     refers_to = None  # the same URL: ``previous_digest`` decides
             try:
-                ref = await self._archive.awrite(exchange, previous_digest=previous_digest, refers_to=refers_to)
+                ref = await self._archive.awrite(
+                    exchange, previous_digest=previous_digest, refers_to=refers_to
+                )
             except OSError as exc:
                 # A page we could not archive is not kept either: the archive is the evidence, and
                 # a full or read-only disk should stop the crawl's progress visibly, not silently.

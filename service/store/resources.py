@@ -132,7 +132,11 @@ def record(
         raise ValueError(f"unknown resource status {result.status!r}; expected one of {RESOURCE_STATUSES}")
     if fetch is not None:
         frontier.insert_fetch(conn, url_id, fetch)
-    values: dict[str, Any] = {"checked_at": result.fetched_at, "http_status": result.http_status, "url_id": url_id}
+    values: dict[str, Any] = {
+        "checked_at": result.fetched_at,
+        "http_status": result.http_status,
+        "url_id": url_id,
+    }
     if result.not_modified:
         values["last_seen_at"] = result.fetched_at
     elif result.status == "archived":
@@ -154,7 +158,9 @@ def record(
 def counts(conn: Connection) -> dict[str, Any]:
     """Resources by kind: archived (and their bytes), pending, missing; and the reasons of the missing."""
     by_kind: dict[str, dict[str, int]] = {}
-    q = select(resources.c.kind, resources.c.status, func.count(), func.coalesce(func.sum(resources.c.size), 0))
+    q = select(
+        resources.c.kind, resources.c.status, func.count(), func.coalesce(func.sum(resources.c.size), 0)
+    )
     for kind, status, n, size in conn.execute(q.group_by(resources.c.kind, resources.c.status)):
         row = by_kind.setdefault(kind, {"archived": 0, "bytes": 0, "pending": 0, "missing": 0})
         row[status] = row.get(status, 0) + int(n)
@@ -177,7 +183,10 @@ def of_urls(conn: Connection, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {}
     cols = [resources.c[c] for c in ("id", "url_key", "url", "kind", "status", "why_not", "content_type", "size",
                                       "payload_digest", "warc_file", "warc_offset", "revisit", "last_seen_at")]  # fmt: skip
-    return {r.url_key: dict(r._mapping) for r in conn.execute(select(*cols).where(resources.c.url_key.in_(list(keys))))}
+    return {
+        r.url_key: dict(r._mapping)
+        for r in conn.execute(select(*cols).where(resources.c.url_key.in_(list(keys))))
+    }
 
 
 def payload_record(conn: Connection, digest: str) -> tuple[str, int] | None:
