@@ -457,9 +457,9 @@ def record_bytes(path: str | Path, offset: int) -> bytes:
     return member[0]
 
 
-def _complete_members(path: Path) -> Iterator[tuple[int, int, bytes]]:
+def _complete_members(path: Path, start: int = 0) -> Iterator[tuple[int, int, bytes]]:
     with path.open("rb") as fh:
-        offset = 0
+        offset = start
         while True:
             try:
                 member = _member_at(fh, offset)
@@ -486,6 +486,43 @@ def iter_records(path: str | Path) -> Iterator[RecordInfo]:
             date=_date_of(record),
             record_id=rh.get_header("WARC-Record-ID"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureInfo:
+    """One response or revisit record as the replay's index needs it (no payload)."""
+
+    offset: int
+    length: int
+    url: str
+    date: datetime
+    status: int | None
+    content_type: str | None
+    record_type: str
+    payload_digest: str | None
+
+
+def iter_captures(path: str | Path, start: int = 0) -> Iterator[CaptureInfo]:
+    """The response and revisit records of ``path`` from byte ``start`` (a record's start), in
+    file order, complete ones only (a torn last record is logged and skipped)."""
+    for offset, length, data in _complete_members(Path(path), start):
+        record = _parse_record(data)
+        if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+            continue
+        rh, http = record.rec_headers, record.http_headers
+        status = http.get_statuscode()
+        yield CaptureInfo(
+            offset=offset, length=length, url=rh.get_header("WARC-Target-URI") or "",
+            date=_date_of(record) or datetime.fromtimestamp(0, UTC),
+            status=int(status) if status and status.isdigit() else None,
+            content_type=http.get_header("content-type"), record_type=record.rec_type,
+            payload_digest=rh.get_header("WARC-Payload-Digest"),
+        )  # fmt: skip
+
+
+def file_size(path: str | Path) -> int:
+    """The size of an archive file now (records past it are still being written)."""
+    return Path(path).stat().st_size
 
 
 def iter_responses(path: str | Path) -> Iterator[tuple[int, ArchivedResponse]]:

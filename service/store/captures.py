@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from service.site.urls import url_key
-from service.store import resources
+from service.store import capture_index, resources
 from service.store.resources import NeededResource, ResourceResult
 from service.store.sql import KeptConnection, aware, retrying, translate_errors, utcnow
 
@@ -85,6 +85,18 @@ class CapturesDoors:
         """Resources by kind (archived, bytes, pending, missing) and why the missing ones are."""
         with self.engine.connect() as conn:
             return resources.counts(conn)
+
+    def captures_indexed_to(self) -> dict[str, int]:
+        """How far each WARC file has been read into the replay's index (bytes)."""
+        with self.engine.connect() as conn:
+            return capture_index.indexed_to(conn)
+
+    def index_captures(self, warc_file: str, rows: Sequence[dict[str, Any]], *, read_to: int) -> int:
+        """Index ``rows`` (records of ``warc_file``, as ``fetch.archive.CaptureInfo`` fields) and note
+        the file read up to ``read_to``; how many were new. Idempotent."""
+        values = [{**r, "url_key": capture_index.capture_key(r["url"]), "warc_file": warc_file} for r in rows]
+        return retrying(self.writer, lambda c: capture_index.add(c, values, warc_file=warc_file, read_to=read_to),
+                        what="index_captures")  # fmt: skip
 
     def resources_of(self, urls: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The resource rows of ``urls``, by URL as given; URLs with no row are absent."""

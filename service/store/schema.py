@@ -371,3 +371,31 @@ page_resources = Table(
     Column("resource_id", Id, ForeignKey("resources.id"), primary_key=True, autoincrement=False, index=True),
     Column("first_seen_at", UtcDateTime, nullable=False),
 )
+
+#: every response and revisit record of the WARC files by URL and time, read from the files (0011):
+#: the replay's index (what pywb calls a CDX index)
+captures = Table(
+    "captures",
+    metadata,
+    _id(),
+    Column("url_key", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("status", Integer),
+    Column("content_type", String(200)),
+    Column("record_type", String(16), nullable=False),
+    Column("payload_digest", String(100), index=True),
+    Column("warc_file", Text, nullable=False),
+    Column("warc_offset", BigInteger, nullable=False),
+    Column("warc_length", BigInteger, nullable=False),
+    UniqueConstraint("warc_file", "warc_offset"),
+    Index("ix_captures_url_key_captured_at", "url_key", "captured_at"),
+)
+
+#: how far each WARC file has been read into ``captures`` (0011)
+capture_files = Table(
+    "capture_files",
+    metadata,
+    Column("warc_file", Text, primary_key=True),
+    Column("indexed_to", BigInteger, nullable=False),
+)
