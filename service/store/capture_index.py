@@ -149,12 +149,18 @@ class CapturesReads:
         """A photographer's photos (see ``capture_index.photographer_photos``)."""
         return self._captures_read(lambda c: photographer_photos(c, person_id, limit=limit))
 
-    def captures_near(self, url: str, at: datetime | None, limit: int = 20) -> list[Capture]:
-        """The captures of ``url`` as written, or of its canonical form (an alias with a tracking
-        parameter finds the page), nearest to ``at`` first. Page 2 of an article is its own URL
-        here: the index keys records by the URL they hold, never folded."""
-        keys = sorted({capture_key(url), url_key(self.canonicalize(url))})
+    def captures_near(
+        self, url: str, at: datetime | None, *, exact: bool = False, limit: int = 20
+    ) -> list[Capture]:
+        """The captures of ``url`` as written, and (unless ``exact``) of its canonical form (an
+        alias with a tracking parameter finds the page), nearest to ``at`` first. Page 2 of an
+        article is its own URL here: the index keys records by the URL they hold, never folded."""
+        keys = [capture_key(url)] if exact else sorted({capture_key(url), url_key(self.canonicalize(url))})
         return self._captures_read(lambda c: nearest(c, keys, at, limit=limit))
+
+    def is_canonical(self, url: str) -> bool:
+        """Whether ``url`` is its own canonical form (not page 2 of an article, not an alias)."""
+        return capture_key(url) == url_key(self.canonicalize(url))
 
 
 def capture_key(url: str) -> str:
