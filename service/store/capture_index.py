@@ -9,6 +9,7 @@ its file and offset).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.errors import StoreError
 from service.site.urls import url_key
+from service.store import articles as articles_mod
 from service.store import resources as resources_mod
-from service.store.schema import articles, capture_files, captures, credits, images, people
+from service.store.schema import article_versions, articles, capture_files, captures, credits, images, people
 from service.store.sql import aware, insert_ignore_rows
 
 T = TypeVar("T")
@@ -96,6 +98,22 @@ def full_record(conn: Connection, digest: str) -> Capture | None:
     return None if row is None else _capture(row)
 
 
+def html_between(
+    conn: Connection, start: datetime | None, end: datetime | None, *, after: int, limit: int
+) -> list[tuple[int, Capture]]:
+    """The 2xx HTML responses captured in ``start``..``end`` (any page: lists, the home page,
+    e-paper pages), by index id after ``after``."""
+    q = select(captures.c.id, *_COLUMNS).where(
+        captures.c.id > after, captures.c.record_type == "response", captures.c.status >= 200,
+        captures.c.status < 300, captures.c.content_type.like("%html%"),
+    )  # fmt: skip
+    if start is not None:
+        q = q.where(captures.c.captured_at >= aware(start))
+    if end is not None:
+        q = q.where(captures.c.captured_at < aware(end))
+    return [(int(r.id), _capture(r)) for r in conn.execute(q.order_by(captures.c.id).limit(limit))]
+
+
 def photographer_photos(conn: Connection, person_id: int, *, limit: int) -> list[dict[str, Any]]:
     """The images of the current versions of the articles ``person_id`` is credited on as a
     photographer, newest article first: url, caption, article id and whether it is archived."""
@@ -112,6 +130,10 @@ def photographer_photos(conn: Connection, person_id: int, *, limit: int) -> list
     # with several photographers on one article, a caption names whose photo it is
     named = [r for r in rows if r["name"] in (r["caption"] or "")]
     return (named or rows)[:limit]
+
+
+def _of_pages(conn: Connection, *, ids: list[int]) -> list[dict[str, Any]]:
+    return resources_mod.of_page(conn, ids)
 
 
 class CapturesReads:
@@ -157,6 +179,44 @@ class CapturesReads:
         article is its own URL here: the index keys records by the URL they hold, never folded."""
         keys = [capture_key(url)] if exact else sorted({capture_key(url), url_key(self.canonicalize(url))})
         return self._captures_read(lambda c: nearest(c, keys, at, limit=limit))
+
+    def html_captures_between(
+        self, start: datetime | None, end: datetime | None, *, after: int = 0, limit: int = 500
+    ) -> list[tuple[int, Capture]]:
+        """HTML responses captured in the time range (see ``html_between``)."""
+        return self._captures_read(lambda c: html_between(c, start, end, after=after, limit=limit))
+
+    def resources_of_pages(self, page_url_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The archived resources of the pages (frontier URL ids), and of the stylesheets among
+        them (their images, fonts, imports), each once."""
+        out: dict[int, dict[str, Any]] = {}
+        todo, done = set(page_url_ids), set()
+        while todo:
+            rows = self._captures_read(functools.partial(_of_pages, ids=sorted(todo)))
+            done |= todo
+            todo = set()
+            for row in rows:
+                out.setdefault(int(row["id"]), row)
+                if row["kind"] == "stylesheet" and row["url_id"] is not None and row["url_id"] not in done:
+                    todo.add(int(row["url_id"]))
+        return list(out.values())
+
+    def page_text(self, url: str) -> tuple[str, str] | None:
+        """The current title and text of the article at ``url`` (its own URL or an alias)."""
+        key = url_key(self.canonicalize(url))
+
+        def work(conn: Connection) -> tuple[str, str] | None:
+            aid = articles_mod.article_for_key(conn, key)
+            if aid is None:
+                return None
+            row = conn.execute(
+                select(article_versions.c.title, article_versions.c.body_text)
+                .join(articles, articles.c.current_version_id == article_versions.c.id)
+                .where(articles.c.id == aid)
+            ).first()
+            return None if row is None else (row[0], row[1])
+
+        return self._captures_read(work)
 
     def is_canonical(self, url: str) -> bool:
         """Whether ``url`` is its own canonical form (not page 2 of an article, not an alias)."""

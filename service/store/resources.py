@@ -205,8 +205,8 @@ def of_page(conn: Connection, page_url_ids: Sequence[int]) -> list[dict[str, Any
     if not page_url_ids:
         return []
     q = (
-        select(resources.c.id, resources.c.url, resources.c.kind, resources.c.warc_file, resources.c.warc_offset,
-               resources.c.payload_digest, resources.c.revisit)
+        select(resources.c.id, resources.c.url, resources.c.url_id, resources.c.kind, resources.c.warc_file,
+               resources.c.warc_offset, resources.c.payload_digest, resources.c.revisit)
         .join(page_resources, page_resources.c.resource_id == resources.c.id)
         .where(and_(page_resources.c.page_url_id.in_(list(page_url_ids)), resources.c.warc_file.is_not(None)))
         .distinct()
