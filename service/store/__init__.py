@@ -8,6 +8,7 @@ the store's own business.
 from service.errors import StoreError
 from service.store.browse import ArchivedAt, Cursor, ListFilter, Reader, decode_cursor, encode_cursor
 from service.store.budget import Grant
+from service.store.capture_index import Capture
 from service.store.connect import canonicalizer, open_reader, open_store, upgrade_database
 from service.store.dedup import Fingerprints, fingerprints, version_hash
 from service.store.export import write_csv, write_jsonl
@@ -23,6 +24,7 @@ __all__ = [
     "RANK_WINDOW",
     "ArchivedAt",
     "ArchivedFetch",
+    "Capture",
     "ClaimedUrl",
     "Cursor",
     "Discoveries",

@@ -38,7 +38,7 @@ def replica() -> Replica:
 
 def _config(tmp: Path, server: ReplicaServer, database_url: str) -> Archiver:
     fetch = {"requests_per_second": RATE, "concurrency": CONCURRENCY}
-    return Archiver(write_config(tmp, server.base_url, database_url, fetch=fetch), tmp)
+    return Archiver(write_config(tmp, server.base_url, database_url, fetch=fetch, archive={"resources": "page"}), tmp)
 
 
 def _resource_rows(database_url: str) -> list[dict[str, Any]]:
@@ -125,7 +125,7 @@ def test_kill_9_among_the_resources_loses_nothing_and_fetches_each_once(
 def test_a_refused_resource_says_why(tmp_path: Path, replica: Replica, server: ReplicaServer) -> None:
     db = f"sqlite:///{tmp_path / 'archive.db'}"
     archiver = Archiver(write_config(tmp_path, server.base_url, db, fetch={"requests_per_second": RATE,
-                                     "max_resource_bytes": 2048}), tmp_path)  # fmt: skip
+                                     "max_resource_bytes": 2048}, archive={"resources": "page"}), tmp_path)  # fmt: skip
     server.fault(path="/images/logo.png", kind="status", status=404)
     done = archiver.run("backfill", "--since", "2010-01-01", "--source", "site")
     assert done.returncode in (0, 1), done.stderr

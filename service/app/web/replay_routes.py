@@ -25,8 +25,7 @@ from service.app.web.app import View, bad, int_param, path_id
 from service.app.web.replay import REPLAY_CSP, rewrite, rewrite_css
 from service.extract.decode import decode_html
 from service.fetch.archive import ArchivedResponse, ArchiveError, read_response
-from service.store import ArchivedAt
-from service.store.capture_index import Capture
+from service.store import ArchivedAt, Capture
 
 REPLAY_HEADERS = {
     "Content-Security-Policy": REPLAY_CSP,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import random
 import re
 import struct
 import threading
@@ -19,6 +18,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+import numpy as np
 
 from tests.e2e.replica import lists, pages, paper
 from tests.e2e.replica.catalog import CHANNELS, SHANGHAI, SiteEntry, layout_path, title_for
@@ -41,15 +42,16 @@ def png(
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    rows = []
-    noise = random.Random(sum(rgb) * 7919 + width).randbytes(width * height * 3) if grain else b""
-    for y in range(height):
-        line = bytes(stripe if stripe and height // 3 <= y < 2 * height // 3 else rgb) * width
-        if grain:
-            line = bytes(min(255, c + n % grain) for c, n in zip(line, noise[y * width * 3:], strict=False))
-        rows.append(b"\x00" + line)
+    pixels = np.empty((height, width, 3), dtype=np.int16)
+    pixels[:] = rgb
+    if stripe:
+        pixels[height // 3 : 2 * height // 3] = stripe
+    if grain:
+        pixels += np.random.default_rng(sum(rgb) * 7919 + width).integers(0, grain, size=pixels.shape, dtype=np.int16)
+    rows = np.zeros((height, width * 3 + 1), dtype=np.uint8)  # each row: filter byte 0, then RGB
+    rows[:, 1:] = np.clip(pixels, 0, 255).astype(np.uint8).reshape(height, width * 3)
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"".join(rows))) \
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) \
         + chunk(b"IEND", b"")
 
 
