@@ -182,3 +182,20 @@ def kind_of(content_type: str | None, url: str) -> str:
     if "javascript" in media or (not media and path.endswith(".js")):
         return "script"
     return "image"
+
+
+def epaper_scans(
+    raw: bytes, url: str, *, content_type: str | None = None, pdfs: bool = False
+) -> tuple[ResourceLink, ...]:
+    """The scan of an e-paper page (the Founder page image, ``<img usemap>``: the page as printed,
+    its articles mapped on it), and with ``pdfs`` the PDF of the page it links."""
+    tree = LexborHTMLParser(decode_html(raw, content_type).text)
+    found = _Found(url)
+    for img in tree.css("img[usemap]"):
+        found.add(img.attributes.get("src") or "", "scan")
+    if pdfs:
+        for a in tree.css("a[href]"):
+            href = a.attributes.get("href") or ""
+            if href.lower().split("?", 1)[0].endswith(".pdf"):
+                found.add(href, "pdf")
+    return found.links()

@@ -33,7 +33,7 @@ class CapturesDoors:
 
     def add_page_resources(
         self,
-        page_url_id: int,
+        page_url_id: int | None,
         needed: Iterable[tuple[str, str]],
         *,
         found_on: str,
@@ -42,16 +42,24 @@ class CapturesDoors:
     ) -> int:
         """The page of frontier URL ``page_url_id`` uses ``needed`` ((URL, kind) each): record the
         links and queue the resources not archived yet, or last checked more than ``revisit_days``
-        ago; how many were queued. Idempotent."""
+        ago; how many were queued. ``page_url_id`` None: the page (``found_on``, an e-paper page
+        that discovery reads) is recorded in the frontier as finished, to link to. Idempotent."""
         now = utcnow()
         items: dict[str, NeededResource] = {}
         for url, kind in needed:
             canon = self.canonicalize(url)
             items.setdefault(url_key(canon), NeededResource(canon, url_key(canon), kind))
         before = now - timedelta(days=revisit_days)
-        return retrying(self.writer, lambda c: resources.add_for_page(
-            c, page_url_id, list(items.values()), found_on=found_on, published_on=published_on, now=now,
-            revisit_before=before), what="add_page_resources")  # fmt: skip
+        page = NeededResource(self.canonicalize(found_on), self.resource_key(found_on), "epaper_layout")
+
+        def work(c: Any) -> int:
+            page_id = page_url_id
+            if page_id is None:
+                page_id = resources.page_row(c, page, published_on=published_on, now=now)
+            return resources.add_for_page(c, page_id, list(items.values()), found_on=found_on,
+                                          published_on=published_on, now=now, revisit_before=before)  # fmt: skip
+
+        return retrying(self.writer, work, what="add_page_resources")
 
     def known_payload(self, url: str, digest: str) -> tuple[str, datetime] | None:
         """Another URL whose resource holds payload ``digest`` in full, and when it was captured."""

@@ -102,6 +102,16 @@ def add_for_page(
     return len(new) + int(stale.rowcount or 0)
 
 
+def page_row(conn: Connection, page: NeededResource, *, published_on: date | None, now: datetime) -> int:
+    """The frontier row of a page that discovery reads itself (an e-paper page), finished (never
+    claimed), so its resources can be linked to it; its id."""
+    insert_ignore_rows(conn, urls, [
+        {"url_key": page.key, "url": page.url, "kind": page.kind, "state": "done", "priority": 0, "found_on": None,
+         "published_on": published_on, "due_at": None, "attempts": 0, "created_at": now, "updated_at": now}
+    ])  # fmt: skip
+    return int(conn.execute(select(urls.c.id).where(urls.c.url_key == page.key)).scalar_one())
+
+
 def known_payload(conn: Connection, digest: str, key: str) -> tuple[str, datetime] | None:
     """Another resource archived in full with payload ``digest``: its URL and capture time."""
     row = conn.execute(

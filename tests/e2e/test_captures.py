@@ -72,6 +72,9 @@ def test_a_backfill_archives_each_page_with_its_photos_style_and_logo_once(
     for path in photos | set(SHARED):
         assert requested[path] == 1, (path, requested[path])
     assert requested["/images/unused.png"] == 0  # named in a CSS comment only
+    # each e-paper page's scan, under its own setting; its PDF only when asked (off by default)
+    scans = [p for p in requested if p.startswith("/ZJRB/PC/images/")]
+    assert scans and all(p.endswith(".jpg") and requested[p] == 1 for p in scans)
     rows = {urlsplit(r["url"]).path: r for r in _resource_rows(database_url)}
     for path in photos:
         row = rows[path]
@@ -79,6 +82,7 @@ def test_a_backfill_archives_each_page_with_its_photos_style_and_logo_once(
         archived = read_response(tmp_path / "warc" / row["warc_file"], row["warc_offset"])
         assert archived.body == photo(path) and row["size"] == len(photo(path))
     assert rows["/css/style.css"]["kind"] == "stylesheet" and rows["/fonts/jsw.woff"]["kind"] == "font"
+    assert all(rows[p]["kind"] == "scan" and rows[p]["status"] == "archived" for p in scans)
     assert read_response(tmp_path / "warc" / rows["/css/style.css"]["warc_file"],
                          rows["/css/style.css"]["warc_offset"]).body == STATIC["/css/style.css"][0]  # fmt: skip
     # the logo is one resource used by every page of the current site

@@ -80,6 +80,9 @@ STATIC: dict[str, tuple[bytes, str]] = {
     "/images/bg.png": (png(4, 60, (250, 240, 240)), "image/png"),
 }
 
+#: the e-paper's page scans and PDFs (Founder: /ZJRB/PC/images/YYYYMM/DD/page_01.jpg)
+_SCAN = re.compile(r"^/ZJRB/PC/images/\d{6}/\d{2}/page_\d+\.jpg$")
+_PDF = re.compile(r"^/ZJRB/PC/images/\d{6}/\d{2}/page_\d+\.pdf$")
 _SITE = re.compile(r"^/(\d{4})/(\d{4})/(\d+)(?:_(\d+))?\.shtml$")
 _OLD = re.compile(r"^/(\d{4})-(\d{2})/(\d{2})/content_(\d+)\.htm$")
 _PAPER = re.compile(r"^/ZJRB/PC/content/(\d{6})/(\d{2})/content_(\d+)\.html$")
@@ -136,8 +139,10 @@ class Site:
                 return handler(path, m)
         if path in STATIC:
             return _page(STATIC[path][0], STATIC_TIME, STATIC[path][1])
-        if path.startswith("/uploads/"):
+        if path.startswith("/uploads/") or _SCAN.match(path):
             return _page(photo(path), STATIC_TIME, "image/png")
+        if _PDF.match(path):
+            return _page(b"%PDF-1.4\n% \xe9\x95\x87\xe6\xb1\x9f\n" + photo(path) + b"\n%%EOF\n", STATIC_TIME, "application/pdf")
         if path.startswith(("/uploads/", "/images/")):
             return _page(PIXEL, STATIC_TIME, "image/gif")
         if path.startswith("/search/"):

@@ -86,3 +86,14 @@ def test_srcset_and_kinds() -> None:
     assert kind_of("text/css; charset=utf-8", "x") == "stylesheet"
     assert kind_of("font/woff2", "x") == "font" and kind_of("application/pdf", "x") == "pdf"
     assert kind_of(None, "https://a/b/c.woff") == "font" and kind_of("image/jpeg", "a.css") == "image"
+
+
+def test_an_epaper_page_has_its_scan_and_only_when_asked_its_pdf() -> None:
+    from service.extract.resources import epaper_scans
+
+    raw = """<html><body><div class="paper-main"><img src="../../../images/202610/01/page_01.jpg" usemap="#PagePicMap">
+    <a href="../../../images/202610/01/page_01.pdf">PDF 下载</a><img src="/images/logo.gif"></div></body></html>""".encode()
+    url = "http://szb.jsw.com.cn/ZJRB/PC/layout/202610/01/node_01.html"
+    scan = "http://szb.jsw.com.cn/ZJRB/PC/images/202610/01/page_01"
+    assert epaper_scans(raw, url) == (ResourceLink(scan + ".jpg", "scan"),)
+    assert epaper_scans(raw, url, pdfs=True) == (ResourceLink(scan + ".jpg", "scan"), ResourceLink(scan + ".pdf", "pdf"))
