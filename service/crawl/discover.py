@@ -403,7 +403,8 @@ async def walk_issue(
             continue
         walk.pages += 1
         if isinstance(frontier, StoreFrontier) and settings.archive.enabled and settings.archive.epaper_scans:
-            frontier.add_scans(response, day, pdfs=settings.archive.epaper_pdfs)  # the page as printed
+            frontier.add_scans(response, day, pdfs=settings.archive.epaper_pdfs,  # the page as printed
+                               revisit_days=settings.archive.resource_revisit_days)  # fmt: skip
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         walk.articles += len(links.articles)
         walk.new += frontier.add_urls(
@@ -444,14 +445,14 @@ class StoreFrontier:
         """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
         return self.store.known_before(urls, at)
 
-    def add_scans(self, response: Any, day: date, *, pdfs: bool) -> int:
+    def add_scans(self, response: Any, day: date, *, pdfs: bool, revisit_days: float) -> int:
         """Queue the scan (and with ``pdfs`` the PDF) of the e-paper page ``response`` as resources
         of that page; how many were queued."""
         found = epaper_scans(response.body, response.url, content_type=response.content_type, pdfs=pdfs)
         if not found:
             return 0
         return self.store.add_page_resources(None, [(f.url, f.kind) for f in found], found_on=response.url,
-                                             published_on=day, revisit_days=36500)  # fmt: skip
+                                             published_on=day, revisit_days=revisit_days)  # fmt: skip
 
     def links(self, urls: Iterable[NewUrl]) -> Discoveries:
         """``urls`` with the site id of each (no database read): the store sets apart the addresses

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from service.crawl.context import CrawlRun
 from service.errors import PermanentFetchError, TransientFetchError
@@ -63,7 +64,7 @@ async def queue_for_page(
         return 0
     queued = await offloop(
         crawl.store.add_page_resources, item.id, [(link.url, link.kind) for link in links], found_on=item.url,
-        published_on=_published_on(item, article), revisit_days=crawl.settings.archive.resource_revisit_days,
+        published_on=_published_on(item, article, crawl.settings.schedule.timezone), revisit_days=crawl.settings.archive.resource_revisit_days,
     )  # fmt: skip
     crawl.count("resources_queued", queued)
     return queued
@@ -82,13 +83,12 @@ async def queue_links(crawl: CrawlRun, item: ClaimedUrl, links: Sequence[Resourc
     return queued
 
 
-def _published_on(item: ClaimedUrl, article: Article | None) -> date | None:
-    """The date a resource is filed under (a backfill's range claims it with its page's)."""
+def _published_on(item: ClaimedUrl, article: Article | None, zone: str) -> date | None:
+    """The date a resource is filed under (a backfill's range claims it with its page's): the
+    page's date from its path, else the article's publication day in the site's time zone."""
     if item.published_on is not None or article is None or article.published_at is None:
         return item.published_on
-    from zoneinfo import ZoneInfo
-
-    return article.published_at.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    return article.published_at.astimezone(ZoneInfo(zone)).date()
 
 
 async def process_resource(crawl: CrawlRun, item: ClaimedUrl) -> str:
