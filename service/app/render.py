@@ -63,6 +63,11 @@ def stats_tables(stats: dict[str, Any]) -> Group:
     for e in stats["errors"]:
         errors.add_row(e["state"], str(e["count"]), e["error"][:100])
     fill = stats["fill_rates"]
+    captured = Table(title="resources archived with pages", title_justify="left")
+    for col in ("kind", "archived", "bytes", "pending", "missing"):
+        captured.add_column(col, justify="left" if col == "kind" else "right")
+    for kind, row in stats.get("resources", {}).get("by_kind", {}).items():
+        captured.add_row(kind, *(f"{row.get(c, 0):,}" for c in ("archived", "bytes", "pending", "missing")))
     return Group(
         f"database: {stats['database']}",
         pairs("archive", stats["counts"]),
@@ -72,6 +77,7 @@ def stats_tables(stats: dict[str, Any]) -> Group:
             "articles changed at least this long after publication",
             stats.get("changed_after", {}),
         ),
+        captured,
         runs,
         errors,
     )

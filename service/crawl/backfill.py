@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from service.crawl.captures import index_archive
 from service.crawl.context import CrawlRun
 from service.crawl.discover import BackfillPaging, WalkState, days, start_urls, walk_issue, walk_lists
 from service.crawl.drain import drain, release_dead_leases
@@ -174,6 +175,7 @@ async def run_backfill(
             await after_discovery()
         await drain(crawl, stop=stop, published_between=(span.since, span.until))
         crawl.store.refresh_search()
+        await asyncio.to_thread(index_archive, crawl.store, crawl.settings)  # the replay's index
     finally:
         ticker.cancel()
         if on_progress:

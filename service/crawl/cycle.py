@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.crawl import alarm
+from service.crawl.captures import index_archive
 from service.crawl.context import WATCHED_FIELDS, CrawlContext, CrawlRun
 from service.crawl.discover import (
     SteadyPaging,
@@ -95,6 +96,7 @@ class Cycles:
         await self.epaper(run)
         await drain(run, stop=self.halt)
         run.store.refresh_search()
+        await asyncio.to_thread(index_archive, run.store, self.settings)  # the replay's index
         error = "; ".join(walk.errors[:3]) or None
         self._finish(run, run_id, ok=walk.answered, error=error)
         self.poll_minutes = next_poll_minutes(self.poll_minutes, new, least=sched.poll_minutes,

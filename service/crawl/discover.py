@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from service.errors import FetchError
 from service.extract.listing import page_links
 from service.extract.profile import choose_template, site_id
+from service.extract.resources import epaper_scans
 from service.model import Link
 from service.settings import Settings, SiteProfile
 from service.site.urls import UrlShapes, date_from_path, is_allowed, list_page_number, shapes_of
@@ -401,6 +402,9 @@ async def walk_issue(
                 walk.failed += 1
             continue
         walk.pages += 1
+        if isinstance(frontier, StoreFrontier) and settings.archive.enabled and settings.archive.epaper_scans:
+            frontier.add_scans(response, day, pdfs=settings.archive.epaper_pdfs,  # the page as printed
+                               revisit_days=settings.archive.resource_revisit_days)  # fmt: skip
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         walk.articles += len(links.articles)
         walk.new += frontier.add_urls(
@@ -440,6 +444,15 @@ class StoreFrontier:
     def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
         """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
         return self.store.known_before(urls, at)
+
+    def add_scans(self, response: Any, day: date, *, pdfs: bool, revisit_days: float) -> int:
+        """Queue the scan (and with ``pdfs`` the PDF) of the e-paper page ``response`` as resources
+        of that page; how many were queued."""
+        found = epaper_scans(response.body, response.url, content_type=response.content_type, pdfs=pdfs)
+        if not found:
+            return 0
+        return self.store.add_page_resources(None, [(f.url, f.kind) for f in found], found_on=response.url,
+                                             published_on=day, revisit_days=revisit_days)  # fmt: skip
 
     def links(self, urls: Iterable[NewUrl]) -> Discoveries:
         """``urls`` with the site id of each (no database read): the store sets apart the addresses

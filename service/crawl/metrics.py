@@ -84,6 +84,16 @@ class Metrics:
             ["field"],
             registry=r,
         )
+        self.resources = _Counter(
+            "jinshan_resources",
+            "Resources of archived pages (images, stylesheets, fonts, scans) by kind and outcome "
+            "(archived, revisit, unchanged, missing).",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.resource_bytes = _Counter(
+            "jinshan_resource_bytes", "Bytes of resources archived, by kind.", ["kind"], registry=r
+        )
         self.cycles = _Counter(
             "jinshan_cycles", "Daemon cycles and backfills by result.", ["result"], registry=r
         )

@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service.crawl import resources
 from service.crawl.context import CrawlRun
 from service.crawl.discover import article_urls, classify
 from service.crawl.pages import LivePages, page_of, read_article
@@ -46,6 +47,8 @@ def retry_time(
 
 async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
     """Handle one claimed URL; returns the outcome word that was counted."""
+    if item.kind == "resource":  # an image, stylesheet or font of archived pages
+        return await resources.process_resource(crawl, item)
     now = datetime.now(UTC)
     cfg = crawl.settings.fetch
     conditional = cfg.conditional_requests and item.article_id is not None
@@ -78,8 +81,9 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
         if item.article_id is not None:
             _came_back(crawl, item, item.article_id)
         return "unchanged"
+    pages = [response]  # and each further page of a split article, for its resources
     try:
-        article = await _extract_all(crawl, item, response)
+        article = await _extract_all(crawl, item, response, pages)
     except TransientFetchError as exc:  # a further page of a split article failed: the whole URL retries
         return _transient(crawl, item, exc, now)
     except PermanentFetchError as exc:
@@ -94,6 +98,7 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
                                payload_digest=response.payload_digest)  # fmt: skip
         return "not_article"
     crawl.stats.observe(article)
+    await resources.queue_for_page(crawl, item, pages, article)  # before the page is stored: see there
     for name, layer in article.fields_from.items():
         crawl.metrics.layers.labels(field=name, layer=layer.split(":")[0]).inc()
     found = (
@@ -156,7 +161,9 @@ def _came_back(crawl: CrawlRun, item: ClaimedUrl, article_id: int) -> None:
         log.info("article came back: %s", item.url)
 
 
-async def _extract_all(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Article:
+async def _extract_all(
+    crawl: CrawlRun, item: ClaimedUrl, response: Any, pages: list[Any] | None = None
+) -> Article:
     """The article of a response, its further pages fetched (each recorded under the same frontier
     URL, so ``reparse`` finds them) and joined; each page extracted off the event loop, bounded in
     depth and time."""
@@ -165,6 +172,8 @@ async def _extract_all(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Arti
         crawl.metrics.fetches.labels(status=str(more.status)).inc()
         crawl.count("fetched")
         _record(crawl, item, more, error=None)
+        if pages is not None:
+            pages.append(more)
 
     return await read_article(page_of(response), LivePages(crawl.fetcher, fetched), crawl.settings.profile,
                               fetched_on=response.fetched_at.date(), bounded=True)  # fmt: skip

@@ -183,23 +183,42 @@ class WarcArchive:
         """The file ``ref`` points into, for ``read_response(archive.path_of(ref), ref.offset)``."""
         return self.directory / ref.filename
 
-    async def awrite(self, exchange: Exchange, *, previous_digest: str | None = None) -> WarcRef:
+    async def awrite(
+        self,
+        exchange: Exchange,
+        *,
+        previous_digest: str | None = None,
+        refers_to: tuple[str, datetime] | None = None,
+    ) -> WarcRef:
         """``write`` for a coroutine: at once for a small payload (``INLINE_MAX_BYTES``), in a worker
         thread for a large one or when every write waits for the disk (``fsync``), so compression
         and disk never block the event loop for long."""
         if len(exchange.payload) <= INLINE_MAX_BYTES and not self.fsync:
-            return self.write(exchange, previous_digest=previous_digest)
-        return await asyncio.to_thread(self.write, exchange, previous_digest=previous_digest)
+            return self.write(exchange, previous_digest=previous_digest, refers_to=refers_to)
+        return await asyncio.to_thread(
+            self.write, exchange, previous_digest=previous_digest, refers_to=refers_to
+        )
 
-    def write(self, exchange: Exchange, *, previous_digest: str | None = None) -> WarcRef:
+    def write(
+        self,
+        exchange: Exchange,
+        *,
+        previous_digest: str | None = None,
+        refers_to: tuple[str, datetime] | None = None,
+    ) -> WarcRef:
         """Append the request and response records of ``exchange``; return the response's place.
 
         When ``previous_digest`` equals this payload's digest the response is written as a
-        revisit record (identical-payload-digest profile) without the body.
+        revisit record (identical-payload-digest profile) without the body. ``refers_to`` (URL,
+        capture time): the archive holds this payload under that other URL (a picture served at two
+        addresses): a revisit record that refers to it.
         """
         digest = payload_digest(exchange.payload)
-        revisit = previous_digest is not None and previous_digest == digest and exchange.status < 300
-        response = self._response_record(exchange, digest, revisit=revisit)
+        same = previous_digest is not None and previous_digest == digest
+        revisit = (same or refers_to is not None) and 200 <= exchange.status < 300
+        response = self._response_record(
+            exchange, digest, revisit=revisit, refers_to=None if same else refers_to
+        )
         request = self._request_record(exchange, response.rec_headers.get_header("WARC-Record-ID"))
         req_bytes = _gzip_member(self._serializer.to_bytes(request), self.gzip_level)
         resp_bytes = _gzip_member(self._serializer.to_bytes(response), self.gzip_level)
@@ -261,7 +280,9 @@ class WarcArchive:
         self._name, self._file, self._size = name, fh, len(data)
         return fh
 
-    def _response_record(self, ex: Exchange, digest: str, *, revisit: bool) -> Any:
+    def _response_record(
+        self, ex: Exchange, digest: str, *, revisit: bool, refers_to: tuple[str, datetime] | None = None
+    ) -> Any:
         headers = [(k, v) for k, v in ex.response_headers if k.lower() not in _DROPPED_HEADERS]
         http = StatusAndHeaders(f"{ex.status} {ex.reason}".strip(), headers, protocol=ex.http_version)
         # the digest given, so warcio does not hash the payload again (it still hashes the block)
@@ -274,7 +295,9 @@ class WarcArchive:
                 ex.url, "revisit", http_headers=http, warc_headers_dict=warc_headers
             )
             record.rec_headers.add_header("WARC-Profile", RecordBuilder.REVISIT_PROFILE)
-            record.rec_headers.add_header("WARC-Refers-To-Target-URI", ex.url)
+            record.rec_headers.add_header("WARC-Refers-To-Target-URI", refers_to[0] if refers_to else ex.url)
+            if refers_to is not None:
+                record.rec_headers.add_header("WARC-Refers-To-Date", _warc_date(refers_to[1]))
             return record
         return builder.create_warc_record(
             ex.url, "response", payload=io.BytesIO(ex.payload), length=len(ex.payload),
@@ -395,9 +418,9 @@ def _write_all(fh: IO[bytes], data: bytes) -> None:
         view = view[written:]
 
 
-def _complete_members(path: Path) -> Iterator[tuple[int, int, bytes]]:
+def _complete_members(path: Path, start: int = 0) -> Iterator[tuple[int, int, bytes]]:
     with path.open("rb") as fh:
-        offset = 0
+        offset = start
         while True:
             try:
                 member = _member_at(fh, offset)
@@ -424,6 +447,43 @@ def iter_records(path: str | Path) -> Iterator[RecordInfo]:
             date=_date_of(record),
             record_id=rh.get_header("WARC-Record-ID"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureInfo:
+    """One response or revisit record as the replay's index needs it (no payload)."""
+
+    offset: int
+    length: int
+    url: str
+    date: datetime
+    status: int | None
+    content_type: str | None
+    record_type: str
+    payload_digest: str | None
+
+
+def iter_captures(path: str | Path, start: int = 0) -> Iterator[CaptureInfo]:
+    """The response and revisit records of ``path`` from byte ``start`` (a record's start), in
+    file order, complete ones only (a torn last record is logged and skipped)."""
+    for offset, length, data in _complete_members(Path(path), start):
+        record = _parse_record(data)
+        if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+            continue
+        rh, http = record.rec_headers, record.http_headers
+        status = http.get_statuscode()
+        yield CaptureInfo(
+            offset=offset, length=length, url=rh.get_header("WARC-Target-URI") or "",
+            date=_date_of(record) or datetime.fromtimestamp(0, UTC),
+            status=int(status) if status and status.isdigit() else None,
+            content_type=http.get_header("content-type"), record_type=record.rec_type,
+            payload_digest=rh.get_header("WARC-Payload-Digest"),
+        )  # fmt: skip
+
+
+def file_size(path: str | Path) -> int:
+    """The size of an archive file now (records past it are still being written)."""
+    return Path(path).stat().st_size
 
 
 def iter_responses(path: str | Path) -> Iterator[tuple[int, ArchivedResponse]]:

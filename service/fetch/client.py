@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -49,6 +49,14 @@ BLOCK_HOLD_S = 900.0
 _ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
 
 BlockCheck = Callable[[bytes, str | None], str | None]
+#: given a payload digest, where (URL, capture time) the archive already holds that payload, or None
+KnownPayload = Callable[[str], Awaitable[tuple[str, datetime] | None]]
+
+
+def type_allowed(media: str, allowed: frozenset[str]) -> bool:
+    """Whether media type ``media`` ("image/png") is in ``allowed``, which may name a family
+    ("image/*"). An unknown (empty) type is allowed: the archive keeps what the server sent."""
+    return not media or media in allowed or f"{media.split('/', 1)[0]}/*" in allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +134,9 @@ class Fetcher:
         #: while set, a crawl stops claiming URLs (each would fail the same way)
         self.archive_failure: str | None = None
         self._hosts = settings.fetchable_hosts
+        #: resources may also come from the profile's resource hosts (a CDN), pages never do
+        self._resource_hosts = settings.resource_hosts
+        self._resource_types = frozenset(self._cfg.resource_types)
         self._archive = archive
         self._block_check = block_check
         self._html_types = html_types
@@ -201,8 +212,16 @@ class Fetcher:
         last_modified: str | None = None,
         previous_digest: str | None = None,
         follow: Callable[[str], bool] | None = None,
+        resource: bool = False,
+        known_payload: KnownPayload | None = None,
     ) -> Response:
         """GET ``url`` politely; a ``Response`` for 2xx and 304, a ``FetchError`` for the rest.
+
+        ``resource``: ``url`` is a page's image, stylesheet, font or scan, not a page: the hosts
+        allowed are ``Settings.resource_hosts``, the type must be one of ``fetch.resource_types``
+        ("refused_type" otherwise), the size at most ``fetch.max_resource_bytes`` ("too_large").
+        ``known_payload(digest)``: where the archive already holds this payload under another URL;
+        the response is then written as a revisit record that refers to it.
 
         ``follow(target)`` is asked before each redirect hop; False stops there with ``Redirected``
         (the crawl uses it not to download again a page it already has under its canonical URL).
@@ -213,12 +232,14 @@ class Fetcher:
         backoff; a server's ``Retry-After`` up to ``backoff_max_s`` is waited out, a longer one is
         handed back as ``retry_at``.
         """
-        self._check_target(url, url)
+        self._check_target(url, url, resource=resource)
         headers = self._conditional_headers(etag, last_modified)
         attempt = 0
         while True:
             try:
-                return await self._fetch_once(url, headers, previous_digest, follow)
+                return await self._fetch_once(
+                    url, headers, previous_digest, follow, resource=resource, known_payload=known_payload
+                )
             except TransientFetchError as exc:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
@@ -257,35 +278,44 @@ class Fetcher:
         headers: dict[str, str],
         previous_digest: str | None,
         follow: Callable[[str], bool] | None = None,
+        *,
+        resource: bool = False,
+        known_payload: KnownPayload | None = None,
     ) -> Response:
         chain: list[str] = []
         current = url
         while True:
             await self._check_robots(current)
-            hop = await self._request(current, headers, previous_digest=previous_digest, pages=True)
+            hop = await self._request(
+                current, headers, previous_digest=previous_digest, pages=not resource,
+                max_bytes=self._cfg.max_resource_bytes if resource else None,
+                resource_types=self._resource_types if resource else None, known_payload=known_payload,
+            )  # fmt: skip
             location = _header(hop.headers, "location")
             if hop.status not in REDIRECT_STATUSES or not location:
                 return self._judge(url, hop, tuple(chain))
             chain.append(current)
-            current = self._next_hop(url, current, location, chain)
+            current = self._next_hop(url, current, location, chain, resource=resource)
             if follow is not None and not follow(current):
                 raise Redirected(url, current, status=hop.status)
 
-    def _next_hop(self, url: str, current: str, location: str, chain: list[str]) -> str:
+    def _next_hop(
+        self, url: str, current: str, location: str, chain: list[str], *, resource: bool = False
+    ) -> str:
         target = urljoin(current, location.strip()).split("#", 1)[0]
         detail = " -> ".join([*chain, target])
         if target in chain:
             raise PermanentFetchError(url, "redirect_loop", detail)
         if len(chain) > self._cfg.max_redirects:
             raise PermanentFetchError(url, "too_many_redirects", detail)
-        self._check_target(url, target, detail)
+        self._check_target(url, target, detail, resource=resource)
         return target
 
-    def _check_target(self, url: str, target: str, detail: str = "") -> None:
+    def _check_target(self, url: str, target: str, detail: str = "", *, resource: bool = False) -> None:
         parts = urlsplit(target)
         if parts.scheme not in ("http", "https"):
             raise PermanentFetchError(url, "refused_scheme", detail or target)
-        if (parts.hostname or "").lower() not in self._hosts:
+        if (parts.hostname or "").lower() not in (self._resource_hosts if resource else self._hosts):
             raise PermanentFetchError(url, "refused_host", detail or target)
 
     async def _check_robots(self, url: str) -> None:
@@ -357,21 +387,30 @@ class Fetcher:
         previous_digest: str | None = None,
         pages: bool,
         max_bytes: int | None = None,
+        resource_types: frozenset[str] | None = None,
+        known_payload: KnownPayload | None = None,
     ) -> _Hop:
         """Send one GET through the host gate, read the body within the cap, archive the exchange."""
         async with self._gate.slot(url):
             try:
                 async with asyncio.timeout(self._cfg.timeout_s):
                     hop, exchange = await self._exchange(
-                        url, headers, pages, max_bytes or self._cfg.max_bytes
+                        url, headers, pages, max_bytes or self._cfg.max_bytes, resource_types
                     )
             except TimeoutError:
                 raise TransientFetchError(
                     url, "timeout", f"no complete answer in {self._cfg.timeout_s}s"
                 ) from None
         if self._archive is not None:
+            refers_to = None
+            if known_payload is not None and 200 <= hop.status < 300:
+                refers_to = await known_payload(payload_digest(hop.payload))
+                if refers_to is not None and refers_to[0] == url:
+                    refers_to = None  # the same URL: ``previous_digest`` decides
             try:
-                ref = await self._archive.awrite(exchange, previous_digest=previous_digest)
+                ref = await self._archive.awrite(
+                    exchange, previous_digest=previous_digest, refers_to=refers_to
+                )
             except OSError as exc:
                 # A page we could not archive is not kept either: the archive is the evidence, and
                 # a full or read-only disk should stop the crawl's progress visibly, not silently.
@@ -382,7 +421,12 @@ class Fetcher:
         return hop
 
     async def _exchange(
-        self, url: str, headers: dict[str, str], pages: bool, max_bytes: int
+        self,
+        url: str,
+        headers: dict[str, str],
+        pages: bool,
+        max_bytes: int,
+        resource_types: frozenset[str] | None = None,
     ) -> tuple[_Hop, Exchange]:
         try:
             request = self._client.build_request("GET", url, headers=headers)
@@ -394,6 +438,10 @@ class Fetcher:
             resp_headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw)
             if pages and 200 <= response.status_code < 300:
                 self._check_type(url, _header(resp_headers, "content-type"), response.status_code)
+            elif resource_types is not None and 200 <= response.status_code < 300:
+                media = _media_type(_header(resp_headers, "content-type"))
+                if not type_allowed(media, resource_types):
+                    raise PermanentFetchError(url, "refused_type", media, status=response.status_code)
             body = await self._read_any(url, response, resp_headers, max_bytes)
         finally:
             await response.aclose()

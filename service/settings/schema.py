@@ -137,6 +137,20 @@ class FetchSettings(_Section):
     trust_env: bool = False
     http2: bool = False
     shared_politeness: bool = True
+    max_resource_bytes: int = Field(10_000_000, ge=1024)
+    resource_types: tuple[str, ...] = (
+        "image/*", "text/css", "font/*", "application/font-woff", "application/x-font-woff",
+        "application/vnd.ms-fontobject", "application/x-font-ttf", "application/pdf",
+        "application/javascript", "text/javascript", "application/x-javascript",
+    )  # fmt: skip
+
+    @field_validator("resource_types")
+    @classmethod
+    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [t for t in v if not re.match(r"^[a-z0-9.+-]+/(?:\*|[a-z0-9.+-]+)$", t.strip().lower())]
+        if bad:
+            raise ValueError(f"not a media type or TYPE/*: {', '.join(bad)}")
+        return tuple(t.strip().lower() for t in v)
 
     @field_validator("user_agent", "contact_url")
     @classmethod
@@ -191,6 +205,11 @@ class ArchiveSettings(_Section):
     path: str = "data/warc"
     rotate_bytes: int = Field(1_000_000_000, ge=1024)
     gzip_level: int = Field(6, ge=1, le=9)
+    resources: str = Field("page", pattern="^(off|images|page)$")
+    resource_scripts: bool = False
+    resource_revisit_days: float = Field(30, ge=0)
+    epaper_scans: bool = True
+    epaper_pdfs: bool = False
 
 
 class DedupSettings(_Section):
@@ -323,6 +342,14 @@ class SiteProfile(_Section):
     paper_names: dict[str, str] = {}
     templates: tuple[TemplateProfile, ...] = ()
     urls: UrlPatterns = UrlPatterns()
+    #: hosts that serve the site's images, stylesheets and fonts (a CDN): fetched for resources only,
+    #: never for pages
+    resource_hosts: tuple[str, ...] = ()
+
+    @field_validator("resource_hosts")
+    @classmethod
+    def _resource_hosts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(h.lower().strip() for h in v if h.strip())
 
 
 class Settings(_Section):
@@ -356,3 +383,9 @@ class Settings(_Section):
             hosts.discard(epaper)
         hosts.discard("")
         return frozenset(hosts)
+
+    @property
+    def resource_hosts(self) -> frozenset[str]:
+        """The hosts a page's resources may come from: the fetchable hosts and the profile's
+        ``resource_hosts`` (a CDN is asked for images and stylesheets, never for pages)."""
+        return self.fetchable_hosts | frozenset(self.profile.resource_hosts)

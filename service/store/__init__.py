@@ -8,6 +8,7 @@ the store's own business.
 from service.errors import StoreError
 from service.store.browse import ArchivedAt, Cursor, ListFilter, Reader, decode_cursor, encode_cursor
 from service.store.budget import Grant
+from service.store.capture_index import Capture
 from service.store.changes import KINDS as CHANGE_KINDS
 from service.store.changes import Change
 from service.store.connect import canonicalizer, open_reader, open_store, upgrade_database
@@ -17,6 +18,7 @@ from service.store.leader import LeaderLock
 from service.store.recheck import RecheckRange
 from service.store.reparse import ArchivedFetch, Reparsed, ReparseSource
 from service.store.repo import Store
+from service.store.resources import ResourceResult
 from service.store.search import RANK_WINDOW, SearchHit, SearchQuery
 from service.store.search import render as render_marks
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
@@ -26,6 +28,7 @@ __all__ = [
     "RANK_WINDOW",
     "ArchivedAt",
     "ArchivedFetch",
+    "Capture",
     "Change",
     "ClaimedUrl",
     "Cursor",
@@ -39,6 +42,7 @@ __all__ = [
     "RecheckRange",
     "ReparseSource",
     "Reparsed",
+    "ResourceResult",
     "SearchHit",
     "SearchQuery",
     "Store",

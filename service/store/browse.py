@@ -24,6 +24,7 @@ from service.model import CREDIT_ROLES
 from service.site.urls import canonical_url, url_key
 from service.store import articles as articles_mod
 from service.store import export, frontier, runs, search
+from service.store.capture_index import CapturesReads
 from service.store.schema import (
     article_urls,
     article_versions,
@@ -529,7 +530,7 @@ __all__ = [
 # --- the facade the web view holds ----------------------------------------------------------------
 
 
-class Reader:
+class Reader(CapturesReads):
     """The archive, read-only, for the web view: each method opens one short read transaction.
 
     ``canonicalize`` maps a URL to its canonical form (as ``Store`` does), so a link found in an

@@ -42,6 +42,7 @@ from service.store import (
     search,
     stats,
 )
+from service.store.captures import CapturesDoors
 from service.store.db import is_read_only, write_options
 from service.store.leader import LeaderLock
 from service.store.reparse import Reparsed, ReparseSource
@@ -58,7 +59,7 @@ MAX_ATTEMPTS = 10
 
 
 @translate_errors
-class Store:
+class Store(CapturesDoors):
     """The archive on ``engine``. ``canonicalize`` maps a URL to its canonical form; pass
     ``canonicalizer(settings)`` (``store.connect``: the site's host aliases, dropped query parameters
     and URL shapes; the default knows none of them)."""

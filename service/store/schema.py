@@ -345,3 +345,66 @@ simhash_index = Table(
     # SQLite: the primary key is the table (no rowid b-tree beside it): one b-tree to write and probe
     sqlite_with_rowid=False,
 )
+
+#: resources archived with pages: images, stylesheets, fonts, e-paper scans (0011)
+resources = Table(
+    "resources",
+    metadata,
+    _id(),
+    Column("url_key", Text, nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("url_id", Id, ForeignKey("urls.id"), index=True),
+    Column("kind", String(16), nullable=False),
+    # "pending" (in the frontier), "archived", or "missing" (``why_not`` says why)
+    Column("status", String(16), nullable=False),
+    Column("why_not", Text),
+    Column("http_status", Integer),
+    Column("content_type", String(200)),
+    Column("size", BigInteger),
+    Column("payload_digest", String(100), index=True),
+    Column("warc_file", Text),
+    Column("warc_offset", BigInteger),
+    Column("warc_length", BigInteger),
+    # the record is a revisit: the payload sits in the record of another capture of the same digest
+    Column("revisit", Boolean, nullable=False, server_default=false()),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime),
+    Column("checked_at", UtcDateTime),
+)
+
+#: which page (its frontier URL: an article's URL holds all its pages) uses which resource (0011)
+page_resources = Table(
+    "page_resources",
+    metadata,
+    Column("page_url_id", Id, ForeignKey("urls.id"), primary_key=True, autoincrement=False),
+    Column("resource_id", Id, ForeignKey("resources.id"), primary_key=True, autoincrement=False, index=True),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
+#: every response and revisit record of the WARC files by URL and time, read from the files (0011):
+#: the replay's index (what pywb calls a CDX index)
+captures = Table(
+    "captures",
+    metadata,
+    _id(),
+    Column("url_key", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("captured_at", UtcDateTime, nullable=False),
+    Column("status", Integer),
+    Column("content_type", String(200)),
+    Column("record_type", String(16), nullable=False),
+    Column("payload_digest", String(100), index=True),
+    Column("warc_file", Text, nullable=False),
+    Column("warc_offset", BigInteger, nullable=False),
+    Column("warc_length", BigInteger, nullable=False),
+    UniqueConstraint("warc_file", "warc_offset"),
+    Index("ix_captures_url_key_captured_at", "url_key", "captured_at"),
+)
+
+#: how far each WARC file has been read into ``captures`` (0011)
+capture_files = Table(
+    "capture_files",
+    metadata,
+    Column("warc_file", Text, primary_key=True),
+    Column("indexed_to", BigInteger, nullable=False),
+)

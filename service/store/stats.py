@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Select, func, select
 
 from service.model import CREDIT_ROLES
 from service.settings import redact_url
-from service.store import frontier, recheck, runs
+from service.store import frontier, recheck, resources, runs
 from service.store.schema import article_urls, article_versions, articles, fetches, urls
 
 FILL_SAMPLE = 5000
@@ -32,6 +32,8 @@ def collect(conn: Connection) -> dict[str, Any]:
         "errors": _errors(conn),
         # edits found late: articles with a version first seen at least 1 day, … after publication
         "changed_after": recheck.change_ages(conn),
+        # resources archived with pages, by kind, with their bytes (images, stylesheets, fonts …)
+        "resources": resources.counts(conn),
     }
 
 

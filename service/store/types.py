@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 #: what a frontier URL is expected to be
-URL_KINDS = ("article", "hub", "epaper_layout", "epaper_article")
+URL_KINDS = ("article", "hub", "epaper_layout", "epaper_article", "resource")
 #: the life of a frontier URL (see ``Store.finish_url``)
 URL_STATES = ("new", "fetching", "done", "retry", "failed", "not_article", "gone", "refused")
 #: what ``Store.store_article`` did

@@ -142,7 +142,9 @@ def write_config(tmp: Path, base_url: str, database_url: str, **sections: dict[s
     """A config for the replica with politeness lifted and quick retries; ``sections`` override."""
     extra: dict[str, dict[str, Any]] = {
         "database": {"url": database_url},
-        "archive": {"path": str(tmp / "warc")},
+        # resources (photos, stylesheets) double the requests of a crawl: the tests of captures
+        # (test_captures*.py, the web view's archive) ask for them, the others keep their timing
+        "archive": {"path": str(tmp / "warc"), "resources": "off"},
         "fetch": {"requests_per_second": 500.0, "concurrency": 4, "timeout_s": 3.0, "connect_timeout_s": 2.0,
                   "retries": 2, "backoff_base_s": 0.05, "backoff_max_s": 0.5, "retry_after_s": 1.0},
         "web": {"listen": ""},

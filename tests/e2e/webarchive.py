@@ -55,12 +55,12 @@ class WebArchive:
 
 def fill(tmp: Path, server: ReplicaServer, database_url: str) -> tuple[Archiver, str]:
     """Backfill the replica, then publish, run a cycle, edit, run again: an edited article."""
-    backfill = Archiver(write_config(tmp, server.base_url, database_url), tmp)
+    backfill = Archiver(write_config(tmp, server.base_url, database_url, archive={"resources": "page"}), tmp)
     done = backfill.run("backfill", "--since", "2010-01-01")
     assert done.returncode == 0, done.stderr
     # the first revisit an hour after publication; that hour passes in the database (make_due)
-    archiver = Archiver(write_config(tmp, server.base_url, database_url,
-                                     schedule={"revisit_hours": [1.0, 24.0]}), tmp)  # fmt: skip
+    archiver = Archiver(write_config(tmp, server.base_url, database_url, schedule={"revisit_hours": [1.0, 24.0]},
+                                     archive={"resources": "page"}), tmp)  # fmt: skip
     fresh = server.publish(2, at=datetime.now(UTC).replace(second=0, microsecond=0))
     first = archiver.run("run", "--once")
     assert first.returncode == 0, first.stderr

@@ -18,7 +18,7 @@ FORMATS = ("jsonl", "csv")
 
 
 def export(
-    format: Annotated[str, typer.Option("--format", help="jsonl, csv or wacz.")] = "jsonl",
+    format: Annotated[str, typer.Option("--format", help="jsonl, csv, wacz or warc.")] = "jsonl",
     since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
     output: Annotated[Path | None, typer.Option(help="File to write; default stdout.")] = None,
@@ -30,12 +30,13 @@ def export(
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Articles out, one per line; or, with --format wacz, their archived pages as a WACZ file
-    (for pywb and ReplayWeb.page)."""
+    """Articles out, one per line; or, with --format wacz, their archived pages (with their photos
+    and stylesheets, and the list pages of the range) as a WACZ file (for pywb and ReplayWeb.page);
+    with --format warc, the same records as one WARC file."""
     settings = settings_from(config)
     first, last = optional_date(since, "--since"), optional_date(until, "--until")
-    if format == "wacz":
-        _export_wacz(settings, first, last, output)
+    if format in ("wacz", "warc"):
+        _export_wacz(settings, first, last, output, fmt=format)
         return
     try:
         n = write_export(settings, fmt=format, since=first, until=last, output=output, bom=bom)
@@ -81,13 +82,16 @@ def write_export(
             return writer(rows, fh)
 
 
-def _export_wacz(settings: Settings, since: date | None, until: date | None, output: Path | None) -> None:
-    from service.crawl.wacz import WaczError, run_wacz_export
+def _export_wacz(
+    settings: Settings, since: date | None, until: date | None, output: Path | None, *, fmt: str = "wacz"
+) -> None:
+    from service.crawl.wacz import WaczError, run_wacz_export, run_warc_export
 
     if output is None:
-        fail("--format wacz writes a file: give --output FILE.wacz")
+        fail(f"--format {fmt} writes a file: give --output FILE.{'wacz' if fmt == 'wacz' else 'warc.gz'}")
+    run = run_wacz_export if fmt == "wacz" else run_warc_export
     try:
-        result = run_wacz_export(settings, since=since, until=until, output=output)
+        result = run(settings, since=since, until=until, output=output)
     except (ValueError, StoreError, WaczError) as exc:
         fail(str(exc))
     note = f" ({result.missing} records missing from the WARC files)" if result.missing else ""

@@ -195,7 +195,7 @@ def create_app(
     reader: Reader, archive_dir: Path, *, auth: Auth | None = None, title: str = "金山网 archive"
 ) -> Starlette:
     """The archive view over ``reader``, replaying WARC records from ``archive_dir``."""
-    from service.app.web import api, changes, pages, replay_routes
+    from service.app.web import api, changes, pages, photos, replay_routes
 
     view = View(reader, archive_dir, title=title)
     routes = [
@@ -203,6 +203,7 @@ def create_app(
         *api.routes(view),
         *changes.routes(view),
         *replay_routes.routes(view),
+        *photos.routes(view),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     handler = _error_handler(view)

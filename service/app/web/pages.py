@@ -14,6 +14,7 @@ from starlette.routing import Route
 from service.app.failures import in_plain_words
 from service.app.web.app import View, bad, cursor_param, date_param, int_param, path_id
 from service.app.web.diff import paragraphs, side_by_side
+from service.app.web.photos import person_photos, photos_of
 from service.model import CREDIT_ROLES
 from service.store import RANK_WINDOW, ListFilter, SearchQuery
 
@@ -98,8 +99,11 @@ def routes(view: View) -> list[Route]:
             raise bad(f"role must be one of {', '.join(CREDIT_ROLES)}")
         years = sorted({y for y, _ in found.counts}, key=lambda y: (y is None, -(y or 0)))
         roles = [r for r in CREDIT_ROLES if any(k[1] == r for k in found.counts)]
+        pictures = (
+            person_photos(view, pid) if "photographers" in roles and role in (None, "photographers") else []
+        )
         return _list(request, ListFilter(person_id=pid, role=role), title=found.name, person=found,
-                     years=years, roles=roles, role=role)  # fmt: skip
+                     years=years, roles=roles, role=role, person_photos=pictures)  # fmt: skip
 
     def _list(request: Request, flt: ListFilter, *, title: str, **extra: Any) -> Response:
         limit = int_param(request, "limit", PER_PAGE, cap=MAX_PER_PAGE)
@@ -129,8 +133,9 @@ def routes(view: View) -> list[Route]:
         if found is None:
             raise HTTPException(404, f"no article with id {aid}")
         show_fields = request.query_params.get("fields_from") in ("1", "true", "yes")
+        shown = photos_of(view, found.row.get("images") or [], found.people.get("photographers", []))
         return view.page(request, "article.html", a=found, row=found.row, show_fields=show_fields,
-                         roles=CREDIT_ROLES)  # fmt: skip
+                         roles=CREDIT_ROLES, photos=shown)  # fmt: skip
 
     def diff(request: Request) -> Response:
         aid = path_id(request)

@@ -9,7 +9,8 @@ returns HTML in which
 - links (``a``/``area href``) point to ``nav(url)``: the archive's own page for that URL;
 - resources (``src``, stylesheets, ``poster``, CSS ``url(…)``) point to ``resource(url)``: the
   archived copy of that URL, which answers 404 when it was never archived, so the live site is
-  never asked; ``srcset`` is dropped (its candidates are not archived);
+  never asked; ``srcset`` candidates likewise; a lazily loaded image (``data-src``,
+  ``data-original`` …) shows its real picture, as the page's script would have made it;
 - forms lose their ``action``; non-HTTP schemes (``javascript:``, ``mailto:``) lose their link.
 """
 
@@ -80,9 +81,19 @@ def rewrite(html: str, page_url: str, *, nav: Rewriter, resource: Rewriter) -> s
         node.decompose()
     for node in tree.css("meta[charset]"):
         node.attrs["charset"] = "utf-8"  # the replay is served as UTF-8 whatever the site declared
+    for node in tree.css("img"):
+        lazy = next(
+            (node.attributes.get(a) for a in LAZY_ATTRS if (node.attributes.get(a) or "").strip()), None
+        )
+        if lazy:  # the replay runs no script: do what the lazy loader would have done
+            node.attrs["src"] = lazy
     for node in tree.css("*"):
-        for name in [n for n in node.attributes if n.lower().startswith("on") or n.lower() == "srcset"]:
+        for name in [n for n in node.attributes if n.lower().startswith("on")]:
             del node.attrs[name]
+    for node in tree.css("[srcset], [data-srcset]"):
+        for attr in ("srcset", "data-srcset"):
+            if attr in node.attributes:
+                node.attrs[attr] = _rewrite_srcset(node.attributes.get(attr) or "", base, resource)
     for node in tree.css("a[href], area[href]"):
         raw = node.attributes.get("href") or ""
         url = _absolute(base, raw)
@@ -115,6 +126,20 @@ def rewrite(html: str, page_url: str, *, nav: Rewriter, resource: Rewriter) -> s
             if replacement is not None:
                 node.replace_with(replacement)
     return tree.html or ""
+
+
+#: attributes of lazily loaded images that hold the real picture (as ``extract.resources`` reads them)
+LAZY_ATTRS = ("data-original", "data-src", "data-lazy-src", "data-echo")
+
+
+def _rewrite_srcset(value: str, base: str, resource: Rewriter) -> str:
+    out = []
+    for candidate in re.split(r",\s+", value.strip()):
+        parts = candidate.split()
+        url = _absolute(base, parts[0]) if parts else None
+        if url is not None:
+            out.append(" ".join([resource(url), *parts[1:]]))
+    return ", ".join(out)
 
 
 def _escape_style(css: str) -> str:

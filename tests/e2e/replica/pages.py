@@ -25,13 +25,15 @@ def nav(epaper_href: str) -> str:
     items += [(href, text) for text, href in FOREIGN]
     lis = "".join(f'<li><a href="{escape(h)}">{escape(t)}</a></li>' for h, t in items)
     return f'<div class="header"><a href="/" class="logo"><img src="/images/logo.png" alt="金山网"></a>' \
-        f'<ul class="nav">{lis}</ul></div>\n'
+        f'<img src="/images/spacer.gif" width="1" height="1" alt=""><ul class="nav">{lis}</ul></div>\n'
 
 
 FOOTER = (
     '<div class="footer"><p><a href="/about/">关于我们</a> | <a href="/contact/">联系我们</a></p>'
     "<p>镇江日报社 版权所有 金山网 www.jsw.com.cn 未经授权禁止复制或建立镜像</p>"
-    "<p>苏ICP备05003316号 苏公网安备32110202000123号</p></div>\n"
+    "<p>苏ICP备05003316号 苏公网安备32110202000123号</p>"
+    # the same 1×1 GIF as the header's spacer, under another name (a revisit record, not a copy)
+    '<img src="/images/blank.gif" alt=""></div>\n'
 )
 
 
@@ -63,9 +65,11 @@ def body_blocks(story: Story, first: int, stop: int, *, last_page: bool) -> str:
         if last_page and i == stop - 1 and story.byline_inline:
             text += story.byline()
         out.append(f"<p>{pad}{escape(text)}</p>")
-        for pic in story.pictures:
+        for n, pic in enumerate(story.pictures):
             if pic.after == i:
-                out.append(f'<p style="text-align:center"><img src="{pic.path}" alt="" border="0"></p>')
+                # the second picture loads lazily (data-src, a placeholder in src), as CMS themes do
+                src = f'src="/images/blank.gif" data-src="{pic.path}"' if n == 1 else f'src="{pic.path}"'
+                out.append(f'<p style="text-align:center"><img {src} alt="" border="0"></p>')
                 out.append(f'<p style="text-align:center">{escape(pic.caption)}</p>')
     if last_page and not story.byline_inline and story.byline():
         out.append(f"<p>{escape(story.byline())}</p>")

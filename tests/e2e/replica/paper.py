@@ -87,6 +87,7 @@ def layout(
         f'<div class="paper-head"><span class="paper-date">{yyyymm[:4]}年{yyyymm[4:]}月{dd}日</span> '
         f'<span class="paper-page">{_page_label(page)}</span> {prev}</div>\n'
         f'<div class="paper-main"><img src="../../../images/{yyyymm}/{dd}/page_{page:02d}.jpg" usemap="#PagePicMap">\n'
+        f'<a href="../../../images/{yyyymm}/{dd}/page_{page:02d}.pdf" class="pdf">PDF 下载</a>\n'
         f"{_page_list('', pages)}"
         f"{_title_list(entries, titles, f'../../../content/{yyyymm}/{dd}/')}"
         "</div>\n</body>\n</html>\n"

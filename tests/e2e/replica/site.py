@@ -8,13 +8,18 @@ so an edit or a publication is visible at once and memory stays flat for 20,000 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import struct
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+import numpy as np
 
 from tests.e2e.replica import lists, pages, paper
 from tests.e2e.replica.catalog import CHANNELS, SHANGHAI, SiteEntry, layout_path, title_for
@@ -25,6 +30,59 @@ STATIC_TIME = datetime(2026, 1, 1, tzinfo=SHANGHAI)
 #: 1×1 transparent GIF served for every image path: the crawler may look, but need not download
 PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 
+
+
+def png(
+    width: int, height: int, rgb: tuple[int, int, int], stripe: tuple[int, int, int] | None = None,
+    grain: int = 0,
+) -> bytes:
+    """A PNG image of one colour (with a band of ``stripe`` across the middle, and ``grain``: seeded
+    noise, so it weighs what a photo does): a real picture for browsers and Pillow, without an
+    imaging library in the replica."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    pixels = np.empty((height, width, 3), dtype=np.int16)
+    pixels[:] = rgb
+    if stripe:
+        pixels[height // 3 : 2 * height // 3] = stripe
+    if grain:
+        pixels += np.random.default_rng(sum(rgb) * 7919 + width).integers(0, grain, size=pixels.shape, dtype=np.int16)
+    rows = np.zeros((height, width * 3 + 1), dtype=np.uint8)  # each row: filter byte 0, then RGB
+    rows[:, 1:] = np.clip(pixels, 0, 255).astype(np.uint8).reshape(height, width * 3)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) \
+        + chunk(b"IEND", b"")
+
+
+@functools.lru_cache(maxsize=4096)
+def photo(path: str) -> bytes:
+    """The photo at ``path``: 160×120, its colours from the path, so each photo's bytes differ."""
+    h = hashlib.md5(path.encode()).digest()
+    return png(160, 120, (h[0] // 2, h[1] // 2, h[2] // 2), (255 - h[0] // 2, 255 - h[1] // 2, 255 - h[2] // 2),
+               grain=48)
+
+
+#: the site's stylesheets, fonts and logo (query strings are ignored: ``?v=2`` is the same file)
+STATIC: dict[str, tuple[bytes, str]] = {
+    "/css/style.css": (
+        b'@charset "utf-8";\n@import url("/css/print.css") print;\n'
+        b'@font-face { font-family: "jsw"; src: url(/fonts/jsw.woff) format("woff"); }\n'
+        b"body { margin: 0; font-family: sans-serif; background: #fff url(../images/bg.png) repeat-x; }\n"
+        b".header { background: #b40000; padding: 8px; } .header .nav li { display: inline; margin: 4px; }\n"
+        b".header .nav a { color: #fff; } .article h1 { color: #b40000; border-bottom: 6px solid #b40000; }\n"
+        b"/* old rule: url(/images/unused.png) */\n",
+        "text/css",
+    ),
+    "/css/print.css": (b".header, .footer, .share { display: none; }\n", "text/css"),
+    "/fonts/jsw.woff": (b"wOFF\x00\x01\x00\x00" + bytes(range(64)), "font/woff"),
+    "/images/logo.png": (png(120, 40, (180, 0, 0), (255, 255, 255)), "image/png"),
+    "/images/bg.png": (png(4, 60, (250, 240, 240)), "image/png"),
+}
+
+#: the e-paper's page scans and PDFs (Founder: /ZJRB/PC/images/YYYYMM/DD/page_01.jpg)
+_SCAN = re.compile(r"^/ZJRB/PC/images/\d{6}/\d{2}/page_\d+\.jpg$")
+_PDF = re.compile(r"^/ZJRB/PC/images/\d{6}/\d{2}/page_\d+\.pdf$")
 _SITE = re.compile(r"^/(\d{4})/(\d{4})/(\d+)(?:_(\d+))?\.shtml$")
 _OLD = re.compile(r"^/(\d{4})-(\d{2})/(\d{2})/content_(\d+)\.htm$")
 _PAPER = re.compile(r"^/ZJRB/PC/content/(\d{6})/(\d{2})/content_(\d+)\.html$")
@@ -79,6 +137,12 @@ class Site:
         for pattern, handler in self._routes():
             if m := pattern.match(path):
                 return handler(path, m)
+        if path in STATIC:
+            return _page(STATIC[path][0], STATIC_TIME, STATIC[path][1])
+        if path.startswith("/uploads/") or _SCAN.match(path):
+            return _page(photo(path), STATIC_TIME, "image/png")
+        if _PDF.match(path):
+            return _page(b"%PDF-1.4\n% \xe9\x95\x87\xe6\xb1\x9f\n" + photo(path) + b"\n%%EOF\n", STATIC_TIME, "application/pdf")
         if path.startswith(("/uploads/", "/images/")):
             return _page(PIXEL, STATIC_TIME, "image/gif")
         if path.startswith("/search/"):

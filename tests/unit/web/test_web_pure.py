@@ -17,6 +17,7 @@ PAGE = """<html><head><base href="http://www.jsw.com.cn/a/"><meta charset="gbk">
 <link rel="stylesheet" href="/s.css"></head><body onload="steal()">
 <a href="../2024/0101/1.shtml">文章</a><a href="javascript:alert(1)">j</a><a href="#top">t</a>
 <img src="pic.jpg" srcset="big.jpg 2x"><img src="data:image/png;base64,AA">
+<img src="blank.gif" data-src="/uploads/lazy.jpg">
 <p style="background:url('http://cdn.example/y.png')">p</p><form action="http://x"><input></form>
 <meta http-equiv="refresh" content="0;url=http://evil.example/"></body></html>"""
 
@@ -24,7 +25,11 @@ PAGE = """<html><head><base href="http://www.jsw.com.cn/a/"><meta charset="gbk">
 def test_rewrite_keeps_everything_inside_the_archive() -> None:
     out = rewrite(PAGE, "http://www.jsw.com.cn/a/b.shtml", nav=lambda u: "/go?url=" + u,
                   resource=lambda u: "/r?url=" + u)  # fmt: skip
-    assert "<script" not in out and "onload" not in out and "srcset" not in out and "refresh" not in out
+    assert "<script" not in out and "onload" not in out and "refresh" not in out
+    # srcset candidates are archived too: pointed into the archive, never left live
+    assert 'srcset="/r?url=http://www.jsw.com.cn/a/big.jpg 2x"' in out
+    # a lazy image shows its picture: the replay runs no script to swap it in
+    assert 'src="/r?url=http://www.jsw.com.cn/uploads/lazy.jpg"' in out
     assert 'href="/go?url=http://www.jsw.com.cn/2024/0101/1.shtml"' in out
     assert 'src="/r?url=http://www.jsw.com.cn/a/pic.jpg"' in out
     assert "url('/r?url=http://www.jsw.com.cn/a/bg.png')" in out
@@ -33,7 +38,7 @@ def test_rewrite_keeps_everything_inside_the_archive() -> None:
     assert "javascript:" not in out and 'action="' not in out and 'href="#top"' in out
     assert 'src="data:image/png;base64,AA"' in out and 'charset="utf-8"' in out
     # nothing points outside the app any more
-    assert 'src="http' not in out and 'href="http' not in out
+    assert 'src="http' not in out and 'href="http' not in out and 'srcset="http' not in out
 
 
 def test_side_by_side_marks_what_changed() -> None:
