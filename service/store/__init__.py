@@ -6,7 +6,15 @@ the store's own business.
 """
 
 from service.errors import StoreError
-from service.store.browse import ArchivedAt, Cursor, ListFilter, Reader, decode_cursor, encode_cursor
+from service.store.browse import (
+    ArchivedAt,
+    Cursor,
+    ListFilter,
+    ListPage,
+    Reader,
+    decode_cursor,
+    encode_cursor,
+)
 from service.store.budget import Grant
 from service.store.connect import canonicalizer, open_reader, open_store, upgrade_database
 from service.store.dedup import Fingerprints, fingerprints, version_hash
@@ -29,6 +37,7 @@ __all__ = [
     "Grant",
     "LeaderLock",
     "ListFilter",
+    "ListPage",
     "NewUrl",
     "Reader",
     "ReparseSource",
