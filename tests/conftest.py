@@ -16,6 +16,7 @@ import pytest
 XDIST_GROUPS = {
     "tests/e2e/test_web.py": "web_archive",  # a filled archive and `jinshan serve` on it
     "tests/e2e/test_web_browser.py": "web_archive",
+    "tests/e2e/test_web_research_browser.py": "web_archive",
     # a frontier of 20,000 URLs per database kind, copied for each test
     "tests/integration/store/test_store_frontier_plans.py": "frontier_plans",
 }

@@ -34,7 +34,7 @@ from service.store.schema import (
     people,
     urls,
 )
-from service.store.search import SearchHit, SearchQuery
+from service.store.search import SearchHit, SearchQuery, SearchResults
 from service.text import pinyin
 
 T = TypeVar("T")
@@ -475,6 +475,35 @@ class PeoplePage:
     total: int
 
 
+@dataclass(frozen=True, slots=True)
+class SearchView:
+    """What the search page shows: the results, the people the words may name (id, name; the one
+    named exactly first), and for a person named exactly, their article count and newest articles."""
+
+    results: SearchResults
+    named: list[tuple[int, str]]
+    person_articles: int = 0
+    person_newest: list[Summary] = field(default_factory=list)
+
+
+#: the newest articles of a person named by a search's words, shown above the results
+NAMED_NEWEST = 5
+
+
+def search_view(conn: Connection, query: SearchQuery) -> SearchView:
+    """``search.search_page`` with the people the words name (``search.people_named``): searching a
+    reporter's name finds their articles through their credits, which the text index does not hold."""
+    found = search.search_page(conn, query)
+    if not query.terms or query.offset:
+        return SearchView(found, [])
+    named = search.people_named(conn, query.terms)
+    if not named or named[0][1] not in {"".join(query.terms), *query.terms}:
+        return SearchView(found, named)
+    flt = ListFilter(person_id=named[0][0])
+    newest, _ = list_ids(conn, flt, cursor=None, limit=NAMED_NEWEST)
+    return SearchView(found, named, count(conn, flt), summaries(conn, [c.id for c in newest]))
+
+
 # --- one article ----------------------------------------------------------------------------------
 
 
@@ -695,6 +724,7 @@ __all__ = [
     "Person",
     "PersonLine",
     "Reader",
+    "SearchView",
     "Summary",
     "VersionInfo",
 ]
@@ -822,15 +852,10 @@ class Reader:
         lines = self._read(lambda c: person_lines(c, chosen))
         return PeoplePage(lines, page, len(matched) > start + per_page, len(matched))
 
-    def search_view(self, query: SearchQuery) -> tuple[search.SearchResults, list[tuple[int, str]]]:
-        """A page of results with their count, and the people the words may name (whose articles
-        the search page offers: credit lines are not in the indexed text)."""
-
-        def work(conn: Connection) -> tuple[search.SearchResults, list[tuple[int, str]]]:
-            found = search.search_page(conn, query)
-            return found, search.people_named(conn, query.terms) if query.terms else []
-
-        return self._read(work)
+    def search_view(self, query: SearchQuery) -> SearchView:
+        """A page of results with their count, and the people the words may name, with the newest
+        articles of one the words name exactly (credit lines are not in the indexed text)."""
+        return self._read(lambda c: search_view(c, query))
 
     def counts(self) -> dict[str, int]:
         """The archive's counts (``stats.archive_counts``; cached)."""

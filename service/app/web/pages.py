@@ -111,9 +111,10 @@ def routes(view: View) -> list[Route]:
                                       offset=(page - 1) * SEARCH_PER_PAGE)  # fmt: skip
         except ValueError as exc:
             raise bad(str(exc)) from None
-        found, named = view.reader.search_view(query)
+        shown = view.reader.search_view(query)
+        found = shown.results
         more = found.total > page * SEARCH_PER_PAGE and page < MAX_SEARCH_PAGE
-        return view.page(request, "search.html", form=form, hits=found.hits, found=found, named=named,
+        return view.page(request, "search.html", form=form, hits=found.hits, found=found, shown=shown,
                          page=page, more=more, per_page=SEARCH_PER_PAGE)  # fmt: skip
 
     def article(request: Request) -> Response:

@@ -184,8 +184,11 @@ def test_partial_names_totals_people_named_and_the_api_filters(store: Store) -> 
     assert len(rows) == 4 and nxt is not None and total == 7
     rows, _, total = reader.api_list(ListFilter(person_id=liu))
     assert [r["reporters"] for r in rows] == [["刘洋"]] and total == 1
-    found, named = reader.search_view(search.SearchQuery.build("刘洋"))
-    assert found.total == 0 and [n for _, n in named][:1] == ["刘洋"], "a name: no text, but the person"
+    shown = reader.search_view(search.SearchQuery.build("刘洋"))
+    assert shown.results.total == 0 and [n for _, n in shown.named][:1] == ["刘洋"], "no text, the person"
+    assert shown.person_articles == 1 and [r.credits["reporters"] for r in shown.person_newest] == [["刘洋"]]
+    partly = reader.search_view(search.SearchQuery.build("洋洋"))
+    assert [n for _, n in partly.named] == ["刘洋洋"] and partly.person_newest == [], "only a name in full"
 
 
 def test_a_cached_total_per_filter_is_bounded(store: Store) -> None:

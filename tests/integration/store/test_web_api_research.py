@@ -104,7 +104,7 @@ def test_q_is_the_search_of_the_page(client: TestClient, archive: dict[str, int]
     assert sorted(r["id"] for r in both["articles"]) == sorted([archive["original"], archive["copy"]])
     page_words = client.get("/search", params={"q": "镇江新闻"}).text
     first = get(client, "/api/articles", q="镇江新闻", limit=2)
-    assert first["total"] == 5 and "5 articles match" in page_words
+    assert first["total"] == 5 and "5 articles contain these words" in page_words
     pages = [first]
     while pages[-1]["next"]:
         pages.append(client.get(pages[-1]["next"]).json())
