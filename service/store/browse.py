@@ -336,16 +336,16 @@ def _as_date(value: Any) -> date:
 
 def channels(conn: Connection) -> list[tuple[str, int]]:
     """Every channel with its number of articles, copies left out as the channel page leaves them
-    out, largest first (a walk of the channel index, reading each row for its ``duplicate_of``)."""
+    out, largest first: a walk of the channel index (index-only) less the copies of each channel,
+    read through the partial index of copies (a filter on ``duplicate_of`` in the walk would read
+    every row: 0.9 s instead of 0.09 at 200,000 articles)."""
     a = articles.c
-    n = func.count().label("n")
-    q = (
-        select(a.channel, n)
-        .where(a.channel.is_not(None), a.duplicate_of.is_(None))
-        .group_by(a.channel)
-        .order_by(n.desc(), a.channel)
-    )
-    return [(str(c), int(k)) for c, k in conn.execute(q)]
+    every = conn.execute(select(a.channel, func.count()).where(a.channel.is_not(None)).group_by(a.channel))
+    sizes = {str(ch): int(n) for ch, n in every}
+    for ch in conn.execute(select(a.channel).where(a.duplicate_of.is_not(None))).scalars():
+        if ch is not None:
+            sizes[str(ch)] -= 1
+    return sorted(((ch, n) for ch, n in sizes.items() if n > 0), key=lambda cn: (-cn[1], cn[0]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,32 +433,30 @@ class PersonLine:
 
 
 def person_lines(conn: Connection, chosen: list[tuple[int, str]]) -> list[PersonLine]:
-    """``chosen`` with their counts, in that order: two grouped reads of the person index, for the
-    people of one page only (counting everyone would read every credit of the archive)."""
+    """``chosen`` with their counts, in that order: the articles crediting each person, each role
+    and in all, copies left out. Two index-only reads of ``ix_credits_person_id_role_article_id``
+    (0011) for the people of one page; the copies' ids come from the partial index of copies.
+
+    Counted over every version's credits, as the index knows no versions: an article whose later
+    version dropped the name still counts (the person's page, which joins the current versions,
+    does not count it)."""
     if not chosen:
         return []
     ids = [pid for pid, _ in chosen]
-    current = (articles.c.id == credits.c.article_id) & (
-        articles.c.current_version_id == credits.c.version_id
-    )
-    base = (
-        select(credits.c.person_id)
-        .select_from(credits)
-        .join(articles, current)
-        .where(credits.c.person_id.in_(ids), articles.c.duplicate_of.is_(None))
-    )
-    distinct_articles = func.count(func.distinct(articles.c.id))
+    c = credits.c
+    copies = select(articles.c.id).where(articles.c.duplicate_of.is_not(None))
+    base = select(c.person_id).where(c.person_id.in_(ids), c.article_id.not_in(copies))
+    distinct_articles = func.count(func.distinct(c.article_id))
     totals = {
-        int(pid): int(n)
-        for pid, n in conn.execute(base.add_columns(distinct_articles).group_by(credits.c.person_id))
+        int(pid): int(n) for pid, n in conn.execute(base.add_columns(distinct_articles).group_by(c.person_id))
     }
     by_role: dict[int, dict[str, int]] = {}
-    q = base.add_columns(credits.c.role, distinct_articles).group_by(credits.c.person_id, credits.c.role)
+    q = base.add_columns(c.role, distinct_articles).group_by(c.person_id, c.role)
     for pid, role, n in conn.execute(q):
         by_role.setdefault(int(pid), {})[str(role)] = int(n)
     order = {r: i for i, r in enumerate(CREDIT_ROLES)}
     return [
-        PersonLine(pid, name, int(totals.get(pid, 0)),
+        PersonLine(pid, name, totals.get(pid, 0),
                    dict(sorted(by_role.get(pid, {}).items(), key=lambda kv: order.get(kv[0], 99))))
         for pid, name in chosen
     ]  # fmt: skip
