@@ -5,7 +5,12 @@ Place in the flow: a reader of the store, beside ``export`` and ``search``; it n
 list is keyset-paginated on ``(published_at, id)`` newest first (undated articles after the dated
 ones, by id), so page 1000 costs what page 1 costs: one seek in ``ix_articles_published_at_id`` or
 ``ix_articles_channel_published_at_id`` (migration 0007), never an OFFSET. A cursor is opaque to
-callers: ``encode_cursor`` / ``decode_cursor`` (``ValueError`` on a malformed one).
+callers: ``encode_cursor`` / ``decode_cursor`` (``ValueError`` on a malformed one). A list walks
+back as well as forward (``newer_ids``), so a page links to the newer and the older one.
+
+Copies are folded under their original: lists, the calendar, channel and person counts leave them
+out, and a list line says how many copies its article has. People are listed by pinyin
+(``text.pinyin``), sorted here as no database sorts that way.
 """
 
 from __future__ import annotations

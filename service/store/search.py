@@ -25,6 +25,12 @@ A query ranks at most ``RANK_WINDOW`` matches: the ones archived last (highest a
 pass the filters. Below that many matches the answer is exact; above, a word found in most articles
 costs the same few milliseconds as a rare one instead of ranking a million documents.
 
+Copies (articles with ``duplicate_of``) are folded under their original: a copy's own text is
+indexed, and a matching copy stands for its original, one result per original (``include_duplicates``
+lists copies as results of their own). ``search_page`` also counts the matches, in the same
+statement. Credit filters take a part of a name (张 finds 张三 and 张伟); credit lines are not in the
+indexed text, so ``people_named`` tells the archive view whom the words may name.
+
 All terms of a query (separated by spaces) must occur, each in the title or the body; ASCII letters
 match in either case. The score counts occurrences (title ×4) on both databases. Traditional characters
 are not converted: the archive stores Simplified text.
