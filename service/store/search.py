@@ -407,14 +407,17 @@ def search_page(conn: Connection, query: SearchQuery) -> SearchResults:
     if not ranked and query.offset:
         # a page past the end: the count alone, from the first page
         first = dataclasses.replace(query, offset=0, limit=1)
-        ranked_first = conn.execute(_ranking(conn, first)).all()
-        total = int(ranked_first[0].total) if ranked_first else 0
-        return SearchResults([], total, bool(query.terms) and total >= RANK_WINDOW)
+        ranked = conn.execute(_ranking(conn, first)).all()
+        return SearchResults([], int(ranked[0].total) if ranked else 0, _capped(query, ranked))
     if not ranked:
         return SearchResults([], 0, False)
-    total = int(ranked[0].total)
-    hits = _hits(conn, query, ranked)
-    return SearchResults(hits, total, bool(query.terms) and total >= RANK_WINDOW)
+    return SearchResults(_hits(conn, query, ranked), int(ranked[0].total), _capped(query, ranked))
+
+
+def _capped(query: SearchQuery, ranked: Any) -> bool:
+    """Whether the window was full (``RANK_WINDOW`` matching rows, copies included): more articles
+    match than were ranked."""
+    return bool(query.terms) and bool(ranked) and int(ranked[0].members) >= RANK_WINDOW
 
 
 def _hits(conn: Connection, query: SearchQuery, ranked: Any) -> list[SearchHit]:
@@ -443,7 +446,9 @@ def _ranking(conn: Connection, query: SearchQuery) -> Select[Any]:
     total = func.count().over().label("total")  # before LIMIT: every match (of the window)
     if not query.terms:
         stmt = _filters(select(articles.c.id).limit(query.limit).offset(query.offset or None), query)
-        return stmt.add_columns(literal(None).label("score"), total).order_by(*newest)
+        return stmt.add_columns(literal(None).label("score"), total, total.element.label("members")).order_by(
+            *newest
+        )
     # The window: the RANK_WINDOW matches archived last (highest id), filters applied. Walking the
     # index in id order stops after the window, so a common term costs the same as a rare one;
     # ranking every match of a term found in most articles took seconds at 1,000,000.
@@ -464,8 +469,10 @@ def _ranking(conn: Connection, query: SearchQuery) -> Select[Any]:
         .subquery("window")
     )
     score = func.max(window.c.score).label("score")
+    # the window's rows, copies included: a full window means more matches than were ranked
+    members = func.sum(func.count()).over().label("members")
     return (
-        select(window.c.id, score, total)
+        select(window.c.id, score, total, members)
         .group_by(window.c.id)
         .order_by(score.desc(), func.max(window.c.published_at).desc().nulls_last(), window.c.id.desc())
         .limit(query.limit)

@@ -170,7 +170,11 @@ def test_many_matches_rank_only_the_window_archived_last(
     # pages end with the window
     with store.engine.connect() as conn:
         last = search.search(conn, search.SearchQuery.build(term, limit=5, offset=2))
+        full = search.search_page(conn, search.SearchQuery.build(term))
+        narrow = search.search_page(conn, search.SearchQuery.build(term, until=date(2026, 3, 2)))
     assert ids(last) == [newest[0]]
+    # a full window: "at least 3", not "3"; below it the count is exact
+    assert (full.total, full.capped) == (3, True) and (narrow.total, narrow.capped) == (2, False)
     with pytest.raises(ValueError, match="offset"):
         search.SearchQuery.build(term, offset=3)
 
