@@ -36,7 +36,7 @@ def stats_tables(stats: dict[str, Any]) -> Group:
     from rich.console import Group
     from rich.table import Table
 
-    from service.store.stats import DEPRECATED_COUNTS
+    from service.store import DEPRECATED_COUNTS
 
     def pairs(title: str, items: dict[str, Any]) -> Table:
         table = Table(title=title, title_justify="left", show_header=False)

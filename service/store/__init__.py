@@ -24,9 +24,12 @@ from service.store.reparse import ArchivedFetch, Reparsed, ReparseSource
 from service.store.repo import Store
 from service.store.search import RANK_WINDOW, SearchHit, SearchQuery
 from service.store.search import render as render_marks
+from service.store.stats import COUNT_HELP, DEPRECATED_COUNTS
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
 
 __all__ = [
+    "COUNT_HELP",
+    "DEPRECATED_COUNTS",
     "RANK_WINDOW",
     "ArchivedAt",
     "ArchivedFetch",

@@ -17,8 +17,7 @@ from starlette.routing import Route
 
 from service.app.web.app import View, bad, cursor_param, date_param, int_param, path_id
 from service.model import CREDIT_ROLES
-from service.store import RANK_WINDOW, ListFilter, SearchQuery, encode_cursor
-from service.store.stats import COUNT_HELP
+from service.store import COUNT_HELP, RANK_WINDOW, ListFilter, SearchQuery, encode_cursor
 
 API_LIMIT, API_MAX = 50, 200
 FEED_ENTRIES = 50

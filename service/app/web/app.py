@@ -29,8 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from service.errors import StoreError
 from service.settings import Settings
-from service.store import Cursor, Reader, decode_cursor, encode_cursor
-from service.store.stats import COUNT_HELP
+from service.store import COUNT_HELP, Cursor, Reader, decode_cursor, encode_cursor
 from service.text.dates import CST
 
 #: the site's time zone: dates and times are shown as the site printed them
