@@ -108,6 +108,7 @@ class Shape:
         self.bodies = [_body(rng) for _ in range(POOL)]
         self.start = datetime(2026, 11, 1, tzinfo=UTC) - timedelta(days=n // self.per_day + 1)
         self.ten = n // 2  # the article with 10 versions
+        self.reporter = self.people[0]  # person 1: "a person's page"
         self.rng = rng
 
     def chunks(
@@ -279,10 +280,24 @@ def run(
         ("search 镇江 (2 chars, scan)", "/search?q=镇江"),
         ("search 镇江 since a month", "/search?q=镇江&since=2026-10-01"),
         ("search 金山 项目 page 5", "/search?q=金山+项目&page=5"),
+        ("search a reporter's name", f"/search?q={shape.reporter}"),
+        ("people list by pinyin, page 3", "/people?page=3"),
+        ("people whose name has 张", "/people?q=张"),
+        ("/api/articles page 1 with its total", "/api/articles?limit=50"),
+        ("/api/articles q=西津渡", "/api/articles?q=西津渡&limit=50"),
+    ]
+    # what the Reader keeps for a minute (channel sizes, the sorted people, an API total), each
+    # computed afresh on every request: the cost of the first request of a minute
+    fresh = TestClient(create_app(Reader(engine, cache_s=0), Path(tempfile.gettempdir())))
+    uncached = [
+        ("channels (uncached)", "/channels"),
+        ("people list (uncached sort)", "/people?page=3"),
+        ("/api/articles of a channel, total uncached", "/api/articles?limit=50&channel=镇江舆情"),
+        ("/api/articles, total uncached", "/api/articles?limit=50"),
     ]
     out = []
-    for name, path in pages:
-        p50, p95 = measure(client, path, requests)
+    for name, path, on in [(n, p, client) for n, p in pages] + [(n, p, fresh) for n, p in uncached]:
+        p50, p95 = measure(on, path, requests)
         out.append((name, p50, p95))
         print(f"  {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms", file=sys.stderr, flush=True)
     engine.dispose()

@@ -27,6 +27,7 @@ XDIST_GROUPS = {
     "tests/e2e/test_web_browser.py": "web_archive",
     "tests/e2e/test_changes_page.py": "changes_archive",  # an archive with edits and deletions found
     "tests/e2e/test_captures_web.py": "web_archive",
+    "tests/e2e/test_web_research_browser.py": "web_archive",
     # a frontier of 20,000 URLs per database kind, copied for each test
     "tests/integration/store/test_store_frontier_plans.py": "frontier_plans",
 }

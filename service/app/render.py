@@ -36,6 +36,8 @@ def stats_tables(stats: dict[str, Any]) -> Group:
     from rich.console import Group
     from rich.table import Table
 
+    from service.store import DEPRECATED_COUNTS
+
     def pairs(title: str, items: dict[str, Any]) -> Table:
         table = Table(title=title, title_justify="left", show_header=False)
         table.add_column("")
@@ -70,7 +72,8 @@ def stats_tables(stats: dict[str, Any]) -> Group:
         captured.add_row(kind, *(f"{row.get(c, 0):,}" for c in ("archived", "bytes", "pending", "missing")))
     return Group(
         f"database: {stats['database']}",
-        pairs("archive", stats["counts"]),
+        # the deprecated names stay in ``--json`` only: a table shows each count once
+        pairs("archive", {k: v for k, v in stats["counts"].items() if k not in DEPRECATED_COUNTS}),
         pairs("frontier", stats["frontier"]),
         pairs(f"field fill rates (last {fill['sample']} articles)", fill["rates"]),
         pairs(

@@ -6,7 +6,15 @@ the store's own business.
 """
 
 from service.errors import StoreError
-from service.store.browse import ArchivedAt, Cursor, ListFilter, Reader, decode_cursor, encode_cursor
+from service.store.browse import (
+    ArchivedAt,
+    Cursor,
+    ListFilter,
+    ListPage,
+    Reader,
+    decode_cursor,
+    encode_cursor,
+)
 from service.store.budget import Grant
 from service.store.capture_index import Capture
 from service.store.changes import KINDS as CHANGE_KINDS
@@ -21,10 +29,13 @@ from service.store.repo import Store
 from service.store.resources import ResourceResult
 from service.store.search import RANK_WINDOW, SearchHit, SearchQuery
 from service.store.search import render as render_marks
+from service.store.stats import COUNT_HELP, DEPRECATED_COUNTS
 from service.store.types import ClaimedUrl, Discoveries, NewUrl, StoreOutcome
 
 __all__ = [
     "CHANGE_KINDS",
+    "COUNT_HELP",
+    "DEPRECATED_COUNTS",
     "RANK_WINDOW",
     "ArchivedAt",
     "ArchivedFetch",
@@ -37,6 +48,7 @@ __all__ = [
     "Grant",
     "LeaderLock",
     "ListFilter",
+    "ListPage",
     "NewUrl",
     "Reader",
     "RecheckRange",

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: the newest revision under ``migrations/`` (a test holds it to Alembic's answer): every process
 #: start checks the schema against it with one SELECT, without importing Alembic (~70 ms)
-HEAD_REVISION = "0012_captures"
+HEAD_REVISION = "0013_people"
 #: an arbitrary constant: the PostgreSQL advisory lock that serialises concurrent upgrades
 _UPGRADE_LOCK = 0x4A494E5348414E  # "JINSHAN"
 #: seconds a new PostgreSQL connection may take before the attempt fails

@@ -537,7 +537,7 @@ class Store(CapturesDoors):
         """Articles whose current title or body contains every space-separated term of ``query``
         (best match first, then newest), or, without a query, all articles matching the filters
         (newest first). ``credits`` maps a role of ``model.CREDIT_ROLES`` ("reporters",
-        "photographers", "editors", …) to an exact name; ``since``/``until`` filter on the
+        "photographers", "editors", …) to a name or part of one; ``since``/``until`` filter on the
         publication date, inclusive. The index is brought up to date first, unless the database is
         read-only (then what is indexed is searched). Raises ``ValueError`` for bad options (no
         query and no credit filter, a reversed range, an unknown role, a limit out of 1..1000),

@@ -318,6 +318,8 @@ credits = Table(
     UniqueConstraint("version_id", "role", "position"),
     # a person's current credits from the index alone (0007; it replaced the person_id index)
     Index("ix_credits_person_id_version_id", "person_id", "version_id"),
+    # the people list's counts by role from the index alone (0011)
+    Index("ix_credits_person_id_role_article_id", "person_id", "role", "article_id"),
 )
 
 images = Table(

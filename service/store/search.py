@@ -25,6 +25,12 @@ A query ranks at most ``RANK_WINDOW`` matches: the ones archived last (highest a
 pass the filters. Below that many matches the answer is exact; above, a word found in most articles
 costs the same few milliseconds as a rare one instead of ranking a million documents.
 
+Copies (articles with ``duplicate_of``) are folded under their original: a copy's own text is
+indexed, and a matching copy stands for its original, one result per original (``include_duplicates``
+lists copies as results of their own). ``search_page`` also counts the matches, in the same
+statement. Credit filters take a part of a name (张 finds 张三 and 张伟); credit lines are not in the
+indexed text, so ``people_named`` tells the archive view whom the words may name.
+
 All terms of a query (separated by spaces) must occur, each in the title or the body; ASCII letters
 match in either case. The score counts occurrences (title ×4) on both databases. Traditional characters
 are not converted: the archive stores Simplified text.
@@ -32,6 +38,7 @@ are not converted: the archive stores Simplified text.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -284,11 +291,17 @@ class SearchQuery:
     terms: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
-    #: role (``model.CREDIT_ROLES``, e.g. "reporters") → exact person name
+    #: role (``model.CREDIT_ROLES``, e.g. "reporters") → a name or part of one (张 finds 张三 and 张伟)
     credits: Mapping[str, str] = field(default_factory=dict)
     limit: int = 20
     #: results skipped first (the web view's pages; the CLI asks for the first ``limit``)
     offset: int = 0
+    #: the API's filters: a channel, a person by id (in ``role``, or in any role)
+    channel: str | None = None
+    person_id: int | None = None
+    role: str | None = None
+    #: copies (articles with ``duplicate_of``) are folded under their original unless this is set
+    include_duplicates: bool = False
 
     @classmethod
     def build(
@@ -300,15 +313,19 @@ class SearchQuery:
         credits: Mapping[str, str] | None = None,
         limit: int = 20,
         offset: int = 0,
+        channel: str | None = None,
+        person_id: int | None = None,
+        role: str | None = None,
+        include_duplicates: bool = False,
     ) -> SearchQuery:
         """Split ``query`` on spaces (ASCII or ideographic) and check the options; ``ValueError``
         says which one is wrong."""
         terms = tuple(dict.fromkeys((query or "").split()))
         wanted = {role: name.strip() for role, name in (credits or {}).items() if name and name.strip()}
-        for role in wanted:
-            if role not in CREDIT_ROLES:
-                raise ValueError(f"unknown credit role {role!r}; expected one of {', '.join(CREDIT_ROLES)}")
-        if not terms and not wanted:
+        for name in [*wanted, *([role] if role else [])]:
+            if name not in CREDIT_ROLES:
+                raise ValueError(f"unknown credit role {name!r}; expected one of {', '.join(CREDIT_ROLES)}")
+        if not terms and not wanted and person_id is None:
             raise ValueError("give words to find, or a credit filter (a reporter, a photographer, an editor)")
         if since and until and since > until:
             raise ValueError("the first date (since) is after the last (until)")
@@ -316,7 +333,7 @@ class SearchQuery:
             raise ValueError(f"the limit must be between 1 and {MAX_LIMIT}, not {limit}")
         if not 0 <= offset < RANK_WINDOW:
             raise ValueError(f"offset must be between 0 and {RANK_WINDOW - 1}, not {offset}")
-        return cls(terms, since, until, wanted, limit, offset)
+        return cls(terms, since, until, wanted, limit, offset, channel, person_id, role, include_duplicates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +348,8 @@ class SearchHit:
     score: float | None
     title_marks: Segments
     snippet: Segments
+    #: copies folded under this article (not listed as results of their own)
+    copies: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form (``search --json``): matches wrapped in 【】, the date in +08:00 like the article JSON."""
@@ -343,16 +362,48 @@ class SearchHit:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """A page of results and how many articles match in all: exact below ``RANK_WINDOW``; with
+    words, at ``RANK_WINDOW`` it means "at least that many" (``capped``), as only that many are
+    ranked."""
+
+    hits: list[SearchHit]
+    total: int
+    capped: bool
+
+
 def search(conn: Connection, query: SearchQuery) -> list[SearchHit]:
     """The articles matching ``query``: best match first (then newest), or newest first when there
-    are no terms. Raises ``StoreError`` when the index is missing.
+    are no terms. Raises ``StoreError`` when the index is missing."""
+    return search_page(conn, query).hits
+
+
+def search_page(conn: Connection, query: SearchQuery) -> SearchResults:
+    """``search`` with the number of matches (a window count over the same ranking, so the same
+    statement: no second walk of the index).
 
     Two steps: rank ids (and scores) first, then read title and body of the winners only, so the
     sort never carries texts (that made a 2-character query on 20,000 articles 4× slower).
     """
     ranked = conn.execute(_ranking(conn, query)).all()
+    if not ranked and query.offset:
+        # a page past the end: the count alone, from the first page
+        first = dataclasses.replace(query, offset=0, limit=1)
+        ranked = conn.execute(_ranking(conn, first)).all()
+        return SearchResults([], int(ranked[0].total) if ranked else 0, _capped(query, ranked))
     if not ranked:
-        return []
+        return SearchResults([], 0, False)
+    return SearchResults(_hits(conn, query, ranked), int(ranked[0].total), _capped(query, ranked))
+
+
+def _capped(query: SearchQuery, ranked: Any) -> bool:
+    """Whether the window was full (``RANK_WINDOW`` matching rows, copies included): more articles
+    match than were ranked."""
+    return bool(query.terms) and bool(ranked) and int(ranked[0].members) >= RANK_WINDOW
+
+
+def _hits(conn: Connection, query: SearchQuery, ranked: Any) -> list[SearchHit]:
     rows = conn.execute(
         select(
             articles.c.id,
@@ -366,22 +417,33 @@ def search(conn: Connection, query: SearchQuery) -> list[SearchHit]:
     )
     by_id = {row.id: row for row in rows}
     pattern = _pattern(query.terms)
+    dup = articles.c.duplicate_of
+    grouped = select(dup, func.count()).where(dup.in_(list(by_id))).group_by(dup)
+    copies = {int(i): int(n) for i, n in conn.execute(grouped)}
     # an article could only vanish between the two reads if rows were deleted, which the store never does
-    return [_hit(by_id[r.id], r.score, pattern) for r in ranked if r.id in by_id]
+    return [_hit(by_id[r.id], r.score, pattern, copies.get(r.id, 0)) for r in ranked if r.id in by_id]
 
 
 def _ranking(conn: Connection, query: SearchQuery) -> Select[Any]:
     newest = (articles.c.published_at.desc().nulls_last(), articles.c.id.desc())
+    total = func.count().over().label("total")  # before LIMIT: every match (of the window)
     if not query.terms:
         stmt = _filters(select(articles.c.id).limit(query.limit).offset(query.offset or None), query)
-        return stmt.add_columns(literal(None).label("score")).order_by(*newest)
+        return stmt.add_columns(literal(None).label("score"), total, total.element.label("members")).order_by(
+            *newest
+        )
     # The window: the RANK_WINDOW matches archived last (highest id), filters applied. Walking the
     # index in id order stops after the window, so a common term costs the same as a rare one;
     # ranking every match of a term found in most articles took seconds at 1,000,000.
     docs = _docs(conn)
     doc_id = docs.c[_id_name(conn)]
+    # a copy's own text is indexed; a matching copy stands for its original (one result per group,
+    # scored by its best member), unless copies are asked for as results of their own
+    group = (
+        articles.c.id if query.include_duplicates else func.coalesce(articles.c.duplicate_of, articles.c.id)
+    )
     window = (
-        _filters(select(articles.c.id, articles.c.published_at), query)
+        _filters(select(group.label("id"), articles.c.published_at), query, fold=True)
         .add_columns(_match_score(conn, query.terms).label("score"))
         .join(docs, doc_id == articles.c.id)
         .where(*_match_conditions(conn, query.terms))
@@ -389,24 +451,42 @@ def _ranking(conn: Connection, query: SearchQuery) -> Select[Any]:
         .limit(RANK_WINDOW)
         .subquery("window")
     )
+    score = func.max(window.c.score).label("score")
+    # the window's rows, copies included: a full window means more matches than were ranked
+    members = func.sum(func.count()).over().label("members")
     return (
-        select(window.c.id, window.c.score)
-        .order_by(window.c.score.desc(), window.c.published_at.desc().nulls_last(), window.c.id.desc())
+        select(window.c.id, score, total, members)
+        .group_by(window.c.id)
+        .order_by(score.desc(), func.max(window.c.published_at).desc().nulls_last(), window.c.id.desc())
         .limit(query.limit)
         .offset(query.offset or None)
     )
 
 
-def _filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
+def _filters(stmt: Select[Any], query: SearchQuery, *, fold: bool = False) -> Select[Any]:
+    """``stmt`` with the query's filters; copies are left out unless asked for, or ``fold``ed (the
+    caller groups them under their original)."""
     if query.since is not None:
         stmt = stmt.where(articles.c.published_on >= query.since)
     if query.until is not None:
         stmt = stmt.where(articles.c.published_on <= query.until)
-    for role, name in query.credits.items():
+    if query.channel is not None:
+        stmt = stmt.where(articles.c.channel == query.channel)
+    if not query.include_duplicates and not fold:
+        stmt = stmt.where(articles.c.duplicate_of.is_(None))
+    credited_by: list[tuple[ColumnElement[bool], ...]] = [
+        # a part of a name: the people table is small (a scan of it costs less than a query's parse)
+        (people.c.name.contains(name, autoescape=True), credits.c.role == role)
+        for role, name in query.credits.items()
+    ]
+    if query.person_id is not None:
+        in_role = () if query.role is None else (credits.c.role == query.role,)
+        credited_by.append((people.c.id == query.person_id, *in_role))
+    for conditions in credited_by:
         credited = (
             select(credits.c.article_id, credits.c.version_id)
             .join(people, people.c.id == credits.c.person_id)
-            .where(people.c.name == name, credits.c.role == role)
+            .where(*conditions)
         )
         # both: "id IN" lets the planner start from the person (people.name and credits.person_id
         # are indexed) instead of scanning articles; "current version IN" drops old versions' credits
@@ -415,6 +495,20 @@ def _filters(stmt: Select[Any], query: SearchQuery) -> Select[Any]:
             articles.c.current_version_id.in_(credited.with_only_columns(credits.c.version_id)),
         )
     return stmt
+
+
+def people_named(conn: Connection, terms: tuple[str, ...], *, limit: int = 5) -> list[tuple[int, str]]:
+    """People a search's words may mean, so the page can offer their articles (credit lines are
+    not in the indexed text): a person named exactly by the words (joined, or one of them) first,
+    then people whose name contains a word of two characters or more; at most ``limit``."""
+    exact = {"".join(terms), *terms} - {""}
+    if not exact:
+        return []
+    partial = [people.c.name.contains(t, autoescape=True) for t in terms if len(t) >= 2]
+    q = select(people.c.id, people.c.name).where(or_(people.c.name.in_(sorted(exact)), *partial))
+    found = [(int(i), str(n)) for i, n in conn.execute(q.order_by(people.c.id).limit(limit * 10))]
+    found.sort(key=lambda p: (p[1] not in exact, len(p[1]), p[0]))
+    return found[:limit]
 
 
 def _match_conditions(conn: Connection, terms: tuple[str, ...]) -> list[ColumnElement[bool]]:
@@ -523,7 +617,7 @@ def render(runs: Segments, open_: str, close: str, escape: Callable[[str], str] 
     return "".join(f"{open_}{escape(t)}{close}" if hit else escape(t) for t, hit in runs)
 
 
-def _hit(row: Any, score: float | None, pattern: re.Pattern[str] | None) -> SearchHit:
+def _hit(row: Any, score: float | None, pattern: re.Pattern[str] | None, copies: int = 0) -> SearchHit:
     return SearchHit(
         article_id=int(row.id),
         url=row.url,
@@ -532,12 +626,14 @@ def _hit(row: Any, score: float | None, pattern: re.Pattern[str] | None) -> Sear
         score=None if score is None else float(score),
         title_marks=mark(row.title, pattern),
         snippet=snippet(row.body_text, pattern),
+        copies=int(copies),
     )
 
 
 __all__ = [
     "SearchHit",
     "SearchQuery",
+    "SearchResults",
     "finish_reindex",
     "index_current",
     "mark",

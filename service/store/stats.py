@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Select, func, select
 from service.model import CREDIT_ROLES
 from service.settings import redact_url
 from service.store import frontier, recheck, resources, runs
-from service.store.schema import article_urls, article_versions, articles, fetches, urls
+from service.store.schema import article_urls, article_versions, articles, fetches, people, urls
 
 FILL_SAMPLE = 5000
 FILL_FIELDS = ("site_id", "subtitle", "published_at", "channel", "source", "lead", "images", *CREDIT_ROLES)
@@ -43,18 +43,56 @@ def _count(conn: Connection, q: Any) -> int:
 
 def _counts(conn: Connection, *, urls_total: int) -> dict[str, int]:
     n = func.count()
+    numbers = archive_counts(conn)
+    numbers.update(
+        changed_articles=_count(conn, select(n).select_from(articles).where(articles.c.version > 1)),
+        gone=_count(conn, select(n).select_from(articles).where(articles.c.gone_at.is_not(None))),
+        urls=urls_total,
+        fetches=_count(conn, select(n).select_from(fetches)),
+    )
+    # the names of the first release, kept one more release (``stats --json`` is a public
+    # contract): ``duplicates`` counted the aliases, ``near_duplicates`` every copy, exact or near
+    numbers.update({old: sum(numbers[k] for k in new) for old, new in DEPRECATED_COUNTS.items()})
+    return numbers
+
+
+#: stats keys of the first release → the counts they were (summed); removed in the next release
+DEPRECATED_COUNTS = {"duplicates": ("aliases",), "near_duplicates": ("copies_exact", "copies_near")}
+
+#: what each count of ``archive_counts`` is, for the docs and the home page's tooltips
+COUNT_HELP = {
+    "articles": "articles, each counted once: copies are folded under their original",
+    "copies_exact": "articles of their own (another site id) whose text is an original's, exactly",
+    "copies_near": "articles of their own whose text is nearly an original's (SimHash)",
+    "aliases": "other URLs found to hold an article already stored (redirects, mirrors, reprints)",
+    "versions": "texts of articles, every version counted (an edit makes a new one)",
+    "people": "names found in credit lines (reporters, editors, photographers …)",
+}
+
+
+def archive_counts(conn: Connection) -> dict[str, int]:
+    """The archive's numbers under the names the home page, the API (``/api/counts``) and
+    ``jinshan stats`` share: ``COUNT_HELP`` says what each is. A copy is exact when its current
+    text is one of its original's versions (same normalised-text hash), near otherwise."""
+    n = func.count()
+    a = articles.c
+    copy = a.duplicate_of.is_not(None)
+    same_text = (
+        select(article_versions.c.id)
+        .where(
+            article_versions.c.article_id == a.duplicate_of, article_versions.c.content_hash == a.content_hash
+        )
+        .exists()
+    )
+    copies = _count(conn, select(n).select_from(articles).where(copy))
+    exact = _count(conn, select(n).select_from(articles).where(copy, same_text))
     return {
-        "articles": _count(conn, select(n).select_from(articles).where(articles.c.duplicate_of.is_(None))),
+        "articles": _count(conn, select(n).select_from(articles).where(a.duplicate_of.is_(None))),
+        "copies_exact": exact,
+        "copies_near": copies - exact,
+        "aliases": _count(conn, select(n).select_from(article_urls)),
         "versions": _count(conn, select(n).select_from(article_versions)),
-        "changed_articles": _count(conn, select(n).select_from(articles).where(articles.c.version > 1)),
-        # every URL found to hold an already stored text is recorded once, as an alias
-        "duplicates": _count(conn, select(n).select_from(article_urls)),
-        "near_duplicates": _count(
-            conn, select(n).select_from(articles).where(articles.c.duplicate_of.is_not(None))
-        ),
-        "gone": _count(conn, select(n).select_from(articles).where(articles.c.gone_at.is_not(None))),
-        "urls": urls_total,
-        "fetches": _count(conn, select(n).select_from(fetches)),
+        "people": _count(conn, select(n).select_from(people)),
     }
 
 

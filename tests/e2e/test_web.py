@@ -58,7 +58,7 @@ def test_article_page_credits_versions_and_diff(web: WebArchive) -> None:
     diff = web.get(f"/articles/{aid}/diff?from=1&to=2")
     assert diff.status_code == 200 and "<ins>" in diff.text and "<del>" in diff.text
     assert EDITED_PARAGRAPHS[0] in re.sub(r"<[^>]+>", "", diff.text)
-    versions = web.get(f"/api/articles/{aid}/versions").json()
+    versions = web.get(f"/api/articles/{aid}/versions").json()["versions"]
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[1]["body_text"] == truth["body_text"]
 
@@ -70,10 +70,14 @@ def test_api_pages_by_cursor_through_every_article(web: WebArchive) -> None:
     for row in rows:
         exported = by_url[row["url"]]
         assert {k: row[k] for k in exported} == exported  # the article JSON of export, plus the id
-    small = [web.get("/api/articles?limit=7").json()]
+    small = [web.get("/api/articles?limit=7&include_duplicates=true").json()]
     while small[-1]["next"]:
         small.append(httpx.get(small[-1]["next"], timeout=10).json())
     assert [r["id"] for p in small for r in p["articles"]] == [r["id"] for r in rows]
+    assert {p["total"] for p in small} == {len(rows)}
+    # by default copies are folded under their original, as on the pages
+    originals = web.get("/api/articles?limit=200").json()
+    assert originals["total"] == len(originals["articles"]) == sum(1 for r in rows if not r["duplicate_of"])
     one = web.get(f"/api/articles/{rows[0]['id']}").json()
     assert one["title"] == rows[0]["title"]
 

@@ -37,7 +37,8 @@ class WebArchive:
         return httpx.get(self.base + path, timeout=10, **kw)
 
     def article_id(self, url: str) -> int:
-        """The archive's id of the article at ``url`` (through the API's filter-free listing)."""
+        """The archive's id of the article at ``url`` (through the API's filter-free listing, copies
+        included)."""
         for row in self.all_api_rows():
             if row["url"] == url:
                 return int(row["id"])
@@ -45,7 +46,7 @@ class WebArchive:
 
     def all_api_rows(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        url: str | None = self.base + "/api/articles?limit=200"
+        url: str | None = self.base + "/api/articles?limit=200&include_duplicates=true"
         while url:
             page = httpx.get(url, timeout=10).json()
             out += page["articles"]

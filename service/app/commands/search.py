@@ -17,11 +17,15 @@ def search(
     ] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before, YYYY-MM-DD.")] = None,
-    reporter: Annotated[str | None, typer.Option(help="Only articles by this reporter.")] = None,
-    photographer: Annotated[
-        str | None, typer.Option(help="Only articles with photos by this person.")
+    reporter: Annotated[
+        str | None, typer.Option(help="Only articles by this reporter (a name or part of one).")
     ] = None,
-    editor: Annotated[str | None, typer.Option(help="Only articles edited by this person.")] = None,
+    photographer: Annotated[
+        str | None, typer.Option(help="Only articles with photos by this person (a name or part of one).")
+    ] = None,
+    editor: Annotated[
+        str | None, typer.Option(help="Only articles edited by this person (a name or part of one).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many results.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line, for scripts.")] = False,
     config: ConfigOpt = None,

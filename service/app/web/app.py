@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from service.errors import StoreError
 from service.settings import Settings
-from service.store import Cursor, Reader, decode_cursor, encode_cursor
+from service.store import COUNT_HELP, Cursor, Reader, decode_cursor, encode_cursor
 from service.text.dates import CST
 
 #: the site's time zone: dates and times are shown as the site printed them
@@ -120,14 +120,14 @@ def date_param(request: Request, name: str) -> date | None:
         raise bad(f"{name} must be a date as YYYY-MM-DD, not {raw[:40]!r}") from None
 
 
-def cursor_param(request: Request) -> Cursor | None:
-    raw = request.query_params.get("cursor")
+def cursor_param(request: Request, name: str = "cursor") -> Cursor | None:
+    raw = request.query_params.get(name)
     if not raw:
         return None
     try:
         return decode_cursor(raw)
     except ValueError as exc:
-        raise bad(str(exc)) from None
+        raise bad(f"{name}: {exc}") from None
 
 
 def path_id(request: Request, name: str = "id") -> int:
@@ -151,6 +151,7 @@ def templates() -> Environment:
     env.filters["cst"] = lambda d, fmt="%Y-%m-%d %H:%M": d.astimezone(CST).strftime(fmt) if d else "—"
     env.filters["cursor"] = lambda c: encode_cursor(c) if c else ""
     env.globals["ROLE_NAMES"] = ROLE_NAMES
+    env.globals["COUNT_HELP"] = COUNT_HELP
     return env
 
 

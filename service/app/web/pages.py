@@ -16,13 +16,15 @@ from service.app.web.app import View, bad, cursor_param, date_param, int_param, 
 from service.app.web.diff import paragraphs, side_by_side
 from service.app.web.photos import person_photos, photos_of
 from service.model import CREDIT_ROLES
-from service.store import RANK_WINDOW, ListFilter, SearchQuery
+from service.store import RANK_WINDOW, ListFilter, ListPage, SearchQuery
 
 #: articles per list page by default, and the most a page may ask for
 PER_PAGE, MAX_PER_PAGE = 50, 200
 SEARCH_PER_PAGE = 20
 #: search pages beyond this are capped (a search ranks at most RANK_WINDOW matches)
 MAX_SEARCH_PAGE = RANK_WINDOW // SEARCH_PER_PAGE
+#: people per page of the people list, and the last page one may ask for
+PEOPLE_PER_PAGE, MAX_PEOPLE_PAGE = 50, 100_000
 #: roles a search may filter on, by query parameter
 SEARCH_ROLES = {"reporter": "reporters", "photographer": "photographers", "editor": "editors"}
 
@@ -72,43 +74,55 @@ def routes(view: View) -> list[Route]:
             when = date.fromisoformat(raw)
         except ValueError:
             raise bad(f"a day is written YYYY-MM-DD, not {raw[:40]!r}") from None
-        return _list(request, ListFilter(since=when, until=when), title=f"{when.isoformat()}", day=when)
+        flt = ListFilter(since=when, until=when)
+        return _page(request, view.reader.window(flt, **_paging(request)), title=when.isoformat(), day=when)
 
     def channel_list(request: Request) -> Response:
         return view.page(request, "channels.html", channels=view.reader.channels())
 
     def channel(request: Request) -> Response:
         name = str(request.path_params["name"])
-        return _list(request, ListFilter(channel=name), title=name, channel=name)
+        return _page(request, view.reader.window(ListFilter(channel=name), **_paging(request)), title=name,
+                     channel=name)  # fmt: skip
 
     def people(request: Request) -> Response:
-        prefix = request.query_params.get("q", "").strip()[:50]
-        after = request.query_params.get("after") or None
-        found = view.reader.people(prefix=prefix, after=after, limit=PER_PAGE + 1)
-        more = len(found) > PER_PAGE
-        found = found[:PER_PAGE]
-        return view.page(request, "people.html", people=found, q=prefix, after=found[-1][1] if more else None)
+        q = request.query_params.get("q", "").strip()[:50]
+        page = int_param(request, "page", 1, cap=MAX_PEOPLE_PAGE)
+        found = view.reader.people_list(q, page=page, per_page=PEOPLE_PER_PAGE)
+        return view.page(request, "people.html", found=found, q=q)
 
     def person(request: Request) -> Response:
         pid = path_id(request)
-        found = view.reader.person(pid)
-        if found is None:
-            raise HTTPException(404, f"no person with id {pid}")
         role = request.query_params.get("role") or None
         if role is not None and role not in CREDIT_ROLES:
             raise bad(f"role must be one of {', '.join(CREDIT_ROLES)}")
+        got = view.reader.person_window(pid, ListFilter(role=role), **_paging(request))
+        if got is None:
+            raise HTTPException(404, f"no person with id {pid}")
+        found, listed = got
         years = sorted({y for y, _ in found.counts}, key=lambda y: (y is None, -(y or 0)))
         roles = [r for r in CREDIT_ROLES if any(k[1] == r for k in found.counts)]
         pictures = (
             person_photos(view, pid) if "photographers" in roles and role in (None, "photographers") else []
         )
-        return _list(request, ListFilter(person_id=pid, role=role), title=found.name, person=found,
-                     years=years, roles=roles, role=role, person_photos=pictures)  # fmt: skip
+        return _page(request, listed, title=found.name, person=found, years=years, roles=roles, role=role,
+                     person_photos=pictures)  # fmt: skip
 
-    def _list(request: Request, flt: ListFilter, *, title: str, **extra: Any) -> Response:
+    def _paging(request: Request) -> dict[str, Any]:
+        """``cursor`` (older than) or ``before`` (newer than), and ``limit``, of a list page."""
+        before = cursor_param(request, "before")
+        return {
+            "cursor": None if before is not None else cursor_param(request),
+            "before": before,
+            "limit": int_param(request, "limit", PER_PAGE, cap=MAX_PER_PAGE),
+        }
+
+    def _page(request: Request, listed: ListPage, *, title: str, **extra: Any) -> Response:
         limit = int_param(request, "limit", PER_PAGE, cap=MAX_PER_PAGE)
-        rows, nxt = view.reader.page(flt, cursor=cursor_param(request), limit=limit)
-        return view.page(request, "list.html", title=title, rows=rows, next=nxt, limit=limit, **extra)
+        keep = {"limit": limit, **({"role": extra["role"]} if extra.get("role") else {})}
+        return view.page(
+            request, "list.html", title=title, listed=listed, rows=listed.rows, keep=keep, **extra
+        )
 
     def search(request: Request) -> Response:
         q = request.query_params.get("q", "").strip()[:200]
@@ -119,13 +133,15 @@ def routes(view: View) -> list[Route]:
         if not q and not any(names.values()):
             return view.page(request, "search.html", form=form, hits=None, page=1, more=False)
         try:
-            query = SearchQuery.build(q, since=since, until=until, credits=names, limit=SEARCH_PER_PAGE + 1,
+            query = SearchQuery.build(q, since=since, until=until, credits=names, limit=SEARCH_PER_PAGE,
                                       offset=(page - 1) * SEARCH_PER_PAGE)  # fmt: skip
         except ValueError as exc:
             raise bad(str(exc)) from None
-        hits = view.reader.search(query)
-        more = len(hits) > SEARCH_PER_PAGE and page < MAX_SEARCH_PAGE
-        return view.page(request, "search.html", form=form, hits=hits[:SEARCH_PER_PAGE], page=page, more=more)
+        shown = view.reader.search_view(query)
+        found = shown.results
+        more = found.total > page * SEARCH_PER_PAGE and page < MAX_SEARCH_PAGE
+        return view.page(request, "search.html", form=form, hits=found.hits, found=found, shown=shown,
+                         page=page, more=more, per_page=SEARCH_PER_PAGE)  # fmt: skip
 
     def article(request: Request) -> Response:
         aid = path_id(request)

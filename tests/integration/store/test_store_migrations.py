@@ -29,7 +29,7 @@ def test_empty_database_to_head_matches_the_schema(db_url: str) -> None:
         db.upgrade(engine)
         db.upgrade(engine)  # idempotent
         # the constant every start checks against without Alembic is Alembic's own head
-        assert db.current_revision(engine) == db.head_revision() == db.HEAD_REVISION == "0012_captures"
+        assert db.current_revision(engine) == db.head_revision() == db.HEAD_REVISION == "0013_people"
         assert db.at_head(engine)
         with engine.connect() as conn:
             # search_documents (0003) is dialect-specific (FTS5 / pg_trgm) and kept out of metadata

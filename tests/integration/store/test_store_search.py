@@ -170,7 +170,11 @@ def test_many_matches_rank_only_the_window_archived_last(
     # pages end with the window
     with store.engine.connect() as conn:
         last = search.search(conn, search.SearchQuery.build(term, limit=5, offset=2))
+        full = search.search_page(conn, search.SearchQuery.build(term))
+        narrow = search.search_page(conn, search.SearchQuery.build(term, until=date(2026, 3, 2)))
     assert ids(last) == [newest[0]]
+    # a full window: "at least 3", not "3"; below it the count is exact
+    assert (full.total, full.capped) == (3, True) and (narrow.total, narrow.capped) == (2, False)
     with pytest.raises(ValueError, match="offset"):
         search.SearchQuery.build(term, offset=3)
 
@@ -273,13 +277,13 @@ def test_index_follows_a_changed_version(store: Store, archive: dict[str, int]) 
     assert ids(store.search("西津渡"))[0] == changed and ids(store.search("新标题")) == []
 
 
-def test_a_near_duplicate_row_is_searchable(store: Store) -> None:
+def test_a_near_duplicate_row_is_searchable_and_folded_under_its_original(store: Store) -> None:
     base = filler(20, 1500)
     text_ = base[:700] + "焦山碑林" + base[700:]
     first = put(store, 7, title="原文", body=text_, day=7)
-    near = next(
-        t
-        for t in (tweak(text_, (p,)) for p in range(0, len(text_), 37))
+    near, pos = next(
+        (t, p)
+        for t, p in ((tweak(text_, (p,)), p) for p in range(37, len(text_), 37))
         if 0 < hamming(simhash(text_), simhash(t)) <= store.dedup.simhash_max_distance and "焦山碑林" in t
     )
     out = store.store_article(
@@ -288,8 +292,20 @@ def test_a_near_duplicate_row_is_searchable(store: Store) -> None:
         fetch_id=None,
         seen_at=SEEN,
     )
+    store.refresh_search()
     assert out.kind == "duplicate" and out.article_id != first
-    assert sorted(ids(store.search("焦山碑林"))) == sorted([first, out.article_id])
+    # one result for the pair: the original, which says it has a copy
+    hits = store.search("焦山碑林")
+    assert ids(hits) == [first] and hits[0].copies == 1
+    # words only the copy has find the original too: the copy's own text is indexed
+    only_in_copy = near[pos - 1 : pos + 2]
+    assert only_in_copy not in text_
+    assert ids(store.search(only_in_copy)) == [first]
+    with store.engine.connect() as conn:
+        both = search.search_page(conn, search.SearchQuery.build("焦山碑林", include_duplicates=True))
+        folded = search.search_page(conn, search.SearchQuery.build("焦山碑林"))
+    assert sorted(ids(both.hits)) == sorted([first, out.article_id]) and both.total == 2
+    assert folded.total == 1 and not folded.capped
 
 
 def search_rows(engine: Engine) -> int:
