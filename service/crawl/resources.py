@@ -1,7 +1,7 @@
 """Captures: what an archived page needs (its photos, stylesheets, their images and fonts) queued
 beside it, and each such resource fetched, archived and recorded.
 
-Orchestration only (ARCHITECTURE.md, "Captures"): ``extract.resources`` finds the links, the
+Orchestration only (docs/captures.md): ``extract.resources`` finds the links, the
 ``Fetcher`` fetches politely (the same per-host rate, robots.txt and Retry-After as pages), the
 store records. Resources are frontier URLs of kind "resource" with a priority below every page
 (``store.resources.RESOURCE_PRIORITY``), so they are claimed after the pages that need them and

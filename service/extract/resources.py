@@ -2,7 +2,7 @@
 scripts) an HTML page or a stylesheet refers to.
 
 Pure: bytes in, ``ResourceLink`` values out, in page order, each URL once. Between fetch and the
-frontier (ARCHITECTURE.md, "Captures"): the crawl hands each archived page's bytes here and puts
+frontier (docs/captures.md): the crawl hands each archived page's bytes here and puts
 what comes back in the frontier as resources, claimed after the pages. Lazy-loading attributes
 (``data-src``, ``data-original``, ``data-srcset`` …), ``srcset`` candidates and ``<picture>``
 sources count as images; ``url()`` and ``@import`` of ``<style>`` blocks, ``style`` attributes and
