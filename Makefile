@@ -43,7 +43,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## Benchmarks print the tables quoted in README.md (they need the bench extra: trafilatura, gne).
+## Benchmarks print the tables quoted in docs/benchmarks.md (they need the bench extra: trafilatura, gne, Scrapy).
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python benchmarks/extract.py

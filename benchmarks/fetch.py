@@ -1,6 +1,6 @@
 """Fetch throughput and memory: the Fetcher against a local server, politeness lifted, archiving on.
 
-Prints a table (the one quoted in README.md). Run from the repository root:
+Prints a table (the one quoted in docs/benchmarks.md). Run from the repository root:
 
     .venv/bin/python benchmarks/fetch.py                     # 5,000 then 20,000 requests
     .venv/bin/python benchmarks/fetch.py --checkpoints 3000 --concurrency 2,4,8,16,32

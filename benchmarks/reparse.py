@@ -12,7 +12,7 @@ Each reparse then runs on a fresh copy of that database, in two cases:
 For each: articles re-read, seconds, articles/s, cores used (CPU time of the reparse process and its
 workers over the wall time), CPU time per article (what the load of other processes moves least),
 peak RSS per process, with ``--workers 1`` as the single-process peer
-(and, with ``--baseline DIR``, the reparse of another source tree: for the README's table, this tree
+(and, with ``--baseline DIR``, the reparse of another source tree: for the table of docs/benchmarks.md, this tree
 with ``service/crawl/reparse.py``, ``service/store/reparse.py`` and ``service/fetch/archive.py`` of
 commit df07837 put back, so both sides run the same extractor).
 The machine's load average is printed beside each row: figures move with it.
