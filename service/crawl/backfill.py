@@ -21,7 +21,8 @@ from typing import Any
 from service.crawl.context import CrawlRun
 from service.crawl.discover import BackfillPaging, WalkState, days, start_urls, walk_issue, walk_lists
 from service.crawl.drain import drain, release_dead_leases
-from service.store import Store
+from service.errors import StoreError
+from service.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +64,10 @@ class Discovery:
                 f"; e-paper days {self.epaper_days}")  # fmt: skip
 
 
-def resume_point(store: Store, params: dict[str, Any]) -> Discovery:
+async def resume_point(store: AsyncStore, params: dict[str, Any]) -> Discovery:
     """Where the last backfill over the same range stopped, when it did not finish (interrupted,
     failed, or killed while "running"); a fresh ``Discovery`` otherwise."""
-    for run in store.last_runs(50):
+    for run in await store.last_runs(50):
         if run.get("kind") != "backfill":
             continue
         mine = run.get("params") or {}
@@ -159,7 +160,7 @@ async def run_backfill(
     ends the discovery at once. ``after_discovery`` runs between the two (the command starts its
     helper processes there)."""
     found = found or Discovery()
-    released = release_dead_leases(crawl)
+    released = await release_dead_leases(crawl)
     if released:
         log.info("released %d URLs leased by processes that are gone", released)
     ticker = asyncio.create_task(_tick(crawl, span, found, on_progress, stop))
@@ -173,19 +174,20 @@ async def run_backfill(
         if after_discovery is not None:
             await after_discovery()
         await drain(crawl, stop=stop, published_between=(span.since, span.until))
-        crawl.store.refresh_search()
+        await crawl.store.refresh_search()
     finally:
         ticker.cancel()
         if on_progress:
             on_progress(crawl, found)
-        _save(crawl, found, span)
+        with contextlib.suppress(StoreError):  # the database may be why it ends: the caller says so
+            await _save(crawl, found, span)
 
 
-def _save(crawl: CrawlRun, found: Discovery, span: BackfillRange) -> None:
+async def _save(crawl: CrawlRun, found: Discovery, span: BackfillRange) -> None:
     """The counters, and where the discovery stands, into the run (a re-run resumes from it)."""
     if crawl.run_id is not None:
         discovery = {"discovery": found.to_json()} if span.discover else {}
-        crawl.store.update_run(crawl.run_id, dict(crawl.stats.counts), params=discovery or None)
+        await crawl.store.update_run(crawl.run_id, dict(crawl.stats.counts), params=discovery or None)
 
 
 #: seconds between two saves of a backfill's counters and discovery state
@@ -205,5 +207,6 @@ async def _tick(
         if on_progress:
             on_progress(crawl, found)
         if (datetime.now(UTC) - last_saved).total_seconds() >= SAVE_EVERY_S:
-            _save(crawl, found, span)
+            with contextlib.suppress(StoreError):  # saved again at the next tick, and at the end
+                await _save(crawl, found, span)
             last_saved = datetime.now(UTC)

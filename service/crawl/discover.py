@@ -25,7 +25,7 @@ from service.extract.profile import choose_template, site_id
 from service.model import Link
 from service.settings import Settings, SiteProfile
 from service.site.urls import UrlShapes, date_from_path, is_allowed, list_page_number, shapes_of
-from service.store import Discoveries, NewUrl, Store
+from service.store import AsyncStore, Discoveries, NewUrl
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +160,11 @@ class Fetching(Protocol):
 
 
 class Frontier(Protocol):
-    def add_urls(self, urls: Iterable[NewUrl]) -> int: ...
+    """Where discovery puts URLs; awaited, so a database behind it never blocks the event loop."""
 
-    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]: ...
+    async def add_urls(self, urls: Iterable[NewUrl]) -> int: ...
+
+    async def known_before(self, urls: Iterable[str], at: datetime) -> set[str]: ...
 
 
 @dataclass
@@ -261,9 +263,9 @@ async def walk_list(
             validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         found = article_urls(links, shapes, found_on=url, due_at=due)
-        known = frontier.known_before([f.url for f in found], began) if found else set()
+        known = await frontier.known_before([f.url for f in found], began) if found else set()
         unseen = [f.url not in known for f in found]
-        added = frontier.add_urls(found) if found else 0
+        added = await frontier.add_urls(found) if found else 0
         walk.new += added
         if walk.pages == 1:
             walk.saturated = bool(found) and all(unseen)
@@ -403,7 +405,7 @@ async def walk_issue(
         walk.pages += 1
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         walk.articles += len(links.articles)
-        walk.new += frontier.add_urls(
+        walk.new += await frontier.add_urls(
             article_urls(links, shapes, found_on=url, due_at=due, kind="epaper_article")
         )
         for page in links.epaper_pages:
@@ -429,17 +431,17 @@ class StoreFrontier:
 
     ``add_urls`` for discovery: new URLs go to the store, aliases of stored articles are recorded."""
 
-    def __init__(self, store: Store, profile: SiteProfile) -> None:
+    def __init__(self, store: AsyncStore, profile: SiteProfile) -> None:
         self.store = store
         self.profile = profile
 
-    def add_urls(self, urls: Iterable[NewUrl]) -> int:
+    async def add_urls(self, urls: Iterable[NewUrl]) -> int:
         """Write what ``links`` makes of ``urls`` (one transaction); how many URLs were new."""
-        return self.store.add_discoveries(self.links(urls), seen_at=datetime.now(UTC))
+        return await self.store.add_discoveries(self.links(urls), seen_at=datetime.now(UTC))
 
-    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
+    async def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
         """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
-        return self.store.known_before(urls, at)
+        return await self.store.known_before(list(urls), at)
 
     def links(self, urls: Iterable[NewUrl]) -> Discoveries:
         """``urls`` with the site id of each (no database read): the store sets apart the addresses

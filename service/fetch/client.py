@@ -18,8 +18,9 @@ with exponential backoff; what is still failing is handed back with ``retry_at``
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -174,11 +175,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         previous_digest: str | None = None,
-        follow: Callable[[str], bool] | None = None,
+        follow: Callable[[str], bool | Awaitable[bool]] | None = None,
     ) -> Response:
         """GET ``url`` politely; a ``Response`` for 2xx and 304, a ``FetchError`` for the rest.
 
-        ``follow(target)`` is asked before each redirect hop; False stops there with ``Redirected``
+        ``follow(target)`` (or its awaited answer) is asked before each redirect hop; False stops
+        there with ``Redirected``
         (the crawl uses it not to download again a page it already has under its canonical URL).
 
         ``etag``/``last_modified`` (from the last Response of this URL) make the request
@@ -230,7 +232,7 @@ class Fetcher:
         url: str,
         headers: dict[str, str],
         previous_digest: str | None,
-        follow: Callable[[str], bool] | None = None,
+        follow: Callable[[str], bool | Awaitable[bool]] | None = None,
     ) -> Response:
         chain: list[str] = []
         current = url
@@ -242,8 +244,10 @@ class Fetcher:
                 return self._judge(url, hop, tuple(chain))
             chain.append(current)
             current = self._next_hop(url, current, location, chain)
-            if follow is not None and not follow(current):
-                raise Redirected(url, current, status=hop.status)
+            if follow is not None:
+                go = follow(current)
+                if not (await go if inspect.isawaitable(go) else go):
+                    raise Redirected(url, current, status=hop.status)
 
     def _next_hop(self, url: str, current: str, location: str, chain: list[str]) -> str:
         target = urljoin(current, location.strip()).split("#", 1)[0]

@@ -6,6 +6,7 @@ the store's own business.
 """
 
 from service.errors import StoreError
+from service.store.aio import AsyncStore, DatabaseState
 from service.store.browse import ArchivedAt, Cursor, ListFilter, Reader, decode_cursor, encode_cursor
 from service.store.budget import Grant
 from service.store.connect import canonicalizer, open_reader, open_store, upgrade_database
@@ -22,8 +23,10 @@ __all__ = [
     "RANK_WINDOW",
     "ArchivedAt",
     "ArchivedFetch",
+    "AsyncStore",
     "ClaimedUrl",
     "Cursor",
+    "DatabaseState",
     "Discoveries",
     "Fingerprints",
     "Grant",
