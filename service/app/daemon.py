@@ -26,6 +26,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from service.app.commands.common import one_line
 from service.app.web import WebServer
 from service.app.web.app import archive_app
 from service.app.wiring import open_crawl
@@ -106,6 +107,9 @@ class Daemon:
         hung or stopped server). Never blocks the event loop; answers within about 1.2 s."""
         if self.store is not None:
             state = await self.store.probe(PROBE_S)
+            if state == "unreachable" and self.database_down is None:
+                # noticed here first: the jobs pause as when the lock check notices (it says when it is back)
+                self._database_lost(StoreError("the health probe could not reach it"), retry_in=STANDBY_POLL_S)
             if state != "ok":
                 detail = f": {self.database_down}" if self.database_down else ""
                 return False, f"unhealthy: database {state}{detail}"
@@ -256,7 +260,7 @@ class Daemon:
             if self.cycles is not None:
                 await self.cycles.close_pending()
         except StoreError as exc:
-            log.warning("could not yet hand back what the database outage left behind: %s", exc)
+            log.warning("could not yet hand back what the database outage left behind: %s", one_line(str(exc)))
 
     async def _lead(self, lock: LeaderLock) -> bool:
         """Wait until this process holds the scheduler lock, as a standby while another daemon
@@ -283,11 +287,12 @@ class Daemon:
                 return False
 
     def _database_lost(self, exc: StoreError, *, retry_in: float) -> None:
+        reason = one_line(str(exc))
         if self.database_down is None:
             log.warning("database unreachable (%s); the jobs pause, retrying every %.0f-%.0f s",
-                        exc, min(retry_in, STANDBY_POLL_S), RECONNECT_MAX_S)  # fmt: skip
-        self.database_down = str(exc)
-        self.last_error = f"database: {exc}"
+                        reason, min(retry_in, STANDBY_POLL_S), RECONNECT_MAX_S)  # fmt: skip
+        self.database_down = reason
+        self.last_error = f"database: {reason}"
 
     async def _database_back(self) -> None:
         if self.database_down is not None:
@@ -388,9 +393,9 @@ class Daemon:
                 await job(*args)
             except asyncio.CancelledError:  # the stop's grace ran out: the job has handed back its URLs
                 log.debug("job %s cancelled by the stop", job.__name__)
-            except StoreError as exc:
-                self.last_error = f"database: {exc}"
-                log.error("database error in %s: %s", job.__name__, exc)
+            except StoreError as exc:  # the database's fault: one line; what it cut short is put right later
+                self.last_error = f"database: {one_line(str(exc))}"
+                log.error("database error in %s: %s", job.__name__, one_line(str(exc)))
             except Exception as exc:
                 self.last_error = f"{job.__name__} failed: {exc!r}"
                 log.exception("job %s failed", job.__name__)

@@ -114,7 +114,7 @@ def probe(engine: Engine, *, lock_wait_s: float) -> Literal["ok", "locked", "unr
     read would not see the lock), runs ``SELECT 1`` on PostgreSQL. Never raises."""
     try:
         conn = engine.raw_connection()
-    except (SQLAlchemyError, sqlite3.Error):
+    except Exception:  # SQLAlchemy's error, or the driver's raised as it is by the pool's connect
         return "unreachable"
     try:
         cur = conn.cursor()
