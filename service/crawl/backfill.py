@@ -4,7 +4,7 @@ Resumable: discovered articles go to the shared frontier, so a re-run (after a k
 every article already done; and the discovery itself (hours of list pages on the real site) records
 where it stands in its run (``Discovery``, saved every few seconds), so a re-run of an interrupted
 backfill over the same range goes on from the list pages and the issue day where it stopped.
-Discovery stops at once on SIGINT/SIGTERM. May run beside the daemon on the same database: each
+Discovery and fetching stop at once on SIGINT/SIGTERM (the URLs in flight go back to the frontier). May run beside the daemon on the same database: each
 claims its own URLs, and the backfill drains only URLs published within its date range.
 """
 
@@ -127,7 +127,7 @@ class _Run:
     missing: int = 0
 
 
-async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+async def until_stopped(work: Coroutine[Any, Any, object], stop: asyncio.Event) -> bool:
     """Run ``work`` until it ends or ``stop`` is set (then it is cancelled at its next await, a
     fetch in the middle of a list walk too); True when it ran to its end. Its errors are raised."""
     task = asyncio.ensure_future(work)
@@ -173,8 +173,9 @@ async def run_backfill(
             return
         if after_discovery is not None:
             await after_discovery()
-        await drain(crawl, stop=stop, published_between=(span.since, span.until))
-        await crawl.store.refresh_search()
+        # a stop cancels the fetches in flight too (the URLs go back to the frontier, due now)
+        if await until_stopped(drain(crawl, stop=stop, published_between=(span.since, span.until)), stop):
+            await crawl.store.refresh_search()
     finally:
         ticker.cancel()
         if on_progress:

@@ -15,7 +15,8 @@ method of the same name, run on a thread of its own kind and awaited.
 
 Cancelling the awaiting task drops a call that has not started; one that has started runs to its
 end (a transaction is never cut in half) and its result is lost: the caller treats its effect as
-unknown (claimed URLs are handed back by ``release_leases`` at the end). Errors are the ``Store``'s.
+unknown (claimed URLs are handed back by ``release_leases`` at the end). Errors are the ``Store``'s,
+and a database driver's error that got past it is raised as ``StoreError`` too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -30,6 +32,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from typing import Any, Literal, ParamSpec, TypeVar
 
+from service.errors import StoreError
 from service.model import Article
 from service.settings import Settings
 from service.store import db
@@ -140,19 +143,34 @@ class AsyncStore:
 
     async def write(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on the writer thread (a write of ``sync``)."""
-        return await asyncio.wrap_future(self._writer.submit(fn, *args, **kwargs))
+        return await asyncio.wrap_future(self._writer.submit(self._translated(fn), *args, **kwargs))
 
     async def read(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on a reader thread (a read of ``sync``)."""
-        return await asyncio.wrap_future(self._readers.submit(fn, *args, **kwargs))
+        return await asyncio.wrap_future(self._readers.submit(self._translated(fn), *args, **kwargs))
+
+    def _translated(self, fn: Callable[P, T]) -> Callable[P, T]:
+        """``fn``, with an error of the database driver that got past the store (SQLite's "database
+        is locked" raised while a transaction begins, say) raised as the ``StoreError`` it is: the
+        crawl tells the database's faults from a page's by that type."""
+        driver_error = self.sync.engine.dialect.loaded_dbapi.Error
+
+        @functools.wraps(fn)
+        def call(*args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                return fn(*args, **kwargs)
+            except driver_error as exc:
+                raise StoreError(f"{getattr(fn, '__name__', 'store')}: {exc}") from exc
+
+        return call
 
     def write_blocking(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on the writer thread, waited for by this thread, which must not
         be an event loop's (the fetcher's shared budget calls from its worker threads)."""
         if self._writer.owns_current_thread():
-            return fn(*args, **kwargs)
+            return self._translated(fn)(*args, **kwargs)
         _not_on_a_loop("write_blocking")
-        return self._writer.submit(fn, *args, **kwargs).result()
+        return self._writer.submit(self._translated(fn), *args, **kwargs).result()
 
     def write_soon(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """``fn(*args, **kwargs)`` on the writer thread, not waited for: a failure is logged (a
@@ -162,7 +180,7 @@ class AsyncStore:
             if not future.cancelled() and (exc := future.exception()) is not None:
                 log.warning("%s: %s", getattr(fn, "__name__", "write"), exc)
 
-        self._writer.submit(fn, *args, **kwargs).add_done_callback(logged)
+        self._writer.submit(self._translated(fn), *args, **kwargs).add_done_callback(logged)
 
     # --- health ------------------------------------------------------------------------------------
 

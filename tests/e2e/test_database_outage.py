@@ -108,6 +108,7 @@ def test_a_sqlite_write_lock_mid_backfill_is_the_databases_fault(
         holder.close()
         if process.poll() is None:
             process.kill()
+    print(err)  # shown when the test fails
     assert_the_database_was_blamed(subprocess.CompletedProcess([], process.returncode, out, err), url)
     rerun_finishes(archiver, replica)
 
@@ -130,6 +131,7 @@ def test_a_postgresql_restart_mid_backfill_is_the_databases_fault(
     finally:
         if process.poll() is None:
             process.kill()
+    print(err)  # shown when the test fails
     assert_the_database_was_blamed(subprocess.CompletedProcess([], process.returncode, out, err), url)
     rerun_finishes(archiver, replica)
 
