@@ -233,3 +233,43 @@ def test_the_probe_names_a_held_lock_and_a_missing_database(tmp_path: Path) -> N
     engine.dispose()
     gone = db.make_engine(crawl_settings(url="postgresql+psycopg://u@127.0.0.1:1/none").database)
     assert db.probe(gone, lock_wait_s=0.05) == "unreachable"
+
+
+def test_the_archive_view_reads_the_database_off_the_event_loop(store: Store) -> None:
+    """Its pages are plain functions: Starlette runs them on its worker threads, never on the loop
+    (a coroutine page reading the ``Reader`` would block the daemon's loop, /healthz included)."""
+    from starlette.routing import Mount, Route
+
+    from service.app.web.app import archive_app
+
+    app = archive_app(crawl_settings(), store.reader())
+    pages, todo = [], list(app.routes)
+    while todo:
+        route = todo.pop()
+        if isinstance(route, Mount):
+            todo.extend(route.routes or [])
+        elif isinstance(route, Route):
+            pages.append(route)
+    assert len(pages) > 10
+    coroutines = [r.path for r in pages if asyncio.iscoroutinefunction(r.endpoint)]
+    assert coroutines == []
+
+
+@pytest.mark.postgres
+def test_postgresql_connections_carry_the_statement_timeout_and_keepalives(postgres_db_url: str) -> None:
+    engine = db.make_engine(crawl_settings(url=postgres_db_url, statement_timeout_s=2.5).database)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "2500ms"
+            params = conn.connection.driver_connection.info.get_parameters()  # type: ignore[union-attr]
+        assert params.get("keepalives") == "1" and params.get("keepalives_idle") == str(db.KEEPALIVE_IDLE_S)
+    finally:
+        engine.dispose()
+    off = db.make_engine(
+        crawl_settings(url=postgres_db_url, statement_timeout_s=0, tcp_keepalives=False).database
+    )
+    try:
+        with off.connect() as conn:
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "0"
+    finally:
+        off.dispose()
