@@ -22,7 +22,7 @@ import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -39,6 +39,8 @@ from service.settings import Settings
 from service.store import AsyncStore, LeaderLock
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: how long in-flight work may take to finish after SIGTERM before it is abandoned to its lease
 STOP_GRACE_S = 8.0
@@ -109,7 +111,9 @@ class Daemon:
             state = await self.store.probe(PROBE_S)
             if state == "unreachable" and self.database_down is None:
                 # noticed here first: the jobs pause as when the lock check notices (it says when it is back)
-                self._database_lost(StoreError("the health probe could not reach it"), retry_in=STANDBY_POLL_S)
+                self._database_lost(
+                    StoreError("the health probe could not reach it"), retry_in=STANDBY_POLL_S
+                )
             if state != "ok":
                 detail = f": {self.database_down}" if self.database_down else ""
                 return False, f"unhealthy: database {state}{detail}"
@@ -231,7 +235,7 @@ class Daemon:
                     if self.stop.is_set() or not await self._lead(lock):
                         return
         finally:
-            await asyncio.to_thread(lock.release)
+            await self._on_lock(lock.release)
             if web:
                 await web.stop()
 
@@ -248,7 +252,10 @@ class Daemon:
         try:
             await asyncio.wait_for(hand_back(), HAND_BACK_S)
         except (StoreError, TimeoutError) as exc:  # the database is away: the leases run out by themselves
-            log.warning("could not hand back the URLs in flight: %s", exc or "the database did not answer")
+            log.warning(
+                "could not hand back the URLs in flight: %s",
+                one_line(str(exc)) or "the database did not answer",
+            )
 
     async def _recover(self) -> None:
         """The database answers again: what its outage left behind goes back at once (the URLs this
@@ -260,7 +267,9 @@ class Daemon:
             if self.cycles is not None:
                 await self.cycles.close_pending()
         except StoreError as exc:
-            log.warning("could not yet hand back what the database outage left behind: %s", one_line(str(exc)))
+            log.warning(
+                "could not yet hand back what the database outage left behind: %s", one_line(str(exc))
+            )
 
     async def _lead(self, lock: LeaderLock) -> bool:
         """Wait until this process holds the scheduler lock, as a standby while another daemon
@@ -268,7 +277,7 @@ class Daemon:
         pause = STANDBY_POLL_S
         while True:
             try:
-                if await asyncio.to_thread(lock.try_acquire):
+                if await self._on_lock(lock.try_acquire):
                     await self._database_back()
                     self.role = "leader"
                     self.step_down.clear()
@@ -285,6 +294,13 @@ class Daemon:
                 pause = min(pause * 2, RECONNECT_MAX_S)
             if await self._sleep(pause):
                 return False
+
+    async def _on_lock(self, call: Callable[[], T]) -> T:
+        """A call of the scheduler lock, on the store's reader threads (daemon threads: one stuck on
+        a stopped server never keeps the process from exiting)."""
+        if self.store is None:
+            return await asyncio.to_thread(call)
+        return await self.store.read(call)
 
     def _database_lost(self, exc: StoreError, *, retry_in: float) -> None:
         reason = one_line(str(exc))
@@ -338,11 +354,11 @@ class Daemon:
     async def _watch_lock(self, lock: LeaderLock) -> None:
         """Still the leader? A lost session (the database restarted) is replaced by a new one as soon
         as the server answers; if another daemon took the lock meanwhile, step down to standby."""
-        if await asyncio.to_thread(lock.still_held):
+        if await self._on_lock(lock.still_held):
             await self._database_back()
             return
         try:
-            regained = await asyncio.to_thread(lock.try_acquire)
+            regained = await self._on_lock(lock.try_acquire)
         except StoreError as exc:
             self._database_lost(exc, retry_in=STANDBY_POLL_S)
             return

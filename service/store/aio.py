@@ -54,6 +54,8 @@ DatabaseState = Literal["ok", "locked", "unreachable", "timeout"]
 READERS = 4
 #: how long ``aclose`` waits for the writes already queued
 CLOSE_WAIT_S = 10.0
+#: how long ``write_blocking`` waits for its write (queue and lock waits included)
+BLOCKING_WAIT_S = 60.0
 
 _Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "concurrent.futures.Future[Any]"]
 
@@ -166,11 +168,19 @@ class AsyncStore:
 
     def write_blocking(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` on the writer thread, waited for by this thread, which must not
-        be an event loop's (the fetcher's shared budget calls from its worker threads)."""
+        be an event loop's (the fetcher's shared budget calls from its worker threads), for at most
+        ``BLOCKING_WAIT_S``: then ``StoreError`` (that worker thread is free again, and a process
+        whose database hangs can still exit)."""
         if self._writer.owns_current_thread():
             return self._translated(fn)(*args, **kwargs)
         _not_on_a_loop("write_blocking")
-        return self._writer.submit(self._translated(fn), *args, **kwargs).result()
+        future = self._writer.submit(self._translated(fn), *args, **kwargs)
+        try:
+            return future.result(timeout=BLOCKING_WAIT_S)
+        except concurrent.futures.TimeoutError:
+            future.cancel()  # dropped if it has not begun; else it ends on its own
+            raise StoreError(f"{getattr(fn, '__name__', 'store')}: no answer from the database in "
+                             f"{BLOCKING_WAIT_S:.0f} s") from None  # fmt: skip
 
     def write_soon(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """``fn(*args, **kwargs)`` on the writer thread, not waited for: a failure is logged (a
