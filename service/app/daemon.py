@@ -17,6 +17,7 @@ or hand back the URLs in flight, close the WARC file, exit 0 within ten seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -52,7 +53,7 @@ HEALTH_READ_EVERY_S = 5.0
 #: how long /healthz waits for that read before it answers from the last one
 HEALTH_READ_WAIT_S = 0.2
 #: how long /healthz waits for the database's probe (within the web server's 1.5 s)
-PROBE_S = 1.0
+PROBE_S = 0.8
 #: the longest pause between two attempts to reach a database that is down
 RECONNECT_MAX_S = 60.0
 #: how long a stop waits for the database to take back the URLs in flight
@@ -235,7 +236,9 @@ class Daemon:
                     if self.stop.is_set() or not await self._lead(lock):
                         return
         finally:
-            await self._on_lock(lock.release)
+            # a server that does not answer ends the session (and its lock) when the process exits
+            with contextlib.suppress(StoreError, TimeoutError):
+                await asyncio.wait_for(self._on_lock(lock.release), HAND_BACK_S)
             if web:
                 await web.stop()
 
@@ -354,6 +357,12 @@ class Daemon:
     async def _watch_lock(self, lock: LeaderLock) -> None:
         """Still the leader? A lost session (the database restarted) is replaced by a new one as soon
         as the server answers; if another daemon took the lock meanwhile, step down to standby."""
+        try:
+            await self._check_lock(lock)
+        except asyncio.CancelledError:  # the stop's grace ran out while the database did not answer
+            log.debug("the lock check was cancelled by the stop")
+
+    async def _check_lock(self, lock: LeaderLock) -> None:
         if await self._on_lock(lock.still_held):
             await self._database_back()
             return

@@ -53,7 +53,7 @@ DatabaseState = Literal["ok", "locked", "unreachable", "timeout"]
 #: check and a few URL look-ups may run beside a slow one
 READERS = 4
 #: how long ``aclose`` waits for the writes already queued
-CLOSE_WAIT_S = 10.0
+CLOSE_WAIT_S = 2.0
 #: how long ``write_blocking`` waits for its write (queue and lock waits included)
 BLOCKING_WAIT_S = 60.0
 
@@ -90,9 +90,11 @@ class _Lane:
             try:
                 result = fn(*args, **kwargs)
             except BaseException as exc:  # handed to the awaiting task, raised there
-                future.set_exception(exc)
+                with contextlib.suppress(concurrent.futures.InvalidStateError):  # failed by ``close``
+                    future.set_exception(exc)
             else:
-                future.set_result(result)
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    future.set_result(result)
 
     def close(self) -> None:
         """Let the threads end once the calls already queued are done (it does not wait for them)."""
@@ -113,6 +115,9 @@ class AsyncStore:
         self._writer = _writer or _Lane("jinshan-store-writer", 1)
         self._readers = _Lane("jinshan-store-reader", READERS)
         self._probing: concurrent.futures.Future[DatabaseState] | None = None
+        #: the writes ``write_blocking`` callers wait for: failed by ``close`` so they stop waiting
+        self._blocking: set[concurrent.futures.Future[Any]] = set()
+        self._blocking_lock = threading.Lock()
 
     @classmethod
     async def open(cls, settings: Settings) -> AsyncStore:
@@ -127,7 +132,13 @@ class AsyncStore:
         return cls(store, owns=True, _writer=writer)
 
     def close(self) -> None:
-        """Stop the threads once their queued calls are done; close the ``Store`` if it is ours."""
+        """Stop the threads once their queued calls are done; close the ``Store`` if it is ours.
+        Threads waiting in ``write_blocking`` get ``StoreError`` at once."""
+        with self._blocking_lock:
+            waiting, self._blocking = self._blocking, set()
+        for future in waiting:
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                future.set_exception(StoreError("the store was closed before the database answered"))
         self._writer.close()
         self._readers.close()
         if self.owns:
@@ -175,12 +186,17 @@ class AsyncStore:
             return self._translated(fn)(*args, **kwargs)
         _not_on_a_loop("write_blocking")
         future = self._writer.submit(self._translated(fn), *args, **kwargs)
+        with self._blocking_lock:
+            self._blocking.add(future)
         try:
             return future.result(timeout=BLOCKING_WAIT_S)
         except concurrent.futures.TimeoutError:
             future.cancel()  # dropped if it has not begun; else it ends on its own
             raise StoreError(f"{getattr(fn, '__name__', 'store')}: no answer from the database in "
                              f"{BLOCKING_WAIT_S:.0f} s") from None  # fmt: skip
+        finally:
+            with self._blocking_lock:
+                self._blocking.discard(future)
 
     def write_soon(self, fn: Callable[P, Any], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """``fn(*args, **kwargs)`` on the writer thread, not waited for: a failure is logged (a
