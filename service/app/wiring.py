@@ -18,6 +18,7 @@ from service.fetch.archive import WarcArchive
 from service.fetch.client import Fetcher
 from service.settings import Settings
 from service.store import AsyncStore, Grant
+from service.store import open_store as open_store  # re-exported: callers opened a Store from here
 
 log = logging.getLogger(__name__)
 
