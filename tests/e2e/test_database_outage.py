@@ -67,6 +67,18 @@ def stalled(server: ReplicaServer, quiet_s: float = 2.0) -> bool:
     return len(server.requests) == before
 
 
+def take_write_lock(conn: sqlite3.Connection) -> None:
+    """``BEGIN IMMEDIATE``, tried every millisecond: SQLite's own busy handler sleeps longer and
+    longer, and a busy crawl could keep winning the lock until it ends."""
+    for _ in range(int(PATIENCE_S * 1000)):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError:
+            time.sleep(0.001)
+    raise AssertionError("the write lock was never free")
+
+
 def assert_the_database_was_blamed(done: subprocess.CompletedProcess[str], database_url: str) -> None:
     err = done.stderr
     assert done.returncode == 1, (done.returncode, err)  # some articles stored, not all
@@ -97,11 +109,13 @@ def test_a_sqlite_write_lock_mid_backfill_is_the_databases_fault(
     archiver = Archiver(write_config(tmp_path, server.base_url, url, fetch={"requests_per_second": 20.0},
                                      database={"busy_timeout_s": 1.0}), tmp_path)  # fmt: skip
     process = archiver.start("backfill", "--since", SINCE)
-    holder = sqlite3.connect(path, isolation_level=None, timeout=PATIENCE_S)
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
     try:
         assert wait_for(lambda: articles_fetched(server) >= 10, timeout=PATIENCE_S)
-        holder.execute("BEGIN IMMEDIATE")  # another process's writer, for longer than the busy timeout
-        assert wait_for(lambda: stalled(server), timeout=PATIENCE_S)
+        take_write_lock(holder)  # another process's writer, for longer than the busy timeout …
+        assert process.poll() is None, "the backfill ended before the lock was taken"
+        # … until the crawl gave up: no request for several busy timeouts (a write waits 1 s)
+        assert wait_for(lambda: stalled(server, quiet_s=5.0), timeout=PATIENCE_S)
         holder.execute("ROLLBACK")
         out, err = process.communicate(timeout=PATIENCE_S)
     finally:
