@@ -65,6 +65,7 @@ class _Lane:
 
     def __init__(self, name: str, threads: int) -> None:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._closed = False
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}-{i}" if threads > 1 else name, daemon=True)
             for i in range(threads)
@@ -75,8 +76,13 @@ class _Lane:
     def submit(
         self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     ) -> concurrent.futures.Future[T]:
+        """The future of ``fn(*args, **kwargs)``; failed at once with ``StoreError`` after ``close``
+        (no thread would ever run it)."""
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((fn, args, kwargs, future))
+        if self._closed:
+            future.set_exception(StoreError("the store is closed"))
+        else:
+            self._queue.put((fn, args, kwargs, future))
         return future
 
     def owns_current_thread(self) -> bool:
@@ -98,6 +104,7 @@ class _Lane:
 
     def close(self) -> None:
         """Let the threads end once the calls already queued are done (it does not wait for them)."""
+        self._closed = True
         for _ in self._threads:
             self._queue.put(None)
 
@@ -204,7 +211,7 @@ class AsyncStore:
 
         def logged(future: concurrent.futures.Future[Any]) -> None:
             if not future.cancelled() and (exc := future.exception()) is not None:
-                log.warning("%s: %s", getattr(fn, "__name__", "write"), exc)
+                log.warning("%s", (str(exc).splitlines() or [type(exc).__name__])[0])
 
         self._writer.submit(self._translated(fn), *args, **kwargs).add_done_callback(logged)
 

@@ -22,7 +22,7 @@ from service.crawl.cycle import Cycles
 from service.crawl.drain import drain
 from service.crawl.metrics import Metrics
 from service.settings import Settings, load_settings
-from service.store import AsyncStore, NewUrl, Store, db, open_store
+from service.store import AsyncStore, NewUrl, Store, StoreError, db, open_store
 from tests.support import offloop
 from tests.support.postgres import PostgresServer, create_database, find_bindir
 
@@ -273,3 +273,16 @@ def test_postgresql_connections_carry_the_statement_timeout_and_keepalives(postg
             assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "0"
     finally:
         off.dispose()
+
+
+def test_a_closed_async_store_refuses_at_once_and_the_loop_cannot_block_on_it(store: Store) -> None:
+    async def scenario() -> None:
+        astore = AsyncStore(store)
+        assert isinstance(await astore.frontier_counts(), dict)
+        with pytest.raises(RuntimeError, match="block the event loop"):
+            astore.write_blocking(store.frontier_counts)
+        astore.close()
+        with pytest.raises(StoreError, match="closed"):
+            await asyncio.wait_for(astore.frontier_counts(), PATIENCE_S)
+
+    asyncio.run(scenario())
