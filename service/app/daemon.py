@@ -17,16 +17,17 @@ or hand back the URLs in flight, close the WARC file, exit 0 within ten seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from service.app.commands.common import one_line
 from service.app.failures import in_plain_words
 from service.app.signals import STOP_SIGNALS
 from service.app.web import WebServer
@@ -34,13 +35,15 @@ from service.app.web.app import archive_app
 from service.app.wiring import open_crawl
 from service.crawl.context import CrawlContext
 from service.crawl.cycle import CycleOutcome, Cycles
-from service.crawl.drain import drain, hand_back_leases, release_dead_leases
+from service.crawl.drain import drain, hand_back_leases, hand_back_stranded, release_dead_leases
 from service.crawl.metrics import Metrics
 from service.errors import StoreError
 from service.settings import Settings
-from service.store import LeaderLock, Store, open_store
+from service.store import AsyncStore, LeaderLock
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: how long in-flight work may take to finish after SIGTERM before it is abandoned to its lease
 STOP_GRACE_S = 8.0
@@ -49,8 +52,14 @@ STANDBY_POLL_S = 5.0
 NO_CYCLE = "no cycle has run yet"
 #: how often /healthz reads the last successful cycle from the database, seconds
 HEALTH_READ_EVERY_S = 5.0
+#: how long /healthz waits for that read before it answers from the last one
+HEALTH_READ_WAIT_S = 0.2
+#: how long /healthz waits for the database's probe (within the web server's 1.5 s)
+PROBE_S = 0.8
 #: the longest pause between two attempts to reach a database that is down
 RECONNECT_MAX_S = 60.0
+#: how long a stop waits for the database to take back the URLs in flight
+HAND_BACK_S = 1.5
 
 
 class Daemon:
@@ -59,7 +68,7 @@ class Daemon:
         settings: Settings,
         *,
         metrics: Metrics | None = None,
-        store: Store | None = None,
+        store: AsyncStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         early_signals: list[signal.Signals] | None = None,
     ) -> None:
@@ -82,7 +91,13 @@ class Daemon:
         self.database_down: str | None = None
         self._recorded: datetime | None = None
         self._recorded_at: datetime | None = None
-        self._recorded_lock = threading.Lock()
+        #: the read of the last recorded success in progress (one at a time; /healthz never waits
+        #: for a slow one longer than ``HEALTH_READ_WAIT_S``)
+        self._reading: asyncio.Future[datetime | None] | None = None
+        #: the crawl's pieces while it runs: what a database outage left behind is put right from
+        #: them when the database is back (``_recover``)
+        self.context: CrawlContext | None = None
+        self.cycles: Cycles | None = None
         #: set when another daemon took the scheduler lock while ours was lost
         self.step_down = asyncio.Event()
         #: set by a stop or a step-down: the drain stops claiming
@@ -90,11 +105,24 @@ class Daemon:
 
     # --- health ----------------------------------------------------------------------------------
 
-    def health(self) -> tuple[bool, str]:
+    async def health(self) -> tuple[bool, str]:
         """(healthy, reason) from the cycles recorded in the database (any daemon's, this one's since
         it started). Unhealthy, with the reason and the next try, as soon as this daemon tried and
         failed with no recent success; 200 "starting" during ``start_grace_minutes`` after the start
-        only while it has not tried yet (a first cycle on an empty archive takes long)."""
+        only while it has not tried yet (a first cycle on an empty archive takes long). First the
+        database itself is probed (``AsyncStore.probe``, within ``PROBE_S``): "unhealthy: database
+        locked" (SQLite: another process holds the write lock), "… unreachable", "… timeout" (a
+        hung or stopped server). Never blocks the event loop; answers within about 1.2 s."""
+        if self.store is not None:
+            state = await self.store.probe(PROBE_S)
+            if state == "unreachable" and self.database_down is None:
+                # noticed here first: the jobs pause as when the lock check notices (it says when it is back)
+                self._database_lost(
+                    StoreError("the health probe could not reach it"), retry_in=STANDBY_POLL_S
+                )
+            if state != "ok":
+                detail = f": {self.database_down}" if self.database_down else ""
+                return False, f"unhealthy: database {state}{detail}"
         if self.database_down:
             return False, f"unhealthy: database unreachable: {self.database_down}"
         if self.role == "standby":
@@ -102,9 +130,9 @@ class Daemon:
         sched = self.settings.schedule
         now = self.clock()
         try:
-            recorded = self._recorded_success(now)
+            recorded = await self._recorded_success(now)
         except StoreError as exc:
-            return False, f"unhealthy: database: {exc}"
+            return False, f"unhealthy: database unreachable: {exc}"
         last = max((t for t in (recorded, self.last_success) if t is not None), default=None)
         if last is not None and now - last <= timedelta(minutes=sched.unhealthy_after_minutes):
             return True, f"ok: last cycle succeeded at {last.isoformat(timespec='seconds')}"
@@ -118,23 +146,24 @@ class Daemon:
         then = f"; next try at {self.next_try:%Y-%m-%d %H:%M} UTC" if self.next_try and tried else ""
         return False, f"unhealthy: {why}{then}"
 
-    def _recorded_success(self, now: datetime) -> datetime | None:
+    async def _recorded_success(self, now: datetime) -> datetime | None:
         """The last successful cycle the database records, read at most every ``HEALTH_READ_EVERY_S``
-        and by one caller at a time: a health check while the database hangs answers from what was
-        read before instead of queueing behind the read (the checks would time out one after the
-        other, before the lock check notices the database is gone)."""
+        and by one caller at a time: a health check while the database is slow answers from what was
+        read before instead of queueing behind the read. Raises ``StoreError``."""
         if self.store is None:
             return None
         fresh = self._recorded_at is not None and now - self._recorded_at < timedelta(
             seconds=HEALTH_READ_EVERY_S
         )
-        if fresh or not self._recorded_lock.acquire(blocking=False):
+        if fresh:
             return self._recorded
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self.store.last_success("cycle"))
         try:
-            self._recorded = self.store.last_success("cycle")
-            self._recorded_at = now
-        finally:
-            self._recorded_lock.release()
+            self._recorded = await asyncio.wait_for(asyncio.shield(self._reading), HEALTH_READ_WAIT_S)
+        except TimeoutError:
+            return self._recorded
+        self._recorded_at = now
         return self._recorded
 
     # --- jobs ------------------------------------------------------------------------------------
@@ -147,11 +176,11 @@ class Daemon:
         else:
             at = self.clock().strftime("%Y-%m-%d %H:%M")
             self.last_error = f"the last cycle failed at {at} UTC: {in_plain_words(outcome.error)}"
-        self.refresh_gauges(outcome.run.context)
+        await self.refresh_gauges(outcome.run.context)
         return outcome
 
-    def refresh_gauges(self, context: CrawlContext) -> None:
-        for state, n in context.store.frontier_counts().items():
+    async def refresh_gauges(self, context: CrawlContext) -> None:
+        for state, n in (await context.store.frontier_counts()).items():
             self.metrics.frontier.labels(state=state).set(n)
 
     # --- running -----------------------------------------------------------------------------------
@@ -160,12 +189,12 @@ class Daemon:
         """One full cycle; the exit code: 0 all good, 1 some URLs failed, 2 the site did not answer
         (unreachable, or nothing could be archived: a read-only archive folder)."""
         async with open_crawl(self.settings, metrics=self.metrics) as context:
-            release_dead_leases(context)
+            await release_dead_leases(context)
             self._install_signals()
             try:
                 outcome = await self.cycle(Cycles(context, stop=self.stop, halt=self.halt), full=True)
             finally:
-                self._hand_back(context)
+                await self._hand_back(context)
             if not outcome.answered and not self.stop.is_set():
                 log.error("%s", self.last_error)
                 return 2
@@ -173,11 +202,18 @@ class Daemon:
             return 1 if counts["failed"] or counts["error"] else 0
 
     async def run_forever(self) -> None:
-        store = self.store = open_store(self.settings)
-        if (last := store.last_success("cycle")) is not None:
+        store = self.store = await AsyncStore.open(self.settings)
+        try:
+            await self._run_forever(store)
+        finally:
+            await store.aclose()
+
+    async def _run_forever(self, store: AsyncStore) -> None:
+        if (last := await store.last_success("cycle")) is not None:
             self.metrics.last_success.set(last.timestamp())  # the alert reads what /healthz reads
         lock = store.leader_lock()
-        archive = archive_app(self.settings, store.reader()) if self.settings.web.archive else None
+        # the archive view's handlers are plain functions: Starlette runs them on its threads
+        archive = archive_app(self.settings, store.sync.reader()) if self.settings.web.archive else None
         web = (
             WebServer(self.settings.web.listen, health=self.health, metrics=self.metrics.render, app=archive)
             if self.settings.web.listen
@@ -192,27 +228,54 @@ class Daemon:
                 return
             async with open_crawl(self.settings, store=store, metrics=self.metrics) as context:
                 cycles = Cycles(context, stop=self.stop, halt=self.halt)
-                store.interrupt_running()
+                self.context, self.cycles = context, cycles
+                await store.interrupt_running()
                 while True:
-                    release_dead_leases(context)
+                    await release_dead_leases(context)
                     try:
                         await self._schedule(cycles, lock)
                     finally:
-                        self._hand_back(context)
+                        await self._hand_back(context)
                     if self.stop.is_set() or not await self._lead(lock):
                         return
         finally:
-            lock.release()
+            # a server that does not answer ends the session (and its lock) when the process exits
+            with contextlib.suppress(StoreError, TimeoutError):
+                await asyncio.wait_for(self._on_lock(lock.release), HAND_BACK_S)
             if web:
                 await web.stop()
 
-    def _hand_back(self, context: CrawlContext) -> None:
-        """Whatever this process still leases goes back to the frontier, due now."""
-        try:
-            if n := hand_back_leases(context):
+    async def _hand_back(self, context: CrawlContext) -> None:
+        """At a stop: whatever this process still leases goes back to the frontier, due now, and
+        the runs cut short are closed; within ``HAND_BACK_S`` (the database may be away)."""
+
+        async def hand_back() -> None:
+            if self.cycles is not None:
+                await self.cycles.close_pending()
+            if n := await hand_back_leases(context):
                 log.debug("handed back %d URLs", n)
-        except StoreError as exc:  # the database is away: the leases will run out by themselves
-            log.warning("could not hand back the URLs in flight: %s", exc)
+
+        try:
+            await asyncio.wait_for(hand_back(), HAND_BACK_S)
+        except (StoreError, TimeoutError) as exc:  # the database is away: the leases run out by themselves
+            log.warning(
+                "could not hand back the URLs in flight: %s",
+                one_line(str(exc)) or "the database did not answer",
+            )
+
+    async def _recover(self) -> None:
+        """The database answers again: what its outage left behind goes back at once (the URLs this
+        process held, due now, no attempt counted; the runs cut short, closed "interrupted"), so
+        the crawl goes on now rather than when the leases run out."""
+        try:
+            if self.context is not None and (n := await hand_back_stranded(self.context)):
+                log.info("handed back %d URLs held when the database went away", n)
+            if self.cycles is not None:
+                await self.cycles.close_pending()
+        except StoreError as exc:
+            log.warning(
+                "could not yet hand back what the database outage left behind: %s", one_line(str(exc))
+            )
 
     async def _lead(self, lock: LeaderLock) -> bool:
         """Wait until this process holds the scheduler lock, as a standby while another daemon
@@ -220,14 +283,14 @@ class Daemon:
         pause = STANDBY_POLL_S
         while True:
             try:
-                if await asyncio.to_thread(lock.try_acquire):
-                    self._database_back()
+                if await self._on_lock(lock.try_acquire):
+                    await self._database_back()
                     self.role = "leader"
                     self.step_down.clear()
                     self.halt.clear()
                     log.info("leader: this daemon schedules the crawl")
                     return True
-                self._database_back()
+                await self._database_back()
                 if self.role != "standby":
                     log.info("standby: another daemon holds the scheduler lock; waiting")
                     self.role = "standby"
@@ -238,17 +301,26 @@ class Daemon:
             if await self._sleep(pause):
                 return False
 
+    async def _on_lock(self, call: Callable[[], T]) -> T:
+        """A call of the scheduler lock, on the store's reader threads (daemon threads: one stuck on
+        a stopped server never keeps the process from exiting)."""
+        if self.store is None:
+            return await asyncio.to_thread(call)
+        return await self.store.read(call)
+
     def _database_lost(self, exc: StoreError, *, retry_in: float) -> None:
+        reason = one_line(str(exc))
         if self.database_down is None:
             log.warning("database unreachable (%s); the jobs pause, retrying every %.0f-%.0f s",
-                        exc, min(retry_in, STANDBY_POLL_S), RECONNECT_MAX_S)  # fmt: skip
-        self.database_down = str(exc)
-        self.last_error = f"database: {exc}"
+                        reason, min(retry_in, STANDBY_POLL_S), RECONNECT_MAX_S)  # fmt: skip
+        self.database_down = reason
+        self.last_error = f"database: {reason}"
 
-    def _database_back(self) -> None:
+    async def _database_back(self) -> None:
         if self.database_down is not None:
             log.info("database reachable again; the jobs go on")
             self.database_down = None
+            await self._recover()
 
     async def _schedule(self, cycles: Cycles, lock: LeaderLock) -> None:
         """Run the jobs until a stop, or until another daemon took the lock (``step_down``)."""
@@ -288,15 +360,21 @@ class Daemon:
     async def _watch_lock(self, lock: LeaderLock) -> None:
         """Still the leader? A lost session (the database restarted) is replaced by a new one as soon
         as the server answers; if another daemon took the lock meanwhile, step down to standby."""
-        if await asyncio.to_thread(lock.still_held):
-            self._database_back()
+        try:
+            await self._check_lock(lock)
+        except asyncio.CancelledError:  # the stop's grace ran out while the database did not answer
+            log.debug("the lock check was cancelled by the stop")
+
+    async def _check_lock(self, lock: LeaderLock) -> None:
+        if await self._on_lock(lock.still_held):
+            await self._database_back()
             return
         try:
-            regained = await asyncio.to_thread(lock.try_acquire)
+            regained = await self._on_lock(lock.try_acquire)
         except StoreError as exc:
             self._database_lost(exc, retry_in=STANDBY_POLL_S)
             return
-        self._database_back()
+        await self._database_back()
         if regained:
             log.info("the scheduler lock is held again (new database session)")
             return
@@ -318,7 +396,7 @@ class Daemon:
         if not outcome.answered and outcome.run.run_id is not None and self.next_try is not None:
             # the home page of the archive view (maybe another process) shows when the next try is
             try:
-                cycles.context.store.update_run(
+                await cycles.context.store.update_run(
                     outcome.run.run_id,
                     {},
                     params={"next_try_at": self.next_try.isoformat(timespec="seconds")},
@@ -342,8 +420,8 @@ class Daemon:
             log.info("drained %d due URLs: %s", processed, dict(run.stats.counts))
 
     async def _maintain(self, context: CrawlContext) -> None:
-        self.refresh_gauges(context)
-        context.store.refresh_search()
+        await self.refresh_gauges(context)
+        await context.store.refresh_search()
 
     def _guard(self, job: Any, *args: Any) -> Any:
         """A job that never raises into the scheduler: a failure is logged and makes /healthz say why."""
@@ -352,12 +430,14 @@ class Daemon:
             if self.stop.is_set() or self.step_down.is_set() or self.database_down:
                 return
             try:
+                if (self.context and self.context.stranded) or (self.cycles and self.cycles.unclosed):
+                    await self._recover()
                 await job(*args)
             except asyncio.CancelledError:  # the stop's grace ran out: the job has handed back its URLs
                 log.debug("job %s cancelled by the stop", job.__name__)
-            except StoreError as exc:
-                self.last_error = f"database: {exc}"
-                log.error("database error in %s: %s", job.__name__, exc)
+            except StoreError as exc:  # the database's fault: one line; what it cut short is put right later
+                self.last_error = f"database: {one_line(str(exc))}"
+                log.error("database error in %s: %s", job.__name__, one_line(str(exc)))
             except Exception as exc:
                 self.last_error = f"{job.__name__} failed: {exc!r}"
                 log.exception("job %s failed", job.__name__)

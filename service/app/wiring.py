@@ -18,16 +18,19 @@ from service.extract import block_marker
 from service.fetch.archive import WarcArchive
 from service.fetch.client import Fetcher
 from service.settings import Settings
-from service.store import Grant, Store, open_store
+from service.store import AsyncStore, Grant
+from service.store import open_store as open_store  # re-exported: callers opened a Store from here
 
 log = logging.getLogger(__name__)
 
 
 class StoreBudget:
     """The store's shared politeness (``Store.reserve_request`` …) as the fetcher's ``SharedBudget``,
-    with this process's rate, cap and name."""
+    with this process's rate, cap and name. ``reserve``/``release`` are called from the fetcher's
+    worker threads and wait for the store's writer thread; ``hold``/``set_crawl_delay`` are called
+    on the event loop and only queue their write (the fetcher keeps its own hold meanwhile)."""
 
-    def __init__(self, store: Store, settings: Settings, *, holder: str) -> None:
+    def __init__(self, store: AsyncStore, settings: Settings, *, holder: str) -> None:
         cfg = settings.fetch
         self.store, self.holder = store, holder
         self.interval, self.concurrency = 1.0 / cfg.requests_per_second, cfg.concurrency
@@ -43,13 +46,15 @@ class StoreBudget:
         self.store.end_requests(host, tokens, end=end, resume_at=resume_at)
 
     def hold(self, host: str, until: float, reason: str) -> None:
-        self.store.hold_host(host, until=until, reason=reason)
+        self.store.write_soon(self.store.sync.hold_host, host, until=until, reason=reason)
 
     def set_crawl_delay(self, host: str, delay: float) -> None:
-        self.store.set_crawl_delay(host, delay)
+        self.store.write_soon(self.store.sync.set_crawl_delay, host, delay)
 
 
-def make_fetcher(settings: Settings, archive: WarcArchive | None, *, store: Store | None = None) -> Fetcher:
+def make_fetcher(
+    settings: Settings, archive: WarcArchive | None, *, store: AsyncStore | None = None
+) -> Fetcher:
     """The fetcher; with ``store`` (and ``fetch.shared_politeness``) polite together with every
     other process on the same database."""
     profile = settings.profile
@@ -68,13 +73,19 @@ def make_fetcher(settings: Settings, archive: WarcArchive | None, *, store: Stor
 
 @asynccontextmanager
 async def open_crawl(
-    settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None
+    settings: Settings, *, store: AsyncStore | None = None, metrics: Metrics | None = None
 ) -> AsyncIterator[CrawlContext]:
-    """A ready ``CrawlContext`` (runs are made from it); on exit the fetcher is closed and the current WARC file finished."""
+    """A ready ``CrawlContext`` (runs are made from it); on exit the fetcher is closed and the
+    current WARC file finished, and the store closed when it was opened here."""
     owned = store is None
-    store = store or open_store(settings)
-    archive = WarcArchive.from_settings(settings)
-    fetcher = make_fetcher(settings, archive, store=store)
+    store = store or await AsyncStore.open(settings)
+    try:
+        archive = WarcArchive.from_settings(settings)
+        fetcher = make_fetcher(settings, archive, store=store)
+    except BaseException:
+        if owned:
+            await store.aclose()
+        raise
     try:
         yield CrawlContext(settings=settings, store=store, fetcher=fetcher, metrics=metrics or Metrics(),
                            worker=worker_id(), sweep=SweepBudget.from_settings(settings))  # fmt: skip
@@ -83,4 +94,4 @@ async def open_crawl(
         if archive is not None:
             archive.close()
         if owned:
-            store.close()
+            await store.aclose()

@@ -4,7 +4,7 @@ Resumable: discovered articles go to the shared frontier, so a re-run (after a k
 every article already done; and the discovery itself (hours of list pages on the real site) records
 where it stands in its run (``Discovery``, saved every few seconds), so a re-run of an interrupted
 backfill over the same range goes on from the list pages and the issue day where it stopped.
-Discovery stops at once on SIGINT/SIGTERM. May run beside the daemon on the same database: each
+Discovery and fetching stop at once on SIGINT/SIGTERM (the URLs in flight go back to the frontier). May run beside the daemon on the same database: each
 claims its own URLs, and the backfill drains only URLs published within its date range.
 """
 
@@ -22,7 +22,8 @@ from service.crawl.captures import index_archive
 from service.crawl.context import CrawlRun
 from service.crawl.discover import BackfillPaging, WalkState, days, start_urls, walk_issue, walk_lists
 from service.crawl.drain import drain, release_dead_leases
-from service.store import Store
+from service.errors import StoreError
+from service.store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,10 @@ class Discovery:
                 f"; e-paper days {self.epaper_days}")  # fmt: skip
 
 
-def resume_point(store: Store, params: dict[str, Any]) -> Discovery:
+async def resume_point(store: AsyncStore, params: dict[str, Any]) -> Discovery:
     """Where the last backfill over the same range stopped, when it did not finish (interrupted,
     failed, or killed while "running"); a fresh ``Discovery`` otherwise."""
-    for run in store.last_runs(50):
+    for run in await store.last_runs(50):
         if run.get("kind") != "backfill":
             continue
         mine = run.get("params") or {}
@@ -127,7 +128,7 @@ class _Run:
     missing: int = 0
 
 
-async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+async def until_stopped(work: Coroutine[Any, Any, object], stop: asyncio.Event) -> bool:
     """Run ``work`` until it ends or ``stop`` is set (then it is cancelled at its next await, a
     fetch in the middle of a list walk too); True when it ran to its end. Its errors are raised."""
     task = asyncio.ensure_future(work)
@@ -160,7 +161,7 @@ async def run_backfill(
     ends the discovery at once. ``after_discovery`` runs between the two (the command starts its
     helper processes there)."""
     found = found or Discovery()
-    released = release_dead_leases(crawl)
+    released = await release_dead_leases(crawl)
     if released:
         log.info("released %d URLs leased by processes that are gone", released)
     ticker = asyncio.create_task(_tick(crawl, span, found, on_progress, stop))
@@ -173,21 +174,23 @@ async def run_backfill(
             return
         if after_discovery is not None:
             await after_discovery()
-        await drain(crawl, stop=stop, published_between=(span.since, span.until))
-        crawl.store.refresh_search()
-        await asyncio.to_thread(index_archive, crawl.store, crawl.settings)  # the replay's index
+        # a stop cancels the fetches in flight too (the URLs go back to the frontier, due now)
+        if await until_stopped(drain(crawl, stop=stop, published_between=(span.since, span.until)), stop):
+            await crawl.store.refresh_search()
+            await crawl.store.write(index_archive, crawl.store.sync, crawl.settings)  # the replay's index
     finally:
         ticker.cancel()
         if on_progress:
             on_progress(crawl, found)
-        _save(crawl, found, span)
+        with contextlib.suppress(StoreError):  # the database may be why it ends: the caller says so
+            await _save(crawl, found, span)
 
 
-def _save(crawl: CrawlRun, found: Discovery, span: BackfillRange) -> None:
+async def _save(crawl: CrawlRun, found: Discovery, span: BackfillRange) -> None:
     """The counters, and where the discovery stands, into the run (a re-run resumes from it)."""
     if crawl.run_id is not None:
         discovery = {"discovery": found.to_json()} if span.discover else {}
-        crawl.store.update_run(crawl.run_id, dict(crawl.stats.counts), params=discovery or None)
+        await crawl.store.update_run(crawl.run_id, dict(crawl.stats.counts), params=discovery or None)
 
 
 #: seconds between two saves of a backfill's counters and discovery state
@@ -207,5 +210,6 @@ async def _tick(
         if on_progress:
             on_progress(crawl, found)
         if (datetime.now(UTC) - last_saved).total_seconds() >= SAVE_EVERY_S:
-            _save(crawl, found, span)
+            with contextlib.suppress(StoreError):  # saved again at the next tick, and at the end
+                await _save(crawl, found, span)
             last_saved = datetime.now(UTC)

@@ -1,7 +1,8 @@
 """What a crawl works with, split by lifetime.
 
-``CrawlContext`` is fixed for the life of a process: settings, the store, the fetcher, the metrics,
-the worker's name. ``CrawlRun`` belongs to one run (a daemon cycle, a backfill, one tick of the
+``CrawlContext`` is fixed for the life of a process: settings, the store (an ``AsyncStore``: every
+database call of the crawl is awaited, off the event loop), the fetcher, the metrics, the worker's
+name. ``CrawlRun`` belongs to one run (a daemon cycle, a backfill, one tick of the
 daemon's interval drain): its run id, its counters, the URLs it handed to the frontier, a host's
 request to wait. Jobs that run side by side (the daemon's cycle and its interval drain) each have
 their own run, so counts and fetch rows land in the run that did the work.
@@ -20,7 +21,7 @@ from service.crawl.metrics import Metrics
 from service.crawl.schedule import SweepBudget
 from service.model import Article
 from service.settings import Settings
-from service.store import Store
+from service.store import AsyncStore
 
 #: the fields whose fill rates the template-change alarm watches
 WATCHED_FIELDS = ("title", "published_at", "body_text", "reporters", "editors")
@@ -59,7 +60,7 @@ class CrawlContext:
     """What every run of one process shares; built once by ``app.wiring.open_crawl``."""
 
     settings: Settings
-    store: Store
+    store: AsyncStore
     fetcher: Any  # service.fetch.client.Fetcher, or any object with the same ``fetch``
     metrics: Metrics
     worker: str
@@ -67,6 +68,9 @@ class CrawlContext:
     frontier: StoreFrontier = field(init=False)
     #: how many sweep checks this process may still claim (None: no limit); see ``crawl.schedule``
     sweep: SweepBudget | None = None
+    #: ids of URLs this process claimed and could not hand back because the database failed: they
+    #: go back (due now, no attempt counted) as soon as it answers (``drain.hand_back_stranded``)
+    stranded: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frontier", StoreFrontier(self.store, self.settings.profile))
@@ -97,7 +101,7 @@ class CrawlRun:
         return self.context.settings
 
     @property
-    def store(self) -> Store:
+    def store(self) -> AsyncStore:
         return self.context.store
 
     @property
@@ -115,6 +119,10 @@ class CrawlRun:
     @property
     def frontier(self) -> StoreFrontier:
         return self.context.frontier
+
+    @property
+    def stranded(self) -> set[int]:
+        return self.context.stranded
 
     def count(self, name: str, n: int = 1) -> None:
         self.stats.counts[name] += n

@@ -56,6 +56,9 @@ class Cycles:
         self.known_hubs: list[str] = []
         self.hubs_walked_at: float | None = None
         self.poll_minutes = self.settings.schedule.poll_minutes
+        #: runs cut short whose record could not be closed (the database was the reason): their
+        #: ``finish_run`` arguments, written by ``close_pending`` once the database answers
+        self.unclosed: dict[int, dict[str, Any]] = {}
 
     async def run(self, *, full: bool = False) -> CycleOutcome:
         """One cycle. The start lists are read every cycle; the channel lists they link only when
@@ -63,16 +66,29 @@ class Cycles:
         (it may have scrolled past articles we never saw). A cycle cut short (a stop, a database
         error) still closes its run: "interrupted" or "failed"."""
         store = self.context.store
-        run_id = store.start_run("cycle", {"start_urls": start_urls(self.settings)})
+        run_id = await store.start_run("cycle", {"start_urls": start_urls(self.settings)})
         run = self.context.run(run_id)
         try:
             return await self._run(run, run_id, full=full)
         except BaseException as exc:  # CancelledError too: the run must not stay "running"
-            stopped = self.stop.is_set() or isinstance(exc, asyncio.CancelledError)
-            with contextlib.suppress(StoreError):  # the database may be the reason
-                store.finish_run(run_id, status="interrupted" if stopped else "failed",
-                                 counters=dict(run.stats.counts), error=None if stopped else repr(exc)[:500])  # fmt: skip
+            # a stop, or the database failing, cuts the cycle short: neither is the cycle's failure
+            stopped = self.stop.is_set() or isinstance(exc, (asyncio.CancelledError, StoreError))
+            self.unclosed[run_id] = {"status": "interrupted" if stopped else "failed",
+                                     "counters": dict(run.stats.counts), "error": None if stopped else repr(exc)[:500]}  # fmt: skip
+            with contextlib.suppress(StoreError, asyncio.CancelledError):  # the database may be the reason
+                await self.close_pending()
             raise
+
+    async def close_pending(self) -> int:
+        """Close the records of runs cut short that could not be closed then; how many. Raises
+        ``StoreError`` while the database still fails (the rest wait for the next call)."""
+        done = 0
+        while self.unclosed:
+            run_id, finish = next(iter(self.unclosed.items()))
+            await self.context.store.finish_run(run_id, **finish)
+            self.unclosed.pop(run_id, None)
+            done += 1
+        return done
 
     async def _run(self, run: CrawlRun, run_id: int, *, full: bool) -> CycleOutcome:
         sched = self.settings.schedule
@@ -95,10 +111,10 @@ class Cycles:
         run.count("discovered", new)
         await self.epaper(run)
         await drain(run, stop=self.halt)
-        run.store.refresh_search()
-        await asyncio.to_thread(index_archive, run.store, self.settings)  # the replay's index
+        await run.store.refresh_search()
+        await run.store.write(index_archive, run.store.sync, self.settings)  # the replay's index
         error = "; ".join(walk.errors[:3]) or None
-        self._finish(run, run_id, ok=walk.answered, error=error)
+        await self._finish(run, run_id, ok=walk.answered, error=error)
         self.poll_minutes = next_poll_minutes(self.poll_minutes, new, least=sched.poll_minutes,
                                               most=sched.max_poll_minutes, target=sched.target_new_per_poll)  # fmt: skip
         return CycleOutcome(walk.answered, error, run)
@@ -120,13 +136,13 @@ class Cycles:
                 if walk.pages and not walk.failed:
                     self.issues_done.add((paper, day.isoformat()))
 
-    def _finish(self, run: CrawlRun, run_id: int, *, ok: bool, error: str | None) -> None:
+    async def _finish(self, run: CrawlRun, run_id: int, *, ok: bool, error: str | None) -> None:
         """Close the run: the template-change alarm on its fill rates, its counters, the metrics."""
         metrics, store = run.metrics, run.store
         rates = run.stats.rates()
         history = [
             alarm.from_counters(r.get("counters") or {})
-            for r in store.last_runs(self.settings.alarm.baseline_runs * 3)
+            for r in await store.last_runs(self.settings.alarm.baseline_runs * 3)
             if r.get("kind") == "cycle" and r.get("id") != run_id and r.get("status") == "ok"
         ]
         alarmed = alarm.evaluate(rates, history, self.settings.alarm, articles=run.stats.extracted)
@@ -140,7 +156,7 @@ class Cycles:
         counters = dict(run.stats.counts) | alarm.to_counters(rates) | {f"alarm_{n}": 1 for n in alarmed}
         counters["articles_extracted"] = run.stats.extracted
         status = "interrupted" if self.stop.is_set() else "ok" if ok else "failed"
-        store.finish_run(run_id, status=status, counters=counters, error=error)
+        await store.finish_run(run_id, status=status, counters=counters, error=error)
         metrics.cycles.labels(result="ok" if ok else "failed").inc()
         if ok:
             metrics.last_success.set(time.time())

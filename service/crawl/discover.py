@@ -26,7 +26,7 @@ from service.extract.resources import epaper_scans
 from service.model import Link
 from service.settings import Settings, SiteProfile
 from service.site.urls import UrlShapes, date_from_path, is_allowed, list_page_number, shapes_of
-from service.store import Discoveries, NewUrl, Store
+from service.store import AsyncStore, Discoveries, NewUrl
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,11 @@ class Fetching(Protocol):
 
 
 class Frontier(Protocol):
-    def add_urls(self, urls: Iterable[NewUrl]) -> int: ...
+    """Where discovery puts URLs; awaited, so a database behind it never blocks the event loop."""
 
-    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]: ...
+    async def add_urls(self, urls: Iterable[NewUrl]) -> int: ...
+
+    async def known_before(self, urls: Iterable[str], at: datetime) -> set[str]: ...
 
 
 @dataclass
@@ -262,9 +264,9 @@ async def walk_list(
             validators.by_url[url] = (response.etag, response.last_modified)  # type: ignore[attr-defined]
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         found = article_urls(links, shapes, found_on=url, due_at=due)
-        known = frontier.known_before([f.url for f in found], began) if found else set()
+        known = await frontier.known_before([f.url for f in found], began) if found else set()
         unseen = [f.url not in known for f in found]
-        added = frontier.add_urls(found) if found else 0
+        added = await frontier.add_urls(found) if found else 0
         walk.new += added
         if walk.pages == 1:
             walk.saturated = bool(found) and all(unseen)
@@ -403,11 +405,11 @@ async def walk_issue(
             continue
         walk.pages += 1
         if isinstance(frontier, StoreFrontier) and settings.archive.enabled and settings.archive.epaper_scans:
-            frontier.add_scans(response, day, pdfs=settings.archive.epaper_pdfs,  # the page as printed
+            await frontier.add_scans(response, day, pdfs=settings.archive.epaper_pdfs,  # the page as printed
                                revisit_days=settings.archive.resource_revisit_days)  # fmt: skip
         links = classify(page_links(response.body, response.url, response.content_type), settings)  # type: ignore[attr-defined]
         walk.articles += len(links.articles)
-        walk.new += frontier.add_urls(
+        walk.new += await frontier.add_urls(
             article_urls(links, shapes, found_on=url, due_at=due, kind="epaper_article")
         )
         for page in links.epaper_pages:
@@ -433,26 +435,26 @@ class StoreFrontier:
 
     ``add_urls`` for discovery: new URLs go to the store, aliases of stored articles are recorded."""
 
-    def __init__(self, store: Store, profile: SiteProfile) -> None:
+    def __init__(self, store: AsyncStore, profile: SiteProfile) -> None:
         self.store = store
         self.profile = profile
 
-    def add_urls(self, urls: Iterable[NewUrl]) -> int:
+    async def add_urls(self, urls: Iterable[NewUrl]) -> int:
         """Write what ``links`` makes of ``urls`` (one transaction); how many URLs were new."""
-        return self.store.add_discoveries(self.links(urls), seen_at=datetime.now(UTC))
+        return await self.store.add_discoveries(self.links(urls), seen_at=datetime.now(UTC))
 
-    def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
+    async def known_before(self, urls: Iterable[str], at: datetime) -> set[str]:
         """Those of ``urls`` the archive held before ``at`` (see ``Store.known_before``)."""
-        return self.store.known_before(urls, at)
+        return await self.store.known_before(list(urls), at)
 
-    def add_scans(self, response: Any, day: date, *, pdfs: bool, revisit_days: float) -> int:
+    async def add_scans(self, response: Any, day: date, *, pdfs: bool, revisit_days: float) -> int:
         """Queue the scan (and with ``pdfs`` the PDF) of the e-paper page ``response`` as resources
         of that page; how many were queued."""
         found = epaper_scans(response.body, response.url, content_type=response.content_type, pdfs=pdfs)
         if not found:
             return 0
-        return self.store.add_page_resources(None, [(f.url, f.kind) for f in found], found_on=response.url,
-                                             published_on=day, revisit_days=revisit_days)  # fmt: skip
+        return await self.store.add_page_resources(None, [(f.url, f.kind) for f in found], found_on=response.url,
+                                                   published_on=day, revisit_days=revisit_days)  # fmt: skip
 
     def links(self, urls: Iterable[NewUrl]) -> Discoveries:
         """``urls`` with the site id of each (no database read): the store sets apart the addresses

@@ -45,19 +45,40 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def release_dead_leases(crawl: CrawlContext | CrawlRun) -> int:
+async def release_dead_leases(crawl: CrawlContext | CrawlRun) -> int:
     """Hand back the URLs leased by processes of this host that no longer run (a kill -9, a crash),
     so a restart does not wait for their leases to run out. Leases of other hosts expire by time."""
     host = socket.gethostname()
-    dead = [w for w in crawl.store.leased_workers() if w.startswith(host + ":") and not _alive(w)]
+    dead = [w for w in await crawl.store.leased_workers() if w.startswith(host + ":") and not _alive(w)]
     if not dead:
         return 0
-    return crawl.store.release_leases(dead, max_attempts=crawl.settings.fetch.max_attempts)
+    return await crawl.store.release_leases(dead, max_attempts=crawl.settings.fetch.max_attempts)
 
 
-def hand_back_leases(crawl: CrawlContext | CrawlRun) -> int:
+async def hand_back_leases(crawl: CrawlContext | CrawlRun) -> int:
     """Hand back every URL this process still holds (at a stop, after the jobs ended); how many."""
-    return crawl.store.release_leases([crawl.worker])
+    n = await crawl.store.release_leases([crawl.worker])
+    crawl.stranded.clear()
+    return n
+
+
+async def hand_back_stranded(crawl: CrawlContext | CrawlRun) -> int:
+    """Hand back the URLs a database failure left leased to this process (``CrawlContext.stranded``)
+    now that the database answers: due at once, no attempt counted; how many. Raises ``StoreError``
+    while it still fails (those not handed back stay for the next try)."""
+    now = datetime.now(UTC)
+    done = 0
+    while crawl.stranded:
+        url_id = crawl.stranded.pop()  # taken before the await: two callers never hand back one URL twice
+        try:
+            await crawl.store.finish_url(url_id, state="new", next_due_at=now, error=None)
+        except KeyError:  # no such URL any more: nothing to hand back
+            continue
+        except BaseException:
+            crawl.stranded.add(url_id)
+            raise
+        done += 1
+    return done
 
 
 def _alive(worker: str) -> bool:
@@ -88,13 +109,20 @@ async def drain(
     without it, sweep checks are claimed while the process's ``SweepBudget`` allows, and after every
     fresher due URL (the claim's order).
 
-    Raises ``StoreError`` when the database fails (the cycle cannot go on); any other failure of one
-    URL is recorded on that URL and the loop goes on.
+    Raises ``StoreError`` when the database fails (the cycle cannot go on), once every worker has
+    stopped: the URL in hand and the rest of each batch are handed back (due now, no attempt
+    counted), or, while the database cannot take even that, left in ``crawl.stranded`` for
+    ``hand_back_stranded``. Any other failure of one URL is recorded on that URL and the loop goes on.
     """
+    if crawl.stranded:
+        await hand_back_stranded(crawl)
     n = workers or max(1, crawl.settings.fetch.concurrency * 2)
+    broken: list[StoreError] = []
     done = await asyncio.gather(
-        *(_worker(crawl, stop, kinds, published_between, priorities) for _ in range(n))
+        *(_worker(crawl, stop, broken, kinds, published_between, priorities) for _ in range(n))
     )
+    if broken:
+        raise broken[0]
     failure = archive_failure(crawl)
     if failure is not None:
         log.error("the archive cannot be written (%s): fetching stopped; the pages not archived are due "
@@ -112,45 +140,55 @@ def archive_failure(crawl: CrawlRun) -> str | None:
 async def _worker(
     crawl: CrawlRun,
     stop: asyncio.Event,
+    broken: list[StoreError],
     kinds: Collection[str] | None,
     published_between: tuple[date, date] | None,
     priorities: tuple[int, int] | None,
 ) -> int:
     processed = 0
     budget = crawl.context.sweep if priorities is None else None
-    while not stop.is_set() and archive_failure(crawl) is None:
+    while not stop.is_set() and not broken and archive_failure(crawl) is None:
         bands: list[tuple[int, int] | None] = [priorities] if budget is None else list(budget.bands())
         batch: list[ClaimedUrl] = []
-        for band in bands:  # fresh URLs first, then sweep checks while the budget allows
-            batch += _claim(crawl, CLAIM_BATCH - len(batch), kinds, published_between, band)
-            if len(batch) >= CLAIM_BATCH:
-                break
+        try:
+            for band in bands:  # fresh URLs first, then sweep checks while the budget allows
+                batch += await _claim(crawl, CLAIM_BATCH - len(batch), kinds, published_between, band)
+                if len(batch) >= CLAIM_BATCH:
+                    break
+        except StoreError as exc:
+            broken.append(exc)
+            await _hand_back(crawl, batch)
+            return processed
         if not batch:
             return processed
         if budget is not None:
             budget.spend(sum(1 for item in batch if item.priority < FRESH_PRIORITY))
         for i, item in enumerate(batch):
-            if stop.is_set() or archive_failure(crawl) is not None:
-                _hand_back(crawl, batch[i:])
+            if stop.is_set() or broken or archive_failure(crawl) is not None:
+                await _hand_back(crawl, batch[i:])
                 return processed
             try:
                 await _one(crawl, item)
+            except StoreError as exc:  # the database's fault, not the URL's: it goes back untouched
+                broken.append(exc)
+                await _hand_back(crawl, batch[i:])
+                return processed
             except asyncio.CancelledError:  # the stop's grace ran out: this one and the rest go back
-                _hand_back(crawl, batch[i:])
+                await _hand_back(crawl, batch[i:])
                 raise
             processed += 1
             await _pause_if_deferred(crawl, stop)
     return processed
 
 
-def _claim(
+async def _claim(
     crawl: CrawlRun,
     limit: int,
     kinds: Collection[str] | None,
     published_between: tuple[date, date] | None,
     priorities: tuple[int, int] | None,
 ) -> list[ClaimedUrl]:
-    return crawl.store.claim_due(limit=limit, now=datetime.now(UTC), lease_s=lease_seconds(crawl),
+    return await crawl.store.claim_due(limit=limit, now=datetime.now(UTC), lease_s=lease_seconds(crawl),
                                  worker=crawl.worker, kinds=kinds, published_between=published_between,
                                  max_attempts=crawl.settings.fetch.max_attempts, priorities=priorities)  # fmt: skip
 
@@ -178,10 +216,20 @@ async def _one(crawl: CrawlRun, item: ClaimedUrl) -> None:
         log.exception("unexpected failure on %s", item.url)
         crawl.count("error")
         due = datetime.now(UTC) + timedelta(seconds=crawl.settings.fetch.retry_after_s)
-        crawl.store.finish_url(item.id, state="retry", next_due_at=due, error=f"internal: {exc!r}"[:500])
+        await crawl.store.finish_url(
+            item.id, state="retry", next_due_at=due, error=f"internal: {exc!r}"[:500]
+        )
 
 
-def _hand_back(crawl: CrawlRun, items: list[ClaimedUrl]) -> None:
+async def _hand_back(crawl: CrawlRun, items: list[ClaimedUrl]) -> None:
+    """``items`` back to the frontier, due now, no attempt counted. Those the database does not take
+    now (it is the reason) wait in ``crawl.stranded`` for ``hand_back_stranded``."""
     now = datetime.now(UTC)
-    for item in items:
-        crawl.store.finish_url(item.id, state="new", next_due_at=now, error=None)
+    for n, item in enumerate(items):
+        try:
+            await crawl.store.finish_url(item.id, state="new", next_due_at=now, error=None)
+        except (StoreError, asyncio.CancelledError) as exc:
+            crawl.stranded.update(i.id for i in items[n:])
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return

@@ -9,7 +9,7 @@ through the polite fetcher, or the WARC archive.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol, TypeVar, cast
@@ -77,13 +77,13 @@ class LivePages:
     """Further pages from the site, through the (polite) fetcher; ``on_fetch`` sees each response
     first (the crawl records it under the article's frontier URL, so ``reparse`` finds it)."""
 
-    def __init__(self, fetcher: Any, on_fetch: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, fetcher: Any, on_fetch: Callable[[Any], Awaitable[None]] | None = None) -> None:
         self.fetcher, self.on_fetch = fetcher, on_fetch
 
     async def page(self, url: str) -> Page:
         response = await self.fetcher.fetch(url)
         if self.on_fetch is not None:
-            self.on_fetch(response)
+            await self.on_fetch(response)
         return page_of(response)
 
 

@@ -1,8 +1,10 @@
 """One frontier URL end to end: fetch → archive → extract → store, isolated from every other URL.
 
 Whatever happens to one URL is recorded on that URL (state, next due time, last error) and counted;
-nothing here raises to the caller except a database that cannot be written at all. Data flows one
-way: the fetcher never sees an Article, the store never sees HTML.
+nothing here raises to the caller except a database that cannot be written at all (``StoreError``:
+the database's fault, never charged to the URL). Every database call is awaited on the store's
+threads (``AsyncStore``), never run on the event loop. Data flows one way: the fetcher never sees an
+Article, the store never sees HTML.
 """
 
 from __future__ import annotations
@@ -60,40 +62,40 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
             etag=item.etag if conditional else None,
             last_modified=item.last_modified if conditional else None,
             previous_digest=item.payload_digest,
-            follow=lambda target: crawl.store.article_for_url(target) is None,
+            follow=lambda target: _unknown(crawl, target),
         )
     except Redirected as exc:
-        return _known_target(crawl, item, exc, now)
+        return await _known_target(crawl, item, exc, now)
     except TransientFetchError as exc:
-        return _transient(crawl, item, exc, now)
+        return await _transient(crawl, item, exc, now)
     except PermanentFetchError as exc:
-        return _permanent(crawl, item, exc, now)
+        return await _permanent(crawl, item, exc, now)
     crawl.metrics.fetches.labels(status=str(response.status)).inc()
     crawl.count("fetched")
 
     if response.not_modified:
-        _record(crawl, item, response, error=None)
+        await _record(crawl, item, response, error=None)
         crawl.metrics.articles.labels(outcome="unchanged").inc()
         crawl.count("unchanged")
         check = next_check(_anchor(item), now, crawl.settings.schedule, url_id=item.id)
-        crawl.store.finish_url(item.id, state="done", next_due_at=check.due_at if check else None, status=304,
-                               priority=check.priority if check else None)  # fmt: skip
+        await crawl.store.finish_url(item.id, state="done", next_due_at=check.due_at if check else None,
+                                     status=304, priority=check.priority if check else None)  # fmt: skip
         if item.article_id is not None:
-            _came_back(crawl, item, item.article_id)
+            await _came_back(crawl, item, item.article_id)
         return "unchanged"
     pages = [response]  # and each further page of a split article, for its resources
     try:
         article = await _extract_all(crawl, item, response, pages)
     except TransientFetchError as exc:  # a further page of a split article failed: the whole URL retries
-        return _transient(crawl, item, exc, now)
+        return await _transient(crawl, item, exc, now)
     except PermanentFetchError as exc:
-        return _permanent(crawl, item, exc, now)
+        return await _permanent(crawl, item, exc, now)
     except NotAnArticle as exc:
         crawl.metrics.not_articles.labels(reason=exc.reason).inc()
         crawl.count("not_article")
         log.info("not an article (%s): %s", exc.reason, item.url)
-        _record(crawl, item, response, error=f"not_article: {exc.reason}")
-        crawl.store.finish_url(item.id, state="not_article", next_due_at=None, error=f"not_article: {exc.reason}",
+        await _record(crawl, item, response, error=f"not_article: {exc.reason}")
+        await crawl.store.finish_url(item.id, state="not_article", next_due_at=None, error=f"not_article: {exc.reason}",
                                status=response.status, etag=response.etag, last_modified=response.last_modified,
                                payload_digest=response.payload_digest)  # fmt: skip
         return "not_article"
@@ -110,16 +112,18 @@ async def process(crawl: CrawlRun, item: ClaimedUrl) -> str:
     anchor = article.published_at or item.published_at or response.fetched_at
     check = next_check(anchor, now, crawl.settings.schedule, url_id=item.id, entering=item.article_id is None)
     # the fetch, the article, the URL's new state and the page's links in one transaction: one commit
-    outcome = crawl.store.store_fetched(article, url_id=item.id, fetch=_fetch_values(crawl, response, error=None),
-                                        next_due_at=check.due_at if check else None, etag=response.etag,
-                                        last_modified=response.last_modified, found=found,
-                                        priority=check.priority if check else None, published_at=anchor)  # fmt: skip
-    _came_back(crawl, item, outcome.article_id)
+    outcome = await crawl.store.store_fetched(article, url_id=item.id, fetch=_fetch_values(crawl, response, error=None),
+                                              next_due_at=check.due_at if check else None, etag=response.etag,
+                                              last_modified=response.last_modified, found=found,
+                                              priority=check.priority if check else None, published_at=anchor)  # fmt: skip
+    await _came_back(crawl, item, outcome.article_id)
     if found is not None and found.urls:
         crawl.harvested.update(u.url for u in found.urls)  # only once they are written
         crawl.count("discovered_on_articles", outcome.new_urls)
     if response.redirects and crawl.store.key(item.url) != crawl.store.key(article.url):
-        crawl.store.add_alias(outcome.article_id, item.url, reason="redirect", seen_at=response.fetched_at)
+        await crawl.store.add_alias(
+            outcome.article_id, item.url, reason="redirect", seen_at=response.fetched_at
+        )
     crawl.metrics.articles.labels(outcome=outcome.kind).inc()
     crawl.count(outcome.kind)
     return outcome.kind
@@ -142,6 +146,11 @@ def _harvest(crawl: CrawlRun, item: ClaimedUrl, response: Any) -> Discoveries | 
     return crawl.frontier.links(fresh) if fresh else None
 
 
+async def _unknown(crawl: CrawlRun, target: str) -> bool:
+    """Should a redirect to ``target`` be followed: no stored article has that address."""
+    return await crawl.store.article_for_url(target) is None
+
+
 def _anchor(item: ClaimedUrl) -> datetime | None:
     """What the checks of a claimed URL are aged from: the time stored with it (publication, or
     first seen). Only a URL stored by older code without one falls back to its path's date."""
@@ -154,9 +163,9 @@ def _anchor(item: ClaimedUrl) -> datetime | None:
     return at_midnight(item.published_on)
 
 
-def _came_back(crawl: CrawlRun, item: ClaimedUrl, article_id: int) -> None:
+async def _came_back(crawl: CrawlRun, item: ClaimedUrl, article_id: int) -> None:
     """An article ``jinshan recheck --gone`` asked about answered again: no longer gone."""
-    if item.priority == RECHECK_PRIORITY and crawl.store.came_back(article_id):
+    if item.priority == RECHECK_PRIORITY and await crawl.store.came_back(article_id):
         crawl.count("came_back")
         log.info("article came back: %s", item.url)
 
@@ -168,10 +177,10 @@ async def _extract_all(
     URL, so ``reparse`` finds them) and joined; each page extracted off the event loop, bounded in
     depth and time."""
 
-    def fetched(more: Any) -> None:
+    async def fetched(more: Any) -> None:
         crawl.metrics.fetches.labels(status=str(more.status)).inc()
         crawl.count("fetched")
-        _record(crawl, item, more, error=None)
+        await _record(crawl, item, more, error=None)
         if pages is not None:
             pages.append(more)
 
@@ -195,23 +204,23 @@ def _fetch_values(crawl: CrawlRun, response: Any, *, error: str | None) -> dict[
     }
 
 
-def _record(crawl: CrawlRun, item: ClaimedUrl, response: Any, *, error: str | None) -> int:
-    return crawl.store.record_fetch(item.id, **_fetch_values(crawl, response, error=error))
+async def _record(crawl: CrawlRun, item: ClaimedUrl, response: Any, *, error: str | None) -> int:
+    return await crawl.store.record_fetch(item.id, **_fetch_values(crawl, response, error=error))
 
 
-def _record_error(crawl: CrawlRun, item: ClaimedUrl, exc: Any, now: datetime) -> None:
-    crawl.store.record_fetch(
+async def _record_error(crawl: CrawlRun, item: ClaimedUrl, exc: Any, now: datetime) -> None:
+    await crawl.store.record_fetch(
         item.id, status=exc.status, fetched_at=now, warc_file=None, warc_offset=None, warc_length=None,
         payload_digest=None, error=str(exc)[:500], elapsed_s=None, run_id=crawl.run_id,
     )  # fmt: skip
 
 
-def _known_target(crawl: CrawlRun, item: ClaimedUrl, exc: Redirected, now: datetime) -> str:
+async def _known_target(crawl: CrawlRun, item: ClaimedUrl, exc: Redirected, now: datetime) -> str:
     """The URL redirects to an article we already have: record the address, download nothing."""
     crawl.metrics.fetches.labels(status=str(exc.status)).inc()
-    article_id = crawl.store.article_for_url(exc.target)
+    article_id = await crawl.store.article_for_url(exc.target)
     crawl.count("alias")
-    crawl.store.finish_url(
+    await crawl.store.finish_url(
         item.id,
         state="done",
         next_due_at=None,
@@ -222,51 +231,53 @@ def _known_target(crawl: CrawlRun, item: ClaimedUrl, exc: Redirected, now: datet
     return "alias"
 
 
-def _transient(crawl: CrawlRun, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
+async def _transient(crawl: CrawlRun, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
     if exc.reason == ARCHIVE_FAILED:
         # the page came but the archive could not take it (a full disk): the archive's fault, not
         # the URL's. Due again now, no attempt spent; the drain stops (every page would fail alike)
-        crawl.store.finish_url(item.id, state="new", next_due_at=now, error=str(exc)[:500])
+        await crawl.store.finish_url(item.id, state="new", next_due_at=now, error=str(exc)[:500])
         crawl.count("not_archived")
         return "not_archived"
     if not exc.sent:  # the host is held off (Retry-After, robots.txt unreachable): wait, no attempt spent
         due = exc.retry_at or now + timedelta(seconds=crawl.settings.fetch.retry_after_s)
-        crawl.store.finish_url(item.id, state="new", next_due_at=due, error=str(exc)[:500])
+        await crawl.store.finish_url(item.id, state="new", next_due_at=due, error=str(exc)[:500])
         crawl.count("deferred")
         crawl.defer_until = max(crawl.defer_until or due, due)
         return "deferred"
     crawl.metrics.fetches.labels(status=exc.reason).inc()
-    _record_error(crawl, item, exc, now)
+    await _record_error(crawl, item, exc, now)
     attempts = item.attempts + 1
     if attempts >= crawl.settings.fetch.max_attempts:
         crawl.count("failed")
         log.error("giving up after %d attempts: %s", attempts, exc)
-        crawl.store.finish_url(
+        await crawl.store.finish_url(
             item.id, state="failed", next_due_at=None, error=str(exc)[:500], status=exc.status
         )
         return "failed"
     crawl.count("retry")
     due = retry_time(item.attempts, crawl.settings, now, exc.retry_at, crawl.rng)
     log.warning("will retry at %s: %s", due.isoformat(timespec="seconds"), exc)
-    crawl.store.finish_url(item.id, state="retry", next_due_at=due, error=str(exc)[:500], status=exc.status)
+    await crawl.store.finish_url(
+        item.id, state="retry", next_due_at=due, error=str(exc)[:500], status=exc.status
+    )
     return "retry"
 
 
-def _permanent(crawl: CrawlRun, item: ClaimedUrl, exc: PermanentFetchError, now: datetime) -> str:
+async def _permanent(crawl: CrawlRun, item: ClaimedUrl, exc: PermanentFetchError, now: datetime) -> str:
     crawl.metrics.fetches.labels(status=str(exc.status) if exc.status else exc.reason).inc()
-    _record_error(crawl, item, exc, now)
+    await _record_error(crawl, item, exc, now)
     if exc.status in (404, 410):
-        if crawl.store.mark_gone(item.url, now):
+        if await crawl.store.mark_gone(item.url, now):
             crawl.metrics.articles.labels(outcome="gone").inc()
             crawl.count("gone")
             log.info("article gone (%s): %s", exc.status, item.url)
-        crawl.store.finish_url(
+        await crawl.store.finish_url(
             item.id, state="gone", next_due_at=None, error=str(exc)[:500], status=exc.status
         )
         return "gone"
     crawl.count("refused")
     log.warning("refused: %s", exc)
-    crawl.store.finish_url(
+    await crawl.store.finish_url(
         item.id, state="refused", next_due_at=None, error=str(exc)[:500], status=exc.status
     )
     return "refused"

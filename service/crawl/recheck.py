@@ -98,12 +98,12 @@ async def run_recheck(
     rng = RecheckRange(spec.since, spec.until, spec.channel, spec.gone, checked_before=began)
     now = datetime.now(UTC)
     # a batch per transaction, off the event loop (a million articles take a while to mark)
-    marked = await asyncio.to_thread(crawl.store.mark_recheck, rng, priority=RECHECK_PRIORITY, now=now)
+    marked = await crawl.store.mark_recheck(rng, priority=RECHECK_PRIORITY, now=now)
     log.info("re-checking %d stored articles", marked)
     ticker = asyncio.create_task(_tick(crawl, marked, on_progress, stop))
     try:
         await drain(crawl, stop=stop, priorities=RECHECK_BAND)
-        crawl.store.refresh_search()
+        await crawl.store.refresh_search()
     finally:
         ticker.cancel()
         if on_progress:
@@ -119,4 +119,4 @@ async def _tick(
         if on_progress:
             on_progress(crawl, marked)
         if crawl.run_id is not None:
-            crawl.store.update_run(crawl.run_id, dict(crawl.stats.counts))
+            await crawl.store.update_run(crawl.run_id, dict(crawl.stats.counts))

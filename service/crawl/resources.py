@@ -62,8 +62,7 @@ async def queue_for_page(
     links = await offloop(links_of_pages, crawl, pages, article)
     if not links:
         return 0
-    queued = await offloop(
-        crawl.store.add_page_resources, item.id, [(link.url, link.kind) for link in links], found_on=item.url,
+    queued = await crawl.store.add_page_resources(item.id, [(link.url, link.kind) for link in links], found_on=item.url,
         published_on=_published_on(item, article, crawl.settings.schedule.timezone), revisit_days=crawl.settings.archive.resource_revisit_days,
     )  # fmt: skip
     crawl.count("resources_queued", queued)
@@ -75,8 +74,7 @@ async def queue_links(crawl: CrawlRun, item: ClaimedUrl, links: Sequence[Resourc
     and fonts of a stylesheet); how many were queued."""
     if not links or not wanted(crawl):
         return 0
-    queued = await offloop(
-        crawl.store.add_page_resources, item.id, [(link.url, link.kind) for link in links], found_on=item.url,
+    queued = await crawl.store.add_page_resources(item.id, [(link.url, link.kind) for link in links], found_on=item.url,
         published_on=item.published_on, revisit_days=crawl.settings.archive.resource_revisit_days,
     )  # fmt: skip
     crawl.count("resources_queued", queued)
@@ -98,7 +96,7 @@ async def process_resource(crawl: CrawlRun, item: ClaimedUrl) -> str:
     archived_before = item.payload_digest is not None
 
     async def known(digest: str) -> tuple[str, datetime] | None:
-        return await offloop(crawl.store.known_payload, item.url, digest)
+        return await crawl.store.known_payload(item.url, digest)
 
     try:
         response = await crawl.fetcher.fetch(
@@ -130,7 +128,7 @@ async def process_resource(crawl: CrawlRun, item: ClaimedUrl) -> str:
     if kind == "stylesheet" and not response.not_modified and crawl.settings.archive.resources == "page":
         # before the stylesheet is recorded: a kill in between queues its images again, never loses them
         await queue_links(crawl, item, await offloop(css_resources, response.body, response.url))
-    await offloop(crawl.store.record_resource, item.id, item.url, result, fetch=fetch, state="done",
+    await crawl.store.record_resource(item.id, item.url, result, fetch=fetch, state="done",
                   etag=response.etag, last_modified=response.last_modified)  # fmt: skip
     crawl.metrics.resources.labels(kind=kind, outcome=outcome).inc()
     if outcome != "unchanged":
@@ -142,10 +140,10 @@ async def process_resource(crawl: CrawlRun, item: ClaimedUrl) -> str:
 async def _transient(crawl: CrawlRun, item: ClaimedUrl, exc: TransientFetchError, now: datetime) -> str:
     from service.crawl.pipeline import _transient as frontier_transient
 
-    outcome = frontier_transient(crawl, item, exc, now)
+    outcome = await frontier_transient(crawl, item, exc, now)
     if outcome == "failed":  # given up: the pages that use it say why
         result = ResourceResult("missing", fetched_at=now, http_status=exc.status, why_not=exc.reason)
-        await offloop(crawl.store.record_resource, item.id, item.url, result, fetch=None, state="failed")
+        await crawl.store.record_resource(item.id, item.url, result, fetch=None, state="failed")
         crawl.metrics.resources.labels(kind="unknown", outcome="missing").inc()
     return outcome
 
@@ -158,7 +156,7 @@ async def _missing(crawl: CrawlRun, item: ClaimedUrl, exc: PermanentFetchError, 
     fetch = {"status": exc.status, "fetched_at": now, "warc_file": None, "warc_offset": None, "warc_length": None,
              "payload_digest": None, "error": str(exc)[:500], "elapsed_s": None, "run_id": crawl.run_id}  # fmt: skip
     state = "gone" if exc.status in (404, 410) else "refused"
-    await offloop(crawl.store.record_resource, item.id, item.url, result, fetch=fetch, state=state)
+    await crawl.store.record_resource(item.id, item.url, result, fetch=fetch, state=state)
     crawl.metrics.resources.labels(kind=kind_of(None, item.url), outcome="missing").inc()
     crawl.count("resources_missing")
     log.info("resource not archived (%s): %s", exc.reason, item.url)

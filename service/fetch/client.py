@@ -18,6 +18,7 @@ with exponential backoff; what is still failing is handed back with ``retry_at``
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         previous_digest: str | None = None,
-        follow: Callable[[str], bool] | None = None,
+        follow: Callable[[str], bool | Awaitable[bool]] | None = None,
         resource: bool = False,
         known_payload: KnownPayload | None = None,
     ) -> Response:
@@ -223,7 +224,8 @@ class Fetcher:
         ``known_payload(digest)``: where the archive already holds this payload under another URL;
         the response is then written as a revisit record that refers to it.
 
-        ``follow(target)`` is asked before each redirect hop; False stops there with ``Redirected``
+        ``follow(target)`` (or its awaited answer) is asked before each redirect hop; False stops
+        there with ``Redirected``
         (the crawl uses it not to download again a page it already has under its canonical URL).
 
         ``etag``/``last_modified`` (from the last Response of this URL) make the request
@@ -277,7 +279,7 @@ class Fetcher:
         url: str,
         headers: dict[str, str],
         previous_digest: str | None,
-        follow: Callable[[str], bool] | None = None,
+        follow: Callable[[str], bool | Awaitable[bool]] | None = None,
         *,
         resource: bool = False,
         known_payload: KnownPayload | None = None,
@@ -296,8 +298,10 @@ class Fetcher:
                 return self._judge(url, hop, tuple(chain))
             chain.append(current)
             current = self._next_hop(url, current, location, chain, resource=resource)
-            if follow is not None and not follow(current):
-                raise Redirected(url, current, status=hop.status)
+            if follow is not None:
+                go = follow(current)
+                if not (await go if inspect.isawaitable(go) else go):
+                    raise Redirected(url, current, status=hop.status)
 
     def _next_hop(
         self, url: str, current: str, location: str, chain: list[str], *, resource: bool = False

@@ -35,6 +35,8 @@ class DatabaseSettings(_Section):
     pool_size: int = Field(5, ge=1)
     sqlite_cache_mb: int = Field(64, ge=1)
     auto_upgrade: bool = True
+    statement_timeout_s: float = Field(60, ge=0)
+    tcp_keepalives: bool = True
 
     @field_validator("url")
     @classmethod

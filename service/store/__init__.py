@@ -6,6 +6,7 @@ the store's own business.
 """
 
 from service.errors import StoreError
+from service.store.aio import AsyncStore, DatabaseState
 from service.store.browse import (
     ArchivedAt,
     Cursor,
@@ -39,10 +40,12 @@ __all__ = [
     "RANK_WINDOW",
     "ArchivedAt",
     "ArchivedFetch",
+    "AsyncStore",
     "Capture",
     "Change",
     "ClaimedUrl",
     "Cursor",
+    "DatabaseState",
     "Discoveries",
     "Fingerprints",
     "Grant",

@@ -20,7 +20,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import URL
@@ -80,12 +80,64 @@ def make_engine(database: DatabaseSettings, *, read_only: bool = False) -> Engin
             pool_size=database.pool_size,
             max_overflow=database.pool_size,
             pool_pre_ping=True,
-            # an unreachable host fails in seconds, not after the kernel's TCP timeout
-            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+            connect_args=postgres_connect_args(database),
             json_serializer=_json,
         )
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot open database {redact_url(database.url)}: {exc}") from exc
+
+
+def postgres_connect_args(database: DatabaseSettings) -> dict[str, Any]:
+    """psycopg's connection parameters (libpq's): an unreachable host fails in seconds, not after
+    the kernel's TCP timeout; a statement that runs (or waits for a lock) longer than
+    ``statement_timeout_s`` is cancelled by the server; with ``tcp_keepalives`` a server that
+    vanished without closing the connection (a host that died, a dropped route) is noticed in
+    about a minute instead of the kernel's two hours."""
+    args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S}
+    if database.statement_timeout_s > 0:
+        args["options"] = f"-c statement_timeout={int(database.statement_timeout_s * 1000)}"
+    if database.tcp_keepalives:
+        args |= {"keepalives": 1, "keepalives_idle": KEEPALIVE_IDLE_S,
+                 "keepalives_interval": KEEPALIVE_INTERVAL_S, "keepalives_count": KEEPALIVE_COUNT}  # fmt: skip
+    return args
+
+
+#: TCP keepalives of a PostgreSQL connection: first probe after this many idle seconds, then one
+#: every interval; the connection is dropped after this many unanswered (about a minute in all)
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 30, 10, 3
+
+
+def probe(engine: Engine, *, lock_wait_s: float) -> Literal["ok", "locked", "unreachable"]:
+    """Can the database be written now? "ok"; "locked" when SQLite's write lock stays held by
+    another connection for ``lock_wait_s``; "unreachable" for any other failure. Takes and at once
+    gives back the write lock on SQLite (``BEGIN IMMEDIATE``; reads are never blocked there, so a
+    read would not see the lock), runs ``SELECT 1`` on PostgreSQL. Never raises."""
+    try:
+        conn = engine.raw_connection()
+    except Exception:  # SQLAlchemy's error, or the driver's raised as it is by the pool's connect
+        return "unreachable"
+    try:
+        cur = conn.cursor()
+        try:
+            if not is_sqlite(engine):
+                cur.execute("SELECT 1")
+                return "ok"
+            busy = cur.execute("PRAGMA busy_timeout").fetchone()[0]
+            cur.execute(f"PRAGMA busy_timeout={max(1, int(lock_wait_s * 1000))}")
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute("ROLLBACK")
+            except sqlite3.OperationalError as exc:
+                return "locked" if "locked" in str(exc) or "busy" in str(exc) else "unreachable"
+            finally:
+                cur.execute(f"PRAGMA busy_timeout={int(busy)}")
+            return "ok"
+        finally:
+            cur.close()
+    except Exception:  # the driver's own error types (psycopg's, sqlite3's): any means "cannot"
+        return "unreachable"
+    finally:
+        conn.close()
 
 
 def _sqlite_reader(url: URL, database: DatabaseSettings) -> Engine:
@@ -283,6 +335,9 @@ def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str,
             conn.execution_options(**write_options())
             with conn.begin():
                 if not is_sqlite(conn):
+                    # a migration may rewrite a large table: ``database.statement_timeout_s`` is
+                    # for the crawl's statements, not for this one
+                    conn.execute(text("SET LOCAL statement_timeout = 0"))
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UPGRADE_LOCK})
                 cfg.attributes["connection"] = conn
                 step(cfg, revision)

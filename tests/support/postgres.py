@@ -23,6 +23,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -126,6 +127,29 @@ class PostgresServer:
     def pause(self) -> None:
         """Stop the server as an operator's restart does (``pg_ctl stop -m fast``), keeping its data."""
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def processes(self) -> list[int]:
+        """The postmaster's pid and its children's (the backends), as ``/proc`` lists them now."""
+        master = int((self.data / "postmaster.pid").read_text().split()[0])
+        pids = [master]
+        for status in Path("/proc").glob("[0-9]*/status"):
+            with contextlib.suppress(OSError):
+                fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+                if int(fields.get("PPid", "0").strip()) == master:
+                    pids.append(int(status.parent.name))
+        return pids
+
+    def freeze(self) -> None:
+        """SIGSTOP the server and its backends: a hung server (the kernel still answers TCP, nothing
+        else does). ``thaw`` undoes it."""
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         # it may never have started; the directory goes either way

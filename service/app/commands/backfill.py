@@ -27,7 +27,7 @@ import typer
 from service.app.commands.common import ConfigOpt, LogFormatOpt, configure, database_failure, fail, parse_date
 from service.app.signals import STOP_SIGNALS
 from service.errors import StoreError
-from service.settings import Settings
+from service.settings import Settings, redact_url
 
 if TYPE_CHECKING:  # the crawl is imported when a backfill runs, not for `jinshan --help`
     from service.crawl.backfill import BackfillRange, Discovery
@@ -173,10 +173,10 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
     async with open_crawl(share_politeness(settings, workers)) as context:
         kind = "backfill" if span.discover else "backfill-worker"
         params = {"since": span.since.isoformat(), "until": span.until.isoformat(), "source": span.source}
-        found = resume_point(context.store, params) if span.discover else Discovery()
+        found = await resume_point(context.store, params) if span.discover else Discovery()
         if found.lists.pages or found.epaper_days:
             log.info("resuming the discovery of an interrupted backfill: %s", found.line())
-        run_id = context.store.start_run(kind, params)
+        run_id = await context.store.start_run(kind, params)
         run = context.run(run_id, harvest=True)
         progress = ProgressLine("backfill", elapsed=True) if span.discover else None
 
@@ -187,26 +187,31 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
                 total = max(counts.get("discovered", 0), found.lists.found, done)
                 progress.update(done, total or None, f"{found.line()}; {summary(counts)}")
 
+        lost: StoreError | None = None
         try:
             with progress or contextlib.nullcontext():
                 await run_backfill(run, span, stop=stop, on_progress=report, after_discovery=start_helpers,
                                    found=found)  # fmt: skip
             await _wait_helpers(helpers, stop)
+        except StoreError as exc:  # the database's fault, not the URLs': they go back when it answers
+            lost = exc
+            _stop_helpers(helpers)
         except BaseException as exc:
-            for helper in helpers:
-                if helper.returncode is None:
-                    helper.terminate()
-            run.store.finish_run(
-                run_id, status="failed", counters=dict(run.stats.counts), error=repr(exc)[:500]
-            )
+            _stop_helpers(helpers)
+            with contextlib.suppress(StoreError):
+                await run.store.finish_run(
+                    run_id, status="failed", counters=dict(run.stats.counts), error=repr(exc)[:500]
+                )
             raise
+        if lost is not None:
+            return await _database_lost(run, run_id, lost, settings, stop)
         failure = context.fetcher.archive_failure
         status = "interrupted" if stop.is_set() else "failed" if failure else "ok"
         error = f"the archive could not be written: {failure}" if failure else None
-        run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts), error=error)
+        await run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts), error=error)
         holds = context.fetcher.holds()
         if span.discover:
-            pending = run.store.frontier_counts()
+            pending = await run.store.frontier_counts()
             print(f"backfill {status}: {found.line()}; {summary(dict(run.stats.counts))}; frontier: "
                   + " ".join(f"{k}={v}" for k, v in pending.items() if v) + held_line(holds), file=sys.stderr)  # fmt: skip
         code = exit_code(run.stats.counts, stopped=stop.is_set(), held=bool(holds))
@@ -214,6 +219,56 @@ async def run_backfill_command(settings: Settings, span: BackfillRange, *, worke
             code = _archive_full(failure, run.stats.counts)
     helpers_failed = any(h.returncode == 1 for h in helpers)
     return max(code, 1) if helpers_failed and code == 0 else code
+
+
+def _stop_helpers(helpers: list[asyncio.subprocess.Process]) -> None:
+    for helper in helpers:
+        if helper.returncode is None:
+            helper.terminate()
+
+
+#: how long a backfill whose database failed keeps trying to hand back its URLs and close its run
+#: (a PostgreSQL restart takes a few seconds), seconds
+RECOVER_S = 30.0
+
+
+async def _database_lost(
+    run: CrawlRun, run_id: int, exc: StoreError, settings: Settings, stop: asyncio.Event
+) -> int:
+    """The database failed under the backfill: say so in one line, then, while it comes back within
+    ``RECOVER_S`` (a stop ends the wait), hand back the URLs in hand (no attempt counted) and close
+    the run "interrupted". The exit code: 2 when nothing was stored, else 1 (not all archived)."""
+    from service.app.commands.common import one_line
+
+    where = redact_url(settings.database.url)
+    counts = run.stats.counts
+    stored = sum(counts[k] for k in ("new", "changed", "duplicate", "unchanged", "not_article"))
+    closed = False
+    loop = asyncio.get_running_loop()
+    deadline, pause = loop.time() + RECOVER_S, 0.5
+    while not stop.is_set() and (left := deadline - loop.time()) > 0:
+        try:
+            await asyncio.wait_for(_close_interrupted(run, run_id, exc), left)
+            closed = True
+            break
+        except (StoreError, TimeoutError):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(pause, max(deadline - loop.time(), 0)))
+            pause = min(pause * 2, 5.0)
+    after = ("its URLs are back in the frontier; a re-run resumes" if closed
+             else "a re-run resumes once it answers (URLs still leased go back then)")  # fmt: skip
+    print(f"backfill interrupted: database {where} failed: {one_line(str(exc))}; {summary(dict(counts))}; {after}",
+          file=sys.stderr)  # fmt: skip
+    return 2 if stored == 0 else 1
+
+
+async def _close_interrupted(run: CrawlRun, run_id: int, exc: StoreError) -> None:
+    from service.app.commands.common import one_line
+    from service.crawl.drain import hand_back_stranded
+
+    await hand_back_stranded(run)
+    await run.store.finish_run(run_id, status="interrupted", counters=dict(run.stats.counts),
+                               error=f"database: {one_line(str(exc))}"[:500])  # fmt: skip
 
 
 def held_line(holds: list[Hold]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +24,7 @@ from service.app.commands.common import (
     fail,
     optional_date,
 )
+from service.app.signals import STOP_SIGNALS
 from service.errors import StoreError
 from service.settings import Settings
 
@@ -74,14 +74,14 @@ async def run_recheck_command(settings: Settings, spec: RecheckSpec) -> int:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     async with open_crawl(settings) as context:
-        began = resume_from(context.store, spec)
+        began = await context.store.read(resume_from, context.store.sync, spec)
         if began is not None:
             print(f"resuming the recheck begun at {began.isoformat(timespec='seconds')}", file=sys.stderr)
         began = began or datetime.now(UTC)
-        run_id = context.store.start_run("recheck", {**spec.params(), "began": began.isoformat()})
+        run_id = await context.store.start_run("recheck", {**spec.params(), "began": began.isoformat()})
         run = context.run(run_id)
 
         def report(run: CrawlRun, marked: int) -> None:
@@ -92,14 +92,14 @@ async def run_recheck_command(settings: Settings, spec: RecheckSpec) -> int:
             with ProgressLine("recheck", elapsed=True) as bar:
                 marked = await run_recheck(run, spec, began=began, stop=stop, on_progress=report)
         except BaseException as exc:
-            run.store.finish_run(
+            await run.store.finish_run(
                 run_id, status="failed", counters=dict(run.stats.counts), error=repr(exc)[:500]
             )
             raise
-        unfinished = run.store.unfinished_recheck(priority=RECHECK_PRIORITY, since=began)
+        unfinished = await run.store.unfinished_recheck(priority=RECHECK_PRIORITY, since=began)
         counts = summary(run.stats.counts, unfinished=unfinished)
         status = "interrupted" if stop.is_set() else "ok" if not counts["failed"] else "failed"
-        run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts))
+        await run.store.finish_run(run_id, status=status, counters=dict(run.stats.counts))
     print(
         f"recheck {status}: marked={marked} " + " ".join(f"{k}={counts[k]}" for k in SUMMARY), file=sys.stderr
     )

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 #: a health check that takes longer than this answers 503 (a client's probe must not hang)
 HEALTH_TIMEOUT_S = 1.5
-#: (healthy, reason) — computed by the daemon at request time
-Health = Callable[[], tuple[bool, str]]
+#: (healthy, reason) — computed by the daemon at request time, on the event loop: it must not
+#: block it (the daemon probes the database on a thread of its own, see ``AsyncStore.probe``)
+Health = Callable[[], Awaitable[tuple[bool, str]]]
 
 
 def health_routes(health: Health, metrics: Callable[[], bytes]) -> list[Route]:
@@ -39,7 +40,7 @@ def health_routes(health: Health, metrics: Callable[[], bytes]) -> list[Route]:
 
     async def healthz(_: Request) -> Response:
         try:  # it may read the database, which may hang while it goes away
-            ok, reason = await asyncio.wait_for(asyncio.to_thread(health), HEALTH_TIMEOUT_S)
+            ok, reason = await asyncio.wait_for(health(), HEALTH_TIMEOUT_S)
         except TimeoutError:
             ok, reason = False, "unhealthy: the database did not answer the health check in time"
         return PlainTextResponse(redacted(reason) + "\n", status_code=200 if ok else 503)

@@ -15,7 +15,7 @@ from service.crawl.context import CrawlContext
 from service.crawl.cycle import Cycles
 from service.crawl.metrics import Metrics
 from service.settings import Settings, load_settings
-from service.store import NewUrl, Store
+from service.store import AsyncStore, NewUrl, Store
 from service.store.schema import fetches, urls
 
 BASE = "https://www.jsw.com.cn"
@@ -67,17 +67,19 @@ def settings_for_test() -> Settings:
 
 def test_the_interval_drain_counts_into_a_run_of_its_own(store: Store) -> None:
     settings = settings_for_test()
-    context = CrawlContext(settings=settings, store=store, fetcher=Site(), metrics=Metrics(), worker="test:1")
-    daemon = Daemon(settings, store=store)
-    cycles = Cycles(context, stop=daemon.stop, halt=daemon.halt)
 
     async def scenario() -> int:
+        astore = AsyncStore(store)
+        context = CrawlContext(settings=settings, store=astore, fetcher=Site(), metrics=Metrics(), worker="test:1")
+        daemon = Daemon(settings, store=astore)
+        cycles = Cycles(context, stop=daemon.stop, halt=daemon.halt)
         outcome = await daemon.cycle(cycles, full=True)
         assert outcome.answered
-        store.add_urls([NewUrl(article_url(3), "article", None, datetime.now(UTC))])
+        await astore.add_urls([NewUrl(article_url(3), "article", None, datetime.now(UTC))])
         await daemon._drain(cycles)
         assert outcome.run.run_id is not None
         assert outcome.run.stats.counts["new"] == 2  # the drain's article did not land in the cycle
+        astore.close()
         return outcome.run.run_id
 
     cycle_id = asyncio.run(scenario())

@@ -3,10 +3,12 @@ on a healthy archive is healthy at once; a fresh archive is "starting" for a gra
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from service.app.daemon import Daemon
 from service.settings import Settings
+from service.store import AsyncStore
 from service.store.repo import Store
 
 
@@ -22,12 +24,12 @@ def test_a_recorded_cycle_makes_a_new_daemon_healthy(store: Store, settings: Set
     run = store.start_run("cycle", {})
     store.finish_run(run, status="ok", counters={})
     clock = Clock()
-    daemon = Daemon(settings, store=store, clock=clock)
-    ok, reason = daemon.health()
+    daemon = Daemon(settings, store=AsyncStore(store), clock=clock)
+    ok, reason = asyncio.run(daemon.health())
     assert ok and reason.startswith("ok:"), reason
     sched = settings.schedule
     clock.now += timedelta(minutes=max(sched.unhealthy_after_minutes, sched.start_grace_minutes) + 1)
-    ok, reason = daemon.health()
+    ok, reason = asyncio.run(daemon.health())
     assert not ok and reason.startswith("unhealthy:"), reason
 
 
@@ -35,11 +37,11 @@ def test_a_fresh_archive_is_starting_during_the_grace_period(store: Store, setti
     failed = store.start_run("cycle", {})
     store.finish_run(failed, status="failed", counters={}, error="site unreachable")
     clock = Clock()
-    daemon = Daemon(settings, store=store, clock=clock)
-    ok, reason = daemon.health()
+    daemon = Daemon(settings, store=AsyncStore(store), clock=clock)
+    ok, reason = asyncio.run(daemon.health())
     assert ok and reason.startswith("starting:"), reason
     clock.now += timedelta(minutes=settings.schedule.start_grace_minutes + 1)
-    ok, reason = daemon.health()
+    ok, reason = asyncio.run(daemon.health())
     assert not ok and reason.startswith("unhealthy:"), reason
 
 

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,7 +125,11 @@ def test_parse_url_dates_a_page_as_the_crawl_does(tmp_path: Path) -> None:
 def test_live_pages_hand_each_response_to_the_crawl_first() -> None:
     seen: list[str] = []
     fetcher = FakeFetcher(3, datetime(2026, 11, 21, tzinfo=UTC))
-    source = LivePages(fetcher, lambda response: seen.append(response.url))
+
+    async def record(response: Any) -> None:
+        seen.append(response.url)
+
+    source = LivePages(fetcher, record)
     asyncio.run(
         read_article(Page(url(1), html(1, pages=3)), source, SETTINGS.profile, fetched_on=date(2026, 11, 21))
     )
