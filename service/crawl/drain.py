@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from service.crawl.context import CrawlContext, CrawlRun
 from service.crawl.pipeline import process
-from service.crawl.schedule import FRESH_PRIORITY
+from service.crawl.schedule import is_sweep
 from service.errors import StoreError
 from service.store import ClaimedUrl
 
@@ -162,7 +162,7 @@ async def _worker(
         if not batch:
             return processed
         if budget is not None:
-            budget.spend(sum(1 for item in batch if item.priority < FRESH_PRIORITY))
+            budget.spend(sum(1 for item in batch if is_sweep(item.priority)))
         for i, item in enumerate(batch):
             if stop.is_set() or broken or archive_failure(crawl) is not None:
                 await _hand_back(crawl, batch[i:])

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.settings import ScheduleSettings, Settings
+from service.store.resources import RESOURCE_PRIORITY
 
 #: claim priority of new URLs and first-week revisits (the frontier's default)
 FRESH_PRIORITY = 0
@@ -35,9 +36,19 @@ SWEEP_PRIORITY = -1
 RECHECK_PRIORITY = -2
 #: the claim band of fresh URLs only (a drain whose sweep budget is spent)
 FRESH_ONLY = (FRESH_PRIORITY, FRESH_PRIORITY)
+#: the claim band of the resources of captured pages (photos, stylesheets): after the pages, before
+#: any sweep check, and outside the sweep's budget (they complete captures of new pages)
+RESOURCES_ONLY = (RESOURCE_PRIORITY, RESOURCE_PRIORITY)
+#: what a drain claims whatever the sweep budget says, in order
+UNMETERED = [FRESH_ONLY, RESOURCES_ONLY]
 #: the priorities a drain claims, in order, one at a time: a claim of a single priority reads the
 #: claim index from that priority's first due URL and stops at its first URL not due yet
-LEVELS = (FRESH_PRIORITY, SWEEP_PRIORITY, RECHECK_PRIORITY)
+LEVELS = (FRESH_PRIORITY, RESOURCE_PRIORITY, SWEEP_PRIORITY, RECHECK_PRIORITY)
+
+
+def is_sweep(priority: int) -> bool:
+    """Whether a claimed URL of ``priority`` is a sweep check (spends the sweep's budget)."""
+    return priority in (SWEEP_PRIORITY, RECHECK_PRIORITY)
 #: sweep checks of one age are spread over this much time by a hash of the URL id (articles of one
 #: e-paper issue share a publication instant: they would fall due in one lump), at most
 SWEEP_JITTER = timedelta(days=1)
@@ -118,7 +129,7 @@ def next_check(
 class SweepBudget:
     """How many sweep checks a process may claim: a token bucket filled at ``schedule.sweep_share``
     of ``fetch.requests_per_second``, holding at most one poll interval's worth (the sweep's quota per
-    cycle). While it is empty the drain claims fresh URLs only (``FRESH_ONLY``)."""
+    cycle). While it is empty the drain claims fresh URLs and resources only (``UNMETERED``)."""
 
     def __init__(
         self, *, per_second: float, burst: float, clock: Callable[[], float] = time.monotonic
@@ -151,4 +162,4 @@ class SweepBudget:
     def bands(self) -> list[tuple[int, int]]:
         """The priorities a claim takes, in order, one at a time: every level while sweep checks may
         be taken, else fresh URLs only."""
-        return [(p, p) for p in LEVELS] if self.open() else [FRESH_ONLY]
+        return [(p, p) for p in LEVELS] if self.open() else list(UNMETERED)

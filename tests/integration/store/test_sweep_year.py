@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from service.crawl.schedule import FRESH_PRIORITY, SWEEP_JITTER, SweepBudget, next_check
+from service.crawl.schedule import FRESH_PRIORITY, SWEEP_JITTER, SweepBudget, is_sweep, next_check
 from service.settings import DatabaseSettings, DedupSettings, Settings, load_settings
 from service.store import NewUrl, db
 from service.store.repo import Store
@@ -68,7 +68,7 @@ class Sim:
                     break
             if not batch:
                 break
-            swept = sum(1 for item in batch if item.priority < FRESH_PRIORITY)
+            swept = sum(1 for item in batch if is_sweep(item.priority))
             self.budget.spend(swept)
             if swept and self.fresh_waiting():
                 self.overtaken += 1
