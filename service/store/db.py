@@ -117,27 +117,35 @@ def probe(engine: Engine, *, lock_wait_s: float) -> Literal["ok", "locked", "unr
     except Exception:  # SQLAlchemy's error, or the driver's raised as it is by the pool's connect
         return "unreachable"
     try:
-        cur = conn.cursor()
-        try:
-            if not is_sqlite(engine):
-                cur.execute("SELECT 1")
-                return "ok"
-            busy = cur.execute("PRAGMA busy_timeout").fetchone()[0]
-            cur.execute(f"PRAGMA busy_timeout={max(1, int(lock_wait_s * 1000))}")
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                cur.execute("ROLLBACK")
-            except sqlite3.OperationalError as exc:
-                return "locked" if "locked" in str(exc) or "busy" in str(exc) else "unreachable"
-            finally:
-                cur.execute(f"PRAGMA busy_timeout={int(busy)}")
-            return "ok"
-        finally:
-            cur.close()
+        state = _probe_on(conn, sqlite=is_sqlite(engine), lock_wait_s=lock_wait_s)
     except Exception:  # the driver's own error types (psycopg's, sqlite3's): any means "cannot"
+        # discarded, not checked in: the pool's rollback on a dead connection would log a traceback
+        conn.invalidate()
         return "unreachable"
+    conn.close()
+    return state
+
+
+def _probe_on(conn: Any, *, sqlite: bool, lock_wait_s: float) -> Literal["ok", "locked"]:
+    cur = conn.cursor()
+    try:
+        if not sqlite:
+            cur.execute("SELECT 1")
+            return "ok"
+        busy = cur.execute("PRAGMA busy_timeout").fetchone()[0]
+        cur.execute(f"PRAGMA busy_timeout={max(1, int(lock_wait_s * 1000))}")
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return "locked"
+            raise
+        finally:
+            cur.execute(f"PRAGMA busy_timeout={int(busy)}")
+        return "ok"
     finally:
-        conn.close()
+        cur.close()
 
 
 def _sqlite_reader(url: URL, database: DatabaseSettings) -> Engine:
