@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.settings import ScheduleSettings, Settings
-from service.store.resources import RESOURCE_PRIORITY
+from service.store import RESOURCE_PRIORITY
 
 #: claim priority of new URLs and first-week revisits (the frontier's default)
 FRESH_PRIORITY = 0
@@ -49,6 +49,8 @@ LEVELS = (FRESH_PRIORITY, RESOURCE_PRIORITY, SWEEP_PRIORITY, RECHECK_PRIORITY)
 def is_sweep(priority: int) -> bool:
     """Whether a claimed URL of ``priority`` is a sweep check (spends the sweep's budget)."""
     return priority in (SWEEP_PRIORITY, RECHECK_PRIORITY)
+
+
 #: sweep checks of one age are spread over this much time by a hash of the URL id (articles of one
 #: e-paper issue share a publication instant: they would fall due in one lump), at most
 SWEEP_JITTER = timedelta(days=1)

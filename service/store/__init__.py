@@ -27,7 +27,7 @@ from service.store.leader import LeaderLock
 from service.store.recheck import RecheckRange
 from service.store.reparse import ArchivedFetch, Reparsed, ReparseSource
 from service.store.repo import Store
-from service.store.resources import ResourceResult
+from service.store.resources import RESOURCE_PRIORITY, ResourceResult
 from service.store.search import RANK_WINDOW, SearchHit, SearchQuery
 from service.store.search import render as render_marks
 from service.store.stats import COUNT_HELP, DEPRECATED_COUNTS
@@ -38,6 +38,7 @@ __all__ = [
     "COUNT_HELP",
     "DEPRECATED_COUNTS",
     "RANK_WINDOW",
+    "RESOURCE_PRIORITY",
     "ArchivedAt",
     "ArchivedFetch",
     "AsyncStore",

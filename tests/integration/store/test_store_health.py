@@ -49,14 +49,14 @@ def test_a_daemon_that_tried_and_failed_is_unhealthy_inside_the_grace(store: Sto
     """The grace covers a daemon that has not tried yet; once its cycle failed, /healthz says why
     (the end-to-end test drives the same through a real daemon and an unreachable site)."""
     clock = Clock()
-    daemon = Daemon(settings, store=store, clock=clock)
-    assert daemon.health()[0]
+    daemon = Daemon(settings, store=AsyncStore(store), clock=clock)
+    assert asyncio.run(daemon.health())[0]
     daemon.last_error = "the last cycle failed at 2026-12-05 09:00 UTC: the site did not answer in time"
     daemon._next_cycle_in(600)
-    ok, reason = daemon.health()
+    ok, reason = asyncio.run(daemon.health())
     assert not ok and reason.startswith("unhealthy: the last cycle failed at"), reason
     assert reason.endswith(f"next try at {(clock.now + timedelta(seconds=600)):%Y-%m-%d %H:%M} UTC"), reason
     run = store.start_run("cycle", {})
     store.finish_run(run, status="ok", counters={})  # another daemon's cycle succeeded since
     clock.now += timedelta(seconds=10)  # past the cached read of the recorded success
-    assert daemon.health()[0]
+    assert asyncio.run(daemon.health())[0]
