@@ -52,6 +52,9 @@ from tests.e2e.replica.control import ReplicaProcess  # noqa: E402
 from tests.e2e.replica.settings import toml  # noqa: E402
 
 LIFTED = {"requests_per_second": 5000.0, "concurrency": 8, "obey_robots": False, "timeout_s": 10.0}  # fmt: skip
+#: ``archive.resources`` of our backfills (``--resources``): "off" by default, as the peer fetches no
+#: photos nor stylesheets; what resources cost is ``benchmarks/captures.py``'s to measure
+RESOURCES = ["off"]
 #: the row labels of the two ways the politeness is kept (``fetch.shared_politeness``)
 POLITENESS = {"shared": "ours (defaults: shared politeness)", "off": "ours (shared politeness off)"}
 
@@ -120,7 +123,8 @@ def backfill(
         db = db or tmp / f"bf{n}w{workers}{label}.db"
         config = tmp / f"bf{n}.toml"
         config.write_text(toml(site.base_url, {
-            "database": {"url": f"sqlite:///{db}"}, "archive": {"path": str(tmp / f"warc{n}w{workers}{label}")},
+            "database": {"url": f"sqlite:///{db}"},
+            "archive": {"path": str(tmp / f"warc{n}w{workers}{label}"), "resources": RESOURCES[0]},
             "fetch": {**LIFTED, "shared_politeness": shared}, "web": {"listen": ""}, "log": {"level": "WARNING"}, "epaper": {"enabled": False},
         }))  # fmt: skip
         command = jinshan(config, "backfill", "--since", "2000-01-01", "--workers", str(workers))
@@ -410,7 +414,10 @@ def main() -> None:
                         "backfill in the same run")  # fmt: skip
     parser.add_argument("--baseline-label", default="baseline")
     parser.add_argument("--skip-day", action="store_true")
+    parser.add_argument("--resources", default="off", choices=["off", "images", "page"],
+                        help="archive.resources of our backfills (off: like the peer, which fetches no photos)")
     args = parser.parse_args()
+    RESOURCES[0] = args.resources
     with tempfile.TemporaryDirectory(prefix="jinshan-bench-") as tmpdir:
         tmp = Path(tmpdir)
         if not args.skip_backfill:
