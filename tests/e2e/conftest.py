@@ -19,7 +19,7 @@ import pytest
 
 from tests.e2e.replica import Replica, ReplicaServer
 from tests.e2e.replica.settings import toml
-from tests.support.postgres import postgres_db_url, postgres_url
+from tests.support.postgres import PostgresServer, find_bindir, postgres_db_url, postgres_url
 
 if TYPE_CHECKING:
     from tests.e2e.webarchive import WebArchive
@@ -155,6 +155,21 @@ def write_config(tmp: Path, base_url: str, database_url: str, **sections: dict[s
     path = tmp / "jinshan.toml"
     path.write_text(toml(base_url, extra), encoding="utf-8")
     return path
+
+
+@pytest.fixture()
+def own_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test alone, which the test may stop, freeze or restart under the
+    daemon or a crawl (the shared server must stay up for the others)."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL tests skipped: no initdb/pg_ctl found")
+    pg = PostgresServer(bindir)
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.stop()
 
 
 @pytest.fixture()

@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,27 +23,13 @@ from service.store.db import make_engine
 from tests.e2e.conftest import Archiver, stop, wait_for, write_config
 from tests.e2e.replica import Replica, ReplicaServer
 from tests.e2e.test_crawl import assert_matches_truth
-from tests.support.postgres import PostgresServer, create_database, find_bindir, free_port
+from tests.support.postgres import PostgresServer, create_database, free_port
 
 pytestmark = pytest.mark.e2e
 
 SINCE = "2026-10-01"
 #: generous bounds on waits (a hang fails the test; none is a measure of speed)
 PATIENCE_S = 90.0
-
-
-@pytest.fixture()
-def own_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test alone: it is restarted under the crawl."""
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL tests skipped: no initdb/pg_ctl found")
-    pg = PostgresServer(bindir)
-    try:
-        pg.start()
-        yield pg
-    finally:
-        pg.stop()
 
 
 def query(database_url: str, sql: str) -> list[Any]:

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +17,12 @@ import pytest
 
 from tests.e2e.conftest import Archiver, stop, wait_for, write_config
 from tests.e2e.replica import Replica, ReplicaServer
-from tests.support.postgres import PostgresServer, create_database, find_bindir, free_port
+from tests.support.postgres import PostgresServer, create_database, free_port
 
 pytestmark = pytest.mark.e2e
 
 #: the scheduler's advisory lock key (service.store.leader.ADVISORY_KEY) as pg_locks shows it
 LOCK_CLASSID, LOCK_OBJID = 0x6A696E, 0x7368616E
-
-
-@pytest.fixture()
-def own_postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test alone: it is stopped and started under the daemon."""
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL tests skipped: no initdb/pg_ctl found")
-    pg = PostgresServer(bindir)
-    try:
-        pg.start()
-        yield pg
-    finally:
-        pg.stop()
 
 
 def health(port: int) -> tuple[int, str]:
