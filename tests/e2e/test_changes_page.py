@@ -5,8 +5,6 @@ Chromium) and its Atom feed (read by feedparser, as feed readers do) show them d
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +15,12 @@ import pytest
 
 from tests.e2e.conftest import Archiver, write_config
 from tests.e2e.replica import Replica, ReplicaServer
+from tests.e2e.test_web_browser import browser
 from tests.e2e.webarchive import serve
 
 pytestmark = pytest.mark.e2e
+__all__ = ["browser"]  # the shared Chromium of the browser tests
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @dataclass
@@ -63,20 +62,6 @@ def changed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Changed]:
         rows = {r["url"]: r for r in archiver.export()}
         for base in serve(archiver):
             yield Changed(base, rows, retitled, extended, deleted, new_title)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("chromium is not installed: apt-get install chromium fonts-noto-cjk")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def test_the_changes_page_shows_edits_with_diffs_and_deletions(changed: Changed, browser: Any) -> None:

@@ -5,9 +5,7 @@ a missing or empty database says how to fill an archive."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +15,11 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Archiver, stop, wait_for, write_config
+from tests.e2e.test_web_browser import browser
 
 pytestmark = pytest.mark.e2e
+__all__ = ["browser"]  # the shared Chromium of the browser tests
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
@@ -100,20 +99,6 @@ def test_serve_on_an_empty_archive_says_so_and_serves(tmp_path: Path) -> None:
     finally:
         code, _, err = stop(process)
         assert code in (0, -15), err
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs it)")
-        pytest.skip("chromium is not installed: apt-get install chromium fonts-noto-cjk")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def test_the_failure_notice_in_a_browser(browser: Any, failed_daemon: tuple[Archiver, str, str, str]) -> None:
